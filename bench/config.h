@@ -1,0 +1,85 @@
+// What to benchmark: the axes of each family, their names (an interface: results, tools and
+// users' filters key on them), the lab's default sweeps, and parsing of the axis flags.
+// Torch-free, so it is cheap to test. It does not register or run anything.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace trainbench {
+
+enum class ModelKind { kSmall, kMedium, kLarge };
+enum class Precision { kFp32, kTf32, kFp16, kBf16 };
+enum class DeviceKind { kCpu, kCuda };
+
+[[nodiscard]] absl::string_view ModelName(ModelKind m);
+[[nodiscard]] absl::string_view PrecisionName(Precision p);
+[[nodiscard]] absl::string_view DeviceName(DeviceKind d);
+absl::StatusOr<ModelKind> ParseModel(absl::string_view s);
+absl::StatusOr<Precision> ParsePrecision(absl::string_view s);
+absl::StatusOr<DeviceKind> ParseDevice(absl::string_view s);
+
+// One BM_TrainEpoch configuration. pin = batches in pinned host memory, copied non_blocking.
+struct EpochConfig {
+  int64_t batch = 256;
+  ModelKind model = ModelKind::kMedium;
+  int workers = 0;
+  Precision precision = Precision::kFp32;
+  bool pin = false;
+  DeviceKind device = DeviceKind::kCpu;
+
+  bool operator==(const EpochConfig& o) const {
+    return batch == o.batch && model == o.model && workers == o.workers &&
+           precision == o.precision && pin == o.pin && device == o.device;
+  }
+};
+
+// One BM_TrainStep configuration: optimizer steps on a batch already on the device.
+struct StepConfig {
+  int64_t batch = 256;
+  ModelKind model = ModelKind::kMedium;
+  Precision precision = Precision::kFp32;
+  DeviceKind device = DeviceKind::kCpu;
+
+  bool operator==(const StepConfig& o) const {
+    return batch == o.batch && model == o.model && precision == o.precision && device == o.device;
+  }
+};
+
+// "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda"
+std::string BenchmarkName(const EpochConfig& c);
+// "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cuda"
+std::string BenchmarkName(const StepConfig& c);
+
+// The axis flags as given (empty = not given). Each entry is one value, e.g. {"16", "64"}.
+struct AxisFlags {
+  std::vector<std::string> batch, model, workers, precision, pin, device;
+
+  [[nodiscard]] bool any() const {
+    return !batch.empty() || !model.empty() || !workers.empty() || !precision.empty() ||
+           !pin.empty() || !device.empty();
+  }
+};
+
+// The lab's Parts 1-4 (plus the precision sweep) for the devices present; on a CPU-only
+// machine a CPU-sized version of the same questions. Deduplicated, in registration order.
+std::vector<EpochConfig> DefaultEpochSweep(bool cuda_available);
+// Small/Medium/Large at batch 16 and 256, fp32, on every device present.
+std::vector<StepConfig> DefaultStepSweep(bool cuda_available);
+
+// With no axis flag: the default sweeps. With any: the cartesian product of the given values,
+// the other axes at their lab defaults; pin:1 combinations on cpu are dropped (only pin:0
+// exists there). Errors name the flag and the bad value, e.g. "--batch=abc: not a positive
+// integer", and "--device=cuda: no CUDA GPU is available".
+absl::StatusOr<std::vector<EpochConfig>> EpochConfigs(const AxisFlags& flags, bool cuda_available);
+absl::StatusOr<std::vector<StepConfig>> StepConfigs(const AxisFlags& flags, bool cuda_available);
+
+// Splits "a,b" (or several occurrences already split by the flag library) into values,
+// trimming spaces and dropping empty pieces.
+std::vector<std::string> SplitAxisValues(const std::vector<std::string>& raw);
+
+}  // namespace trainbench

@@ -1,0 +1,36 @@
+#include "bench/counters.h"
+
+namespace trainbench {
+
+CounterList EpochCounters(const EpochMeasurements& m) {
+  CounterList c;
+  const double samples = static_cast<double>(m.samples_per_epoch) * m.epochs;
+  c.emplace_back("samples_per_second", m.timed_seconds > 0 ? samples / m.timed_seconds : 0.0);
+  c.emplace_back("wall_s_per_epoch", m.epochs > 0 ? m.wall_seconds / m.epochs : 0.0);
+  c.emplace_back("data_wait_pct",
+                 m.timed_seconds > 0 ? 100.0 * m.data_wait_seconds / m.timed_seconds : 0.0);
+  if (m.busy_seconds && m.timed_seconds > 0) {
+    c.emplace_back("gpu_busy_pct", 100.0 * *m.busy_seconds / m.timed_seconds);
+  }
+  if (m.nvml_util_pct) c.emplace_back("nvml_util_pct", *m.nvml_util_pct);
+  if (m.peak_alloc_bytes) c.emplace_back("peak_alloc_MB", *m.peak_alloc_bytes / kBytesPerMB);
+  if (m.peak_reserved_bytes) c.emplace_back("peak_reserved_MB", *m.peak_reserved_bytes / kBytesPerMB);
+  if (m.host_peak_rss_bytes) c.emplace_back("host_peak_rss_MB", *m.host_peak_rss_bytes / kBytesPerMB);
+  c.emplace_back("params_M", static_cast<double>(m.parameters) / 1e6);
+  c.emplace_back("train_loss", m.train_loss);
+  c.emplace_back("test_acc", m.test_acc);
+  return c;
+}
+
+CounterList StepCounters(const StepMeasurements& m) {
+  CounterList c;
+  const double samples = static_cast<double>(m.steps) * m.batch;
+  const double samples_per_second = m.timed_seconds > 0 ? samples / m.timed_seconds : 0.0;
+  c.emplace_back("samples_per_second", samples_per_second);
+  c.emplace_back("step_ms", m.steps > 0 ? 1e3 * m.timed_seconds / m.steps : 0.0);
+  c.emplace_back("tflops", 3.0 * m.forward_flops_per_sample * samples_per_second / 1e12);
+  if (m.peak_alloc_bytes) c.emplace_back("peak_alloc_MB", *m.peak_alloc_bytes / kBytesPerMB);
+  return c;
+}
+
+}  // namespace trainbench

@@ -1,0 +1,48 @@
+#include "bench/env.h"
+
+#include <cstdio>
+
+#include <c10/util/Exception.h>
+
+#include "absl/strings/str_cat.h"
+#include "models/trainer.h"
+
+namespace trainbench {
+
+std::string FirstLine(const std::string& message) {
+  return message.substr(0, message.find('\n'));
+}
+
+DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, DeviceKind device,
+                             Precision precision) {
+  DeviceContext* ctx = env.context(device);
+  if (ctx == nullptr) {
+    state.SkipWithError("device:cuda: no CUDA GPU is available");
+    return nullptr;
+  }
+  if (auto why = UnsupportedPrecision(precision, device)) {
+    state.SkipWithError(why->c_str());
+    return nullptr;
+  }
+  return ctx;
+}
+
+bool RunOrSkip(benchmark::State& state, const std::string& name, int64_t batch, ModelKind model,
+               DeviceContext& ctx, const std::function<void()>& body) {
+  std::string error;
+  try {
+    body();
+    return true;
+  } catch (const c10::OutOfMemoryError& e) {
+    ctx.ReleaseCachedMemory();
+    error = absl::StrCat("out of memory at batch:", batch, " model:", ModelName(model), ": ",
+                         FirstLine(e.what()));
+  } catch (const std::exception& e) {
+    error = FirstLine(e.what());
+  }
+  std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), error.c_str());
+  state.SkipWithError(error.c_str());
+  return false;
+}
+
+}  // namespace trainbench

@@ -1,0 +1,96 @@
+// BM_TrainStep: optimizer steps on batches already resident on the device, with no loader
+// and no copies: each configuration's compute ceiling, to set BM_TrainEpoch against, and the
+// lab's "why small models don't benefit from a GPU" in isolation.
+//
+// One benchmark iteration is kCudaStepsPerIteration steps on CUDA (so the host can queue
+// ahead, as it does in a real epoch, and one event pair times them all) and one step on CPU.
+// step_ms is per step on both.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+
+#include <ATen/ops/empty.h>
+#include "bench/counters.h"
+#include "bench/env.h"
+#include "fixtures/loader.h"
+#include "fixtures/transform.h"
+#include "models/models.h"
+#include "models/trainer.h"
+
+namespace trainbench {
+namespace {
+
+constexpr int kCudaStepsPerIteration = 10;
+
+// Up to this many distinct batches stay resident and are stepped on in turn. One batch alone
+// is overfitted within a few dozen Adam steps; its vanishing gradients then drive Adam's
+// second moments into denormal floats, which slowed CPU steps several-fold here.
+constexpr int64_t kMaxResidentBatches = 8;
+
+// Resident batches of batch_size training samples each (the set repeats when it is smaller),
+// augmented once, already on the device.
+std::vector<HostBatch> MakeResidentBatches(const ImageSet& train, int64_t batch_size,
+                                           uint64_t seed, DeviceContext& ctx) {
+  const int64_t count = std::clamp<int64_t>(train.count / batch_size, 1, kMaxResidentBatches);
+  std::vector<HostBatch> out;
+  for (int64_t b = 0; b < count; ++b) {
+    std::vector<int64_t> indices(static_cast<size_t>(batch_size));
+    for (int64_t i = 0; i < batch_size; ++i) indices[i] = (b * batch_size + i) % train.count;
+    at::Tensor images = at::empty({batch_size, 1, kImageSide, kImageSide}, at::kFloat);
+    at::Tensor labels = at::empty({batch_size}, at::kLong);
+    std::mt19937_64 rng = BatchRng(seed, /*epoch=*/0, b);
+    MakeTrainBatch(train, indices.data(), batch_size, rng, images.data_ptr<float>(),
+                   labels.data_ptr<int64_t>());
+    out.push_back(HostBatch{images.to(ctx.device()), labels.to(ctx.device())});
+  }
+  return out;
+}
+
+void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const BenchEnv& env) {
+  DeviceContext* ctx = ContextOrSkip(state, env, c.device, c.precision);
+  if (ctx == nullptr) return;
+  const int steps_per_iteration = c.device == DeviceKind::kCuda ? kCudaStepsPerIteration : 1;
+  StepMeasurements m;
+  m.batch = c.batch;
+  m.forward_flops_per_sample = ForwardFlopsPerSample(c.model);
+  const bool ok = RunOrSkip(state, BenchmarkName(c), c.batch, c.model, *ctx, [&] {
+    ctx->SetTf32(c.precision == Precision::kTf32);
+    Trainer trainer(c.model, c.precision, *ctx, env.run.seed);
+    const std::vector<HostBatch> batches =
+        MakeResidentBatches(env.data.train, c.batch, env.run.seed, *ctx);
+    size_t next = 0;
+    const auto step = [&] {
+      trainer.Step(batches[next].images, batches[next].labels);
+      next = (next + 1) % batches.size();
+    };
+    for (int i = 0; i < env.run.warmup_steps; ++i) step();
+    ctx->Synchronize();
+    ctx->ResetPeakMemory();
+    std::unique_ptr<IntervalTimer> timer = ctx->NewTimer();
+    for (auto _ : state) {
+      timer->Start();
+      for (int i = 0; i < steps_per_iteration; ++i) step();
+      timer->Stop();
+      const double seconds = timer->ElapsedSeconds();
+      state.SetIterationTime(seconds);
+      m.timed_seconds += seconds;
+      m.steps += steps_per_iteration;
+    }
+    if (auto peaks = ctx->PeakMemory()) m.peak_alloc_bytes = peaks->allocated_bytes;
+  });
+  if (!ok) return;
+  for (const auto& [key, value] : StepCounters(m)) state.counters[key] = value;
+}
+
+}  // namespace
+
+void RegisterTrainStep(const std::vector<StepConfig>& configs, const BenchEnv& env) {
+  for (const StepConfig& c : configs) {
+    benchmark::RegisterBenchmark(BenchmarkName(c).c_str(),
+                                 [c, &env](benchmark::State& st) { TrainStepBenchmark(st, c, env); })
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+}
+
+}  // namespace trainbench

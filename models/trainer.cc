@@ -1,0 +1,133 @@
+#include "models/trainer.h"
+
+#include <ATen/autocast_mode.h>
+#include <ATen/ops/_amp_foreach_non_finite_check_and_unscale.h>
+#include <ATen/ops/_amp_update_scale.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/utils.h>
+
+#include "fixtures/transform.h"
+#include "models/models.h"
+
+namespace trainbench {
+namespace {
+
+// Autocast for one forward pass: forward and loss only, never backward. The cast cache is
+// cleared on exit, or it would keep stale casts of the weights across optimizer steps.
+class AutocastScope {
+ public:
+  AutocastScope(c10::DeviceType device, c10::ScalarType dtype) : device_(device) {
+    at::autocast::set_autocast_enabled(device_, true);
+    at::autocast::set_autocast_dtype(device_, dtype);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(device_, false);
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  c10::DeviceType device_;
+};
+
+std::optional<c10::ScalarType> AutocastType(Precision p) {
+  switch (p) {
+    case Precision::kFp16: return c10::kHalf;
+    case Precision::kBf16: return c10::kBFloat16;
+    default: return std::nullopt;  // fp32 and tf32 run without autocast
+  }
+}
+
+}  // namespace
+
+LossScaler::LossScaler(c10::Device device, double init_scale, double growth_factor,
+                       double backoff_factor, int64_t growth_interval)
+    : scale_(at::full({1}, init_scale, at::TensorOptions().device(device).dtype(at::kFloat))),
+      growth_tracker_(at::zeros({1}, at::TensorOptions().device(device).dtype(at::kInt))),
+      found_inf_(at::zeros({1}, at::TensorOptions().device(device).dtype(at::kFloat))),
+      growth_factor_(growth_factor),
+      backoff_factor_(backoff_factor),
+      growth_interval_(growth_interval) {}
+
+bool LossScaler::UnscaleAndUpdate(torch::optim::Optimizer& optimizer) {
+  std::vector<at::Tensor> grads;
+  for (const auto& group : optimizer.param_groups()) {
+    for (const auto& p : group.params()) {
+      if (p.grad().defined()) grads.push_back(p.grad());
+    }
+  }
+  found_inf_.zero_();
+  at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf_, scale_.reciprocal());
+  const bool finite = found_inf_.item<float>() == 0.0f;
+  at::_amp_update_scale_(scale_, growth_tracker_, found_inf_, growth_factor_, backoff_factor_,
+                         growth_interval_);
+  if (!finite) ++skipped_steps_;
+  return finite;
+}
+
+double LossScaler::scale() const { return scale_.item<double>(); }
+
+std::optional<std::string> UnsupportedPrecision(Precision p, DeviceKind d) {
+  if (d != DeviceKind::kCpu) return std::nullopt;
+  if (p == Precision::kTf32) return std::string("precision:tf32 exists only on CUDA (a tensor-core format)");
+  if (p == Precision::kFp16) {
+    return std::string("precision:fp16 is not run on cpu: CPU autocast is bf16 (use precision:bf16)");
+  }
+  return std::nullopt;
+}
+
+Trainer::Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed)
+    : ctx_(ctx), precision_(precision) {
+  torch::manual_seed(seed);
+  model_ = MakeModel(model);
+  model_->to(ctx_.device());
+  model_->train();
+  optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
+                                                    torch::optim::AdamOptions(/*lr=*/1e-3));
+  if (precision_ == Precision::kFp16) scaler_.emplace(ctx_.device());
+}
+
+at::Tensor Trainer::ForwardLoss(const at::Tensor& images, const at::Tensor& labels) {
+  std::optional<AutocastScope> autocast;
+  if (auto dtype = AutocastType(precision_)) autocast.emplace(ctx_.device().type(), *dtype);
+  return torch::nn::functional::cross_entropy(model_->forward(images), labels);
+}
+
+at::Tensor Trainer::Step(const at::Tensor& images, const at::Tensor& labels) {
+  optimizer_->zero_grad();
+  at::Tensor loss = ForwardLoss(images, labels);
+  if (scaler_) {
+    scaler_->Scale(loss).backward();
+    if (scaler_->UnscaleAndUpdate(*optimizer_)) optimizer_->step();
+  } else {
+    loss.backward();
+    optimizer_->step();
+  }
+  return loss.detach();
+}
+
+double Trainer::Evaluate(const ImageSet& set, int64_t eval_batch) {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  std::optional<AutocastScope> autocast;
+  if (auto dtype = AutocastType(precision_)) autocast.emplace(ctx_.device().type(), *dtype);
+  at::Tensor correct = at::zeros({}, at::TensorOptions().device(ctx_.device()).dtype(at::kLong));
+  at::Tensor images = at::empty({eval_batch, 1, kImageSide, kImageSide}, at::kFloat);
+  at::Tensor labels = at::empty({eval_batch}, at::kLong);
+  for (int64_t first = 0; first < set.count; first += eval_batch) {
+    const int64_t n = std::min(eval_batch, set.count - first);
+    MakeEvalBatch(set, first, n, images.data_ptr<float>(), labels.data_ptr<int64_t>());
+    // Blocking copies: the host buffers are refilled on the next pass.
+    const at::Tensor x = images.narrow(0, 0, n).to(ctx_.device());
+    const at::Tensor y = labels.narrow(0, 0, n).to(ctx_.device());
+    correct += model_->forward(x).argmax(1).eq(y).sum();
+  }
+  model_->train();
+  return set.count == 0 ? 0.0 : static_cast<double>(correct.item<int64_t>()) / set.count;
+}
+
+int64_t Trainer::parameter_count() const { return CountParameters(*model_); }
+
+}  // namespace trainbench

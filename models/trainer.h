@@ -1,0 +1,78 @@
+// One model being trained: the model, its Adam optimizer (lr 1e-3), cross-entropy loss and
+// the precision mode (autocast for forward and loss; dynamic loss scaling for fp16). Used by
+// every benchmark family and by the tests, so all of them train the same way.
+// It does not load data or time anything.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/optim/adam.h>
+
+#include "bench/config.h"
+#include "fixtures/dataset.h"
+#include "fixtures/device.h"
+
+namespace trainbench {
+
+// Dynamic loss scaling for fp16, the state machine of PyTorch's GradScaler: the scale halves
+// (backoff) on a step whose gradients hold inf/nan, and that step is skipped; after
+// growth_interval finite steps in a row it doubles. State lives on the device.
+class LossScaler {
+ public:
+  LossScaler(c10::Device device, double init_scale = 65536.0, double growth_factor = 2.0,
+             double backoff_factor = 0.5, int64_t growth_interval = 2000);
+
+  [[nodiscard]] at::Tensor Scale(const at::Tensor& loss) const { return loss * scale_; }
+  // Unscales the gradients in place and updates the scale. Returns true when they were
+  // finite, i.e. the optimizer step should run. NOTE: reads one flag back from the device
+  // (a synchronization per step), as PyTorch's GradScaler.step does.
+  bool UnscaleAndUpdate(torch::optim::Optimizer& optimizer);
+
+  [[nodiscard]] double scale() const;
+  [[nodiscard]] int64_t skipped_steps() const { return skipped_steps_; }
+
+ private:
+  at::Tensor scale_;           // float32 [1]
+  at::Tensor growth_tracker_;  // int32 [1]: finite steps since the last change
+  at::Tensor found_inf_;       // float32 [1]
+  double growth_factor_, backoff_factor_;
+  int64_t growth_interval_;
+  int64_t skipped_steps_ = 0;
+};
+
+// Why a precision cannot run on a device, or nullopt when it can.
+std::optional<std::string> UnsupportedPrecision(Precision p, DeviceKind d);
+
+class Trainer {
+ public:
+  // Seeds torch's generators with seed, then builds the model and moves it to ctx's device.
+  // REQUIRES: UnsupportedPrecision(precision, ctx's device) is nullopt.
+  Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed);
+
+  // One optimizer step on a batch already on the device. Returns the batch's mean loss,
+  // detached, still on the device (reading it would synchronize).
+  at::Tensor Step(const at::Tensor& images, const at::Tensor& labels);
+
+  // Top-1 accuracy (0..1) on a whole image set, untimed, in batches of eval_batch.
+  double Evaluate(const ImageSet& set, int64_t eval_batch = 1000);
+
+  [[nodiscard]] int64_t parameter_count() const;
+  [[nodiscard]] torch::nn::Sequential& model() { return model_; }
+  [[nodiscard]] const LossScaler* scaler() const { return scaler_ ? &*scaler_ : nullptr; }
+
+ private:
+  at::Tensor ForwardLoss(const at::Tensor& images, const at::Tensor& labels);
+
+  DeviceContext& ctx_;
+  Precision precision_;
+  torch::nn::Sequential model_;
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  std::optional<LossScaler> scaler_;
+};
+
+}  // namespace trainbench
