@@ -1,0 +1,211 @@
+"""Regenerates the synthetic Google Benchmark JSON files in this folder.
+
+The files are committed; run this only to change them:
+    .venv/bin/python tests/tools/inputs/make_inputs.py
+They mimic Google Benchmark v1.7.1 JSON output (iteration rows, aggregates,
+errored rows, time units ns..s) and trainbench's names, counters and context.
+The numbers are made up; tests assert on them, so rerun the tests afterwards.
+
+gbench_real_v171.json is not generated here: it is the real output of a small
+Google Benchmark 1.7.1 program (Complexity(), SkipWithError, UseManualTime,
+ArgNames, Threads, user counters), run with --benchmark_repetitions=3.
+trainbench_real_cpu.json is not generated either: a real CPU-only trainbench
+run (--dataset=synthetic --samples=256 --epochs=1 --batch=32,64
+--model=Small,Medium --workers=0 --pin=0 --device=cpu
+--benchmark_repetitions=2).
+"""
+
+import json
+import math
+import os
+
+OUT = os.path.dirname(os.path.abspath(__file__))
+UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+def ctx(**extra):
+    c = {"date": "2024-11-26T17:00:00+00:00", "host_name": "bench-host",
+         "executable": "./build/bench", "num_cpus": 8, "mhz_per_cpu": 2800,
+         "cpu_scaling_enabled": False,
+         "caches": [{"type": "Data", "level": 1, "size": 32768, "num_sharing": 2},
+                    {"type": "Unified", "level": 2, "size": 1048576, "num_sharing": 2}],
+         "load_avg": [0.42, 0.35, 0.3], "library_build_type": "release"}
+    c.update(extra)
+    return c
+
+class Builder:
+    def __init__(self):
+        self.rows = []
+        self.family = {}
+    def bench(self, name, times_s, unit, counters_list, iterations=1, aggregates=True,
+              aggregates_only=False, error=None):
+        fam = name.split("/")[0]
+        fi = self.family.setdefault(fam, len(self.family))
+        pfi = sum(1 for r in self.rows if r["family_index"] == fi and r.get("repetition_index", 0) == 0 and r["run_type"] == "iteration")
+        reps = len(times_s)
+        base = {"family_index": fi, "per_family_instance_index": pfi, "run_name": name}
+        if error:
+            row = {"name": name, **base, "run_type": "iteration", "repetitions": reps,
+                   "repetition_index": 0, "threads": 1, "error_occurred": True,
+                   "error_message": error, "iterations": 0, "real_time": 0.0,
+                   "cpu_time": 0.0, "time_unit": unit}
+            self.rows.append(row)
+            return
+        its = []
+        for i, (t, cs) in enumerate(zip(times_s, counters_list)):
+            r = {"name": name, **base, "run_type": "iteration", "repetitions": reps,
+                 "repetition_index": i, "threads": 1, "iterations": iterations,
+                 "real_time": t / UNIT[unit], "cpu_time": t / UNIT[unit] * 0.97, "time_unit": unit}
+            r.update(cs)
+            its.append(r)
+        if not aggregates_only:
+            self.rows += its
+        if reps > 1 and (aggregates or aggregates_only):
+            def agg(aname, f, unit_kind="time"):
+                r = {"name": f"{name}_{aname}", **base, "run_type": "aggregate",
+                     "repetitions": reps, "threads": 1, "aggregate_name": aname,
+                     "aggregate_unit": unit_kind, "iterations": reps}
+                r["real_time"] = f([x["real_time"] for x in its])
+                r["cpu_time"] = f([x["cpu_time"] for x in its])
+                r["time_unit"] = unit
+                for k in counters_list[0]:
+                    r[k] = f([x[k] for x in its])
+                return r
+            mean = lambda v: sum(v) / len(v)
+            med = lambda v: sorted(v)[len(v)//2] if len(v) % 2 else (sorted(v)[len(v)//2-1] + sorted(v)[len(v)//2]) / 2
+            sd = lambda v: math.sqrt(sum((x - mean(v))**2 for x in v) / (len(v) - 1))
+            cv = lambda v: sd(v) / mean(v) if mean(v) else 0.0
+            self.rows += [agg("mean", mean), agg("median", med), agg("stddev", sd),
+                          agg("cv", cv, "percentage")]
+    def dump(self, fname, context):
+        with open(os.path.join(OUT, fname), "w") as f:
+            json.dump({"context": context, "benchmarks": self.rows}, f, indent=2)
+            f.write("\n")
+
+# ---- plain Google Benchmark output with repetitions + aggregates
+def generic(fname, scale64=1.0, drop_spin=False, extra=False, aggregates_only=False, unit="ns",
+            context=None):
+    b = Builder()
+    for size, t in ((8, [4.1e-9, 4.0e-9, 4.2e-9]), (64, [9.0e-9, 9.2e-9, 8.9e-9])):
+        ts = [x * (scale64 if size == 64 else 1.0) for x in t]
+        cs = [{"bytes_per_second": size / x, "items_per_second": 1 / x} for x in ts]
+        b.bench(f"BM_memcpy/{size}", ts, unit, cs, iterations=100000000, aggregates_only=aggregates_only)
+    if not drop_spin:
+        ts = [2.0e-6, 2.1e-6, 1.9e-6]
+        b.bench("BM_spin/iterations:1000/real_time/threads:2", ts, unit,
+                [{"checks": 7} for _ in ts], iterations=1000, aggregates_only=aggregates_only)
+    if extra:
+        b.bench("BM_new_only", [1e-6, 1.1e-6, 1.05e-6], unit, [{} for _ in range(3)], 1000)
+    b.dump(fname, context or ctx())
+
+generic("gbench_repetitions.json")
+generic("gbench_repetitions_slower.json", scale64=1.3, drop_spin=True, extra=True,
+        context=ctx(host_name="bench-host-2", num_cpus=16))
+generic("gbench_aggregates_only.json", aggregates_only=True, unit="us")
+
+# errored
+b = Builder()
+b.bench("BM_memcpy/8", [4.1e-9], "ns", [{"bytes_per_second": 8 / 4.1e-9}], 1000, aggregates=False)
+b.bench("BM_memcpy/64", [0], "ns", [{}], error="buffer allocation failed")
+b.dump("gbench_errored.json", ctx())
+
+# units: same durations expressed in different units
+durs = {"BM_ns": 250e-9, "BM_us": 40e-6, "BM_ms": 3e-3, "BM_s": 2.5}
+for fname, units in (("gbench_units_a.json", {"BM_ns": "ns", "BM_us": "us", "BM_ms": "ms", "BM_s": "s"}),
+                     ("gbench_units_b.json", {"BM_ns": "us", "BM_us": "ns", "BM_ms": "s", "BM_s": "ms"})):
+    b = Builder()
+    for n, d in durs.items():
+        b.bench(n, [d], units[n], [{}], 10, aggregates=False)
+    b.dump(fname, ctx())
+
+# ---- trainbench-like runs
+def epoch_name(batch, model, workers, precision, pin, device):
+    return (f"BM_TrainEpoch/batch:{batch}/model:{model}/workers:{workers}/precision:{precision}"
+            f"/pin:{pin}/device:{device}/iterations:1/manual_time")
+
+MODEL_PARAMS = {"Small": 0.11, "Medium": 1.2, "Large": 11.2}
+TRAIN = 50000
+
+def epoch_counters(batch, model, workers, device, t, reps_jitter=0.0):
+    c = {"samples_per_second": TRAIN / t, "params_M": MODEL_PARAMS[model],
+         "train_loss": 1.2 - 0.0005 * batch, "test_acc": 0.70 + 0.05 * math.log2(64 / batch) * 0.1 + {"Small": -0.05, "Medium": 0.0, "Large": 0.03}[model],
+         "wall_s_per_epoch": t * 1.01, "data_wait_pct": 40.0 / (1 + workers),
+         "host_peak_rss_MB": 900 + batch * 0.5 + MODEL_PARAMS[model] * 20}
+    if device == "cuda":
+        c.update({"peak_alloc_MB": 50 + batch * 1.5 + MODEL_PARAMS[model] * 16,
+                  "peak_reserved_MB": 64 + batch * 2 + MODEL_PARAMS[model] * 20,
+                  "gpu_busy_pct": 55 + workers * 4, "nvml_util_pct": 60 + workers * 3})
+    return c
+
+def epoch_time(batch, model, workers, device):
+    base = {"cpu": 40.0, "cuda": 4.0}[device]
+    m = {"Small": 0.4, "Medium": 1.0, "Large": 3.0}[model]
+    w = {0: 2.0, 2: 1.3, 4: 1.0, 8: 0.95}[workers]
+    return base * m * w * (64 / batch) ** 0.35
+
+def trainbench(fname, device, reps, context, unit="s", errors=()):
+    b = Builder()
+    seen = set()
+    def add(batch, model, workers, pin, dev=device, precision="fp32"):
+        n = epoch_name(batch, model, workers, precision, pin, dev)
+        if n in seen:
+            return
+        seen.add(n)
+        t = epoch_time(batch, model, workers, dev)
+        ts = [t * (1 + 0.01 * i) for i in range(reps)]
+        b.bench(n, ts, unit, [epoch_counters(batch, model, workers, dev, x) for x in ts])
+    add(64, "Medium", 0, 0, dev="cpu")          # Part 1
+    if device == "cuda":
+        add(64, "Medium", 0, 0, dev="cuda")
+    for batch in (32, 64, 128, 256):            # Part 2
+        add(batch, "Medium", 4, 1)
+    for batch in (64, 128):                     # a smaller pin:0 set (must not win)
+        add(batch, "Medium", 4, 0)
+    for model in ("Large", "Small", "Medium"):  # Part 3 (file order != lab order)
+        add(64, model, 4, 1)
+    for workers in (0, 2, 4, 8):                # Part 4
+        add(64, "Medium", workers, 1)
+    for n, msg in errors:
+        b.bench(n, [0], unit, [{}], error=msg)
+    if device == "cuda":
+        for prec, speed in (("fp32", 1.0), ("fp16", 2.1), ("bf16", 1.9)):
+            n = f"BM_TrainStep/batch:256/model:Medium/precision:{prec}/device:cuda/manual_time"
+            step = 0.012 / speed
+            ts = [step * (1 + 0.02 * i) for i in range(reps)]
+            b.bench(n, ts, "ms", [{"samples_per_second": 256 / x, "step_ms": x * 1e3,
+                                   "tflops": 3.5 * speed} for x in ts], iterations=200)
+        for fam, d in (("BM_HostToDevice", "h2d"), ("BM_DeviceToHost", "d2h")):
+            for pinned in (0, 1):
+                for size in (4096, 1048576, 67108864):
+                    peak = 25.0 if pinned else 11.0
+                    gbps = peak * size / (size + 2e5)
+                    t = size / (gbps * 1e9)
+                    ts = [t * (1 + 0.01 * i) for i in range(reps)]
+                    b.bench(f"{fam}/bytes:{size}/pinned:{pinned}/manual_time", ts, "us",
+                            [{"GB_per_s": size / x / 1e9, "pcie_peak_pct": 100 * size / x / 1e9 / 32}
+                             for x in ts], iterations=50)
+    b.dump(fname, context)
+
+cpu_ctx = ctx(host_name="lab-cpu-01", num_cpus=16, mhz_per_cpu=3000,
+              device_name="cpu only", cpu_model="AMD EPYC 7B13",
+              trainbench_version="0.1.0", git_commit="abc1234", libtorch_version="2.5.1",
+              cpu_threads="16", dataset="CIFAR-10", data_dir="data/cifar-10",
+              train_samples="50000", test_samples="10000")
+gpu_ctx = ctx(host_name="gpu-node-7", num_cpus=32, mhz_per_cpu=2400,
+              cpu_model="Intel Xeon Platinum 8480+",
+              trainbench_version="0.1.0", git_commit="abc1234", libtorch_version="2.5.1",
+              device_name="NVIDIA H100 80GB HBM3", cuda_runtime_version="12.4",
+              cuda_driver_version="550.54.15", cudnn_version="9.1.0",
+              gpu_memory_MB="81559", sm_count="132", compute_capability="9.0",
+              cpu_threads="32", dataset="CIFAR-10", data_dir="data/cifar-10",
+              train_samples="50000", test_samples="10000")
+trainbench("trainbench_cpu.json", "cpu", 1, cpu_ctx)
+trainbench("trainbench_gpu.json", "cuda", 2, gpu_ctx,
+           errors=[(epoch_name(4096, "Large", 4, "fp32", 1, "cuda"), "CUDA out of memory. Tried to allocate 2.00 GiB")])
+
+# ---- bad inputs
+src = open(os.path.join(OUT, "gbench_errored.json")).read()
+open(os.path.join(OUT, "truncated.json"), "w").write(src[: len(src) // 2])
+json.dump({"context": {"host_name": "x"}, "results": [{"name": "a", "time": 1}]},
+          open(os.path.join(OUT, "not_gbench.json"), "w"), indent=2)
+json.dump({"context": {}, "benchmarks": [{"name": "BM_a", "iterations": 3, "time_unit": "ns"}]},
+          open(os.path.join(OUT, "rows_without_real_time.json"), "w"), indent=2)

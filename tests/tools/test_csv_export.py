@@ -1,0 +1,125 @@
+"""Tests for tools/csv_export.py: row selection, columns, quoting, CLI."""
+
+import csv
+import io
+
+import pytest
+
+import csv_export
+import gbench
+from conftest import input_path, row, run_script, write_doc
+
+
+def load(name):
+    return gbench.load_run(input_path(name))
+
+
+def read_csv(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_select_rows_iterations_aggregates_and_fallback():
+    rows = load("gbench_repetitions.json").rows
+    iterations = csv_export.select_rows(rows)
+    assert len(iterations) == 9 and all(r["run_type"] == "iteration" for r in iterations)
+    aggregates = csv_export.select_rows(rows, aggregates=True)
+    assert len(aggregates) == 12 and all(r["run_type"] == "aggregate" for r in aggregates)
+    agg_only = load("gbench_aggregates_only.json").rows
+    # no iteration rows at all: the aggregates are kept rather than dropped
+    assert csv_export.select_rows(agg_only) == agg_only
+
+
+def test_axis_columns_first_seen_order_and_settings_excluded():
+    assert csv_export.axis_columns(load("trainbench_gpu.json").rows) == [
+        "batch", "model", "workers", "precision", "pin", "device", "bytes", "pinned"]
+    assert csv_export.axis_columns(load("gbench_repetitions.json").rows) == ["arg0"]
+
+
+def test_counter_columns_are_the_union_over_the_file():
+    rows = [row("BM_a", 1.0, first=1.0), row("BM_b", 2.0, second=2.0),
+            row("BM_c", 3.0, first=3.0, third=3.0)]
+    assert csv_export.counter_columns(rows) == ["first", "second", "third"]
+    gpu = csv_export.counter_columns(load("trainbench_gpu.json").rows)
+    assert "peak_alloc_MB" in gpu and "GB_per_s" in gpu and "tflops" in gpu
+
+
+def test_column_names_layout_and_clashes():
+    assert csv_export.column_names(["batch"], ["samples_per_second"]) == [
+        "name", "family", "batch", "run_type", "aggregate_name", "repetition_index",
+        "iterations", "real_time", "cpu_time", "time_unit", "samples_per_second",
+        "error_message"]
+    header = csv_export.column_names(["name", "size"], ["size"])
+    assert "axis_name" in header and "size" in header and "counter_size" in header
+    assert len(header) == len(set(header))
+
+
+def test_build_table_values():
+    header, table = csv_export.build_table(load("trainbench_cpu.json"))
+    first = dict(zip(header, table[0]))
+    assert first["family"] == "BM_TrainEpoch"
+    assert first["batch"] == "64" and first["workers"] == "0" and first["device"] == "cpu"
+    assert first["real_time"] == pytest.approx(80.0) and first["time_unit"] == "s"
+    assert first["samples_per_second"] == pytest.approx(625.0)
+    assert "peak_alloc_MB" not in header          # CPU run has no GPU counters
+    assert "iterations" in header and "manual_time" not in header
+
+
+def test_errored_row_has_message_and_empty_counters():
+    header, table = csv_export.build_table(load("gbench_errored.json"))
+    rows = [dict(zip(header, r)) for r in table]
+    errored = [r for r in rows if r["name"] == "BM_memcpy/64"][0]
+    assert errored["error_message"] == "buffer allocation failed"
+    assert errored["bytes_per_second"] == ""
+
+
+def test_cli_file_output_roundtrip_with_quoting(tmp_path):
+    src = write_doc(tmp_path / "q.json", [
+        row('BM_q/label:a,b', 1.0, note_per_second=2.0),
+        row("BM_err", 0.0, error_occurred=True,
+            error_message='failed: "quoted", comma and µs')])
+    out = tmp_path / "q.csv"
+    assert csv_export.main([src, "-o", str(out)]) == 0
+    raw = out.read_bytes()
+    assert raw.decode("utf-8")                        # valid UTF-8
+    rows = read_csv(raw.decode("utf-8"))
+    assert rows[0]["name"] == "BM_q/label:a,b" and rows[0]["label"] == "a,b"
+    assert rows[1]["error_message"] == 'failed: "quoted", comma and µs'
+    assert rows[0]["note_per_second"] == "2.0"
+
+
+def test_cli_stdout_and_aggregates_flag(capsys):
+    assert csv_export.main([input_path("gbench_repetitions.json"), "--aggregates"]) == 0
+    rows = read_csv(capsys.readouterr().out)
+    assert {r["aggregate_name"] for r in rows} == {"mean", "median", "stddev", "cv"}
+    assert rows[0]["name"] == "BM_memcpy/8_mean" and rows[0]["arg0"] == "8"
+    assert "checks" in rows[0]                        # counter only BM_spin has
+
+
+@pytest.mark.parametrize("name,message", [
+    ("missing.json", "no such file"), ("truncated.json", "malformed"),
+    ("not_gbench.json", "benchmarks")])
+def test_cli_bad_input_exit_2(name, message, capsys):
+    assert csv_export.main([input_path(name)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("csv_export: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_script_runs_and_reports_bad_input_without_traceback(tmp_path):
+    good = run_script("csv_export", input_path("gbench_units_a.json"))
+    assert good.returncode == 0
+    assert good.stdout.splitlines()[0].startswith("name,family,run_type")
+    bad = run_script("csv_export", input_path("rows_without_real_time.json"))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_real_output_complexity_rows_only_with_aggregates():
+    rows = load("gbench_real_v171.json").rows
+    names = [r["name"] for r in csv_export.select_rows(rows)]
+    assert "BM_memcpy_BigO" not in names and names.count("BM_err") == 3
+    agg_names = [r["name"] for r in csv_export.select_rows(rows, aggregates=True)]
+    assert "BM_memcpy_BigO" in agg_names and "BM_memcpy_RMS" in agg_names
+    assert "BM_err" in agg_names                # errored: no aggregates, rows kept
+    header, _ = csv_export.build_table(load("gbench_real_v171.json"))
+    assert header[2:4] == ["arg0", "batch"]
+    assert "late_counter" in header             # only the last BM_Train instance has it

@@ -1,0 +1,219 @@
+"""Tests for tools/gbench.py: loading, validation, name parsing, units, counters."""
+
+import json
+import math
+
+import pytest
+
+import gbench
+from conftest import input_path, row, write_doc
+
+EPOCH = ("BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/"
+         "device:cuda/iterations:2/manual_time")
+
+
+# ---- parse_name -----------------------------------------------------------
+
+def test_parse_name_trainbench_epoch_axes_settings_and_flags():
+    parsed = gbench.parse_name(EPOCH)
+    assert parsed.family == "BM_TrainEpoch"
+    assert list(parsed.axes.items()) == [
+        ("batch", "256"), ("model", "Medium"), ("workers", "4"),
+        ("precision", "fp32"), ("pin", "1"), ("device", "cuda")]
+    assert parsed.settings == {"iterations": "2"}
+    assert parsed.flags == ["manual_time"]
+
+
+def test_parse_name_copy_benchmark():
+    parsed = gbench.parse_name("BM_DeviceToHost/bytes:1048576/pinned:0/manual_time")
+    assert parsed.family == "BM_DeviceToHost"
+    assert parsed.axes == {"bytes": "1048576", "pinned": "0"}
+
+
+def test_parse_name_generic_positional_threads_and_repeats():
+    parsed = gbench.parse_name("BM_spin/64/8/repeats:3/real_time/threads:2")
+    assert parsed.family == "BM_spin"
+    assert parsed.axes == {"arg0": "64", "arg1": "8"}
+    assert parsed.settings == {"repeats": "3", "threads": "2"}
+    assert parsed.flags == ["real_time"]
+
+
+def test_parse_name_fixture_family_and_plain_name():
+    assert gbench.parse_name("MyFixture/BM_Foo/8").family == "MyFixture/BM_Foo"
+    assert gbench.parse_name("MyFixture/BM_Foo/8").axes == {"arg0": "8"}
+    plain = gbench.parse_name("BM_new_only")
+    assert (plain.family, plain.axes, plain.settings, plain.flags) == ("BM_new_only", {}, {}, [])
+
+
+# ---- units -----------------------------------------------------------------
+
+@pytest.mark.parametrize("value,unit,seconds", [
+    (250.0, "ns", 250e-9), (40.0, "us", 40e-6), (3.0, "ms", 3e-3), (2.5, "s", 2.5)])
+def test_to_seconds(value, unit, seconds):
+    assert gbench.to_seconds(value, unit) == pytest.approx(seconds)
+
+
+def test_to_seconds_rejects_unknown_unit():
+    with pytest.raises(ValueError, match="xs"):
+        gbench.to_seconds(1.0, "xs")
+
+
+@pytest.mark.parametrize("seconds,text", [
+    (12.34, "12.3 s"), (0.0123, "12.3 ms"), (4.1e-9, "4.1 ns"), (2e-6, "2 us"),
+    (None, "n/a"), (float("nan"), "n/a")])
+def test_format_seconds(seconds, text):
+    assert gbench.format_seconds(seconds) == text
+
+
+# ---- counters ----------------------------------------------------------------
+
+@pytest.mark.parametrize("name,direction", [
+    ("samples_per_second", "higher"), ("test_acc", "higher"), ("GB_per_s", "higher"),
+    ("tflops", "higher"), ("gpu_busy_pct", "higher"), ("nvml_util_pct", "higher"),
+    ("pcie_peak_pct", "higher"),
+    ("peak_alloc_MB", "lower"), ("host_peak_rss_MB", "lower"), ("train_loss", "lower"),
+    ("data_wait_pct", "lower"), ("step_ms", "lower"), ("wall_s_per_epoch", "lower"),
+    ("peak_reserved_MB", "lower"),
+    ("params_M", "neutral"), ("checks", "neutral"),
+    ("items_per_second", "higher"), ("frames_per_s", "higher")])
+def test_counter_direction(name, direction):
+    assert gbench.counter_direction(name) == direction
+
+
+def test_counters_of_keeps_only_numeric_user_keys():
+    data = row("BM_x", 5.0, error_occurred=False, label="lbl", bytes_per_second=3.5,
+               checks=7, note="text")
+    assert gbench.counters_of(data) == {"bytes_per_second": 3.5, "checks": 7}
+
+
+def test_base_name_prefers_run_name_and_strips_aggregate_suffix():
+    assert gbench.base_name({"name": "BM_a/8_mean", "run_name": "BM_a/8",
+                             "aggregate_name": "mean"}) == "BM_a/8"
+    assert gbench.base_name({"name": "BM_a/8_median", "aggregate_name": "median"}) == "BM_a/8"
+    assert gbench.base_name({"name": "BM_a/8"}) == "BM_a/8"
+
+
+def test_mean_and_geomean_ignore_non_finite():
+    assert gbench.mean([1.0, 3.0, float("nan")]) == 2.0
+    assert gbench.mean([]) is None
+    assert gbench.geomean([1.0, 4.0, None, float("inf"), -2.0]) == pytest.approx(2.0)
+    assert gbench.geomean([None]) is None
+
+
+def test_run_label_order():
+    assert gbench.run_label({"device_name": "H100", "host_name": "h"}, "/x/a.json") == "H100"
+    assert gbench.run_label({"host_name": "h"}, "/x/a.json") == "h"
+    assert gbench.run_label({}, "/x/a.json") == "a"
+    # trainbench writes device_name "cpu only" without a GPU: use the host
+    assert gbench.run_label({"device_name": "cpu only", "host_name": "h"}, "a.json") == "h"
+    assert gbench.run_label({"device_name": "cpu only"}, "/x/a.json") == "a"
+
+
+# ---- load_run / validation ----------------------------------------------------
+
+def test_load_run_reads_context_and_rows():
+    run = gbench.load_run(input_path("trainbench_gpu.json"))
+    assert run.context["device_name"] == "NVIDIA H100 80GB HBM3"
+    assert run.label == "NVIDIA H100 80GB HBM3"
+    assert run.stem == "trainbench_gpu"
+    assert len(run.rows) > 20
+
+
+@pytest.mark.parametrize("name,problem", [
+    ("does_not_exist.json", "no such file"),
+    ("truncated.json", "malformed or truncated JSON"),
+    ("not_gbench.json", 'no "benchmarks" list'),
+    ("rows_without_real_time.json", '"real_time"'),
+])
+def test_load_run_bad_inputs(name, problem):
+    with pytest.raises(gbench.InputError) as info:
+        gbench.load_run(input_path(name))
+    assert problem in info.value.problem
+    assert info.value.path.endswith(name)
+
+
+def test_load_run_empty_directory_binary_and_list(tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    top_list = tmp_path / "list.json"
+    top_list.write_text("[1, 2]")
+    no_name = tmp_path / "noname.json"
+    no_name.write_text(json.dumps({"benchmarks": [{"real_time": 1.0}]}))
+    cases = {empty: "empty file", tmp_path: "directory", binary: "UTF-8",
+             top_list: "not a JSON object", no_name: '"name"'}
+    for path, problem in cases.items():
+        with pytest.raises(gbench.InputError, match=problem):
+            gbench.load_run(str(path))
+
+
+def test_validate_accepts_complexity_rows_and_rejects_bad_unit():
+    ok = {"benchmarks": [row("BM_a/8", 1.0),
+                         {"name": "BM_a_BigO", "run_name": "BM_a", "run_type": "aggregate",
+                          "aggregate_name": "BigO", "cpu_coefficient": 1.0,
+                          "real_coefficient": 1.0, "big_o": "N", "time_unit": "ns"}]}
+    assert gbench.validate_document(ok) is None
+    bad = {"benchmarks": [row("BM_a", 1.0, unit="fortnights")]}
+    assert "fortnights" in gbench.validate_document(bad)
+
+
+# ---- collect_benchmarks ------------------------------------------------------
+
+def test_collect_uses_iteration_rows_as_samples():
+    benches = gbench.collect_benchmarks(gbench.load_run(input_path("gbench_repetitions.json")))
+    assert list(benches) == ["BM_memcpy/8", "BM_memcpy/64",
+                             "BM_spin/iterations:1000/real_time/threads:2"]
+    b = benches["BM_memcpy/64"]
+    assert b.source == "iterations"
+    assert b.times_s == pytest.approx([9.0e-9, 9.2e-9, 8.9e-9])
+    assert len(b.counters["bytes_per_second"]) == 3
+    assert b.family == "BM_memcpy" and b.axes == {"arg0": "64"}
+
+
+def test_collect_aggregates_only_uses_mean_as_single_sample():
+    benches = gbench.collect_benchmarks(
+        gbench.load_run(input_path("gbench_aggregates_only.json")))
+    b = benches["BM_memcpy/64"]
+    assert b.source == "mean"
+    assert b.times_s == pytest.approx([(9.0e-9 + 9.2e-9 + 8.9e-9) / 3])
+    assert len(b.counters["items_per_second"]) == 1
+
+
+def test_collect_falls_back_to_median(tmp_path):
+    rows = [dict(row("BM_a", 7.0, unit="ms"), name="BM_a_median", run_type="aggregate",
+                 aggregate_name="median", aggregate_unit="time"),
+            dict(row("BM_a", 0.5, unit="ms"), name="BM_a_stddev", run_type="aggregate",
+                 aggregate_name="stddev", aggregate_unit="time")]
+    run = gbench.load_run(write_doc(tmp_path / "m.json", rows))
+    b = gbench.collect_benchmarks(run)["BM_a"]
+    assert b.source == "median"
+    assert b.time_s == pytest.approx(7e-3)
+
+
+def test_collect_marks_errored_benchmark_without_samples():
+    benches = gbench.collect_benchmarks(gbench.load_run(input_path("gbench_errored.json")))
+    assert benches["BM_memcpy/64"].error == "buffer allocation failed"
+    assert benches["BM_memcpy/64"].times_s == []
+    assert benches["BM_memcpy/8"].error is None
+
+
+def test_collect_converts_every_unit_to_seconds():
+    a = gbench.collect_benchmarks(gbench.load_run(input_path("gbench_units_a.json")))
+    b = gbench.collect_benchmarks(gbench.load_run(input_path("gbench_units_b.json")))
+    expected = {"BM_ns": 250e-9, "BM_us": 40e-6, "BM_ms": 3e-3, "BM_s": 2.5}
+    for name, seconds in expected.items():
+        assert a[name].time_s == pytest.approx(seconds)
+        assert b[name].time_s == pytest.approx(seconds)
+        assert not math.isclose(a[name].time_s, 0.0)
+
+
+def test_collect_real_output_skips_complexity_rows_and_keeps_errors():
+    benches = gbench.collect_benchmarks(gbench.load_run(input_path("gbench_real_v171.json")))
+    assert "BM_memcpy" not in benches            # only BM_memcpy_BigO / _RMS rows
+    assert benches["BM_err"].error == "no device, found 0 GPUs"
+    train = benches["BM_Train/batch:3/iterations:2/manual_time"]
+    assert train.axes == {"batch": "3"} and train.source == "iterations"
+    assert train.times_s == pytest.approx([3e-3] * 3)
+    assert train.counter("late_counter") == 1.0
+    assert benches["BM_thr/min_time:0.010/threads:2"].axes == {}

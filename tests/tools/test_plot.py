@@ -1,0 +1,131 @@
+"""Tests for tools/plot.py: figures are real PNGs, missing parts are skipped."""
+
+import io
+import os
+
+import pytest
+
+import gbench
+import labparts
+import plot
+from conftest import input_path, run_script
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+ALL = ["part1_cpu_vs_gpu.png", "part2_batch_size_effects.png",
+       "part3_model_complexity.png", "part4_num_workers_effect.png",
+       "precision.png", "bandwidth.png"]
+
+
+def load(name):
+    return gbench.load_run(input_path(name))
+
+
+def assert_png(path):
+    with open(path, "rb") as handle:
+        assert handle.read(8) == PNG_MAGIC
+    assert os.path.getsize(path) > 5000
+
+
+@pytest.fixture(scope="module")
+def overlay(tmp_path_factory):
+    """Plots of the GPU and CPU runs overlaid, drawn once for this module."""
+    out = tmp_path_factory.mktemp("overlay")
+    log = io.StringIO()
+    written = plot.make_plots([load("trainbench_gpu.json"), load("trainbench_cpu.json")],
+                              str(out), log=log)
+    return out, written, log.getvalue()
+
+
+def test_overlay_writes_every_figure_as_png(overlay):
+    out, written, log = overlay
+    assert [os.path.basename(p) for p in written] == ALL
+    for name in ALL:
+        assert_png(os.path.join(out, name))
+    assert log == ""
+
+
+def test_cpu_run_skips_precision_and_bandwidth_with_one_line_each(tmp_path):
+    log = io.StringIO()
+    written = plot.make_plots([load("trainbench_cpu.json")], str(tmp_path), log=log)
+    assert sorted(os.listdir(tmp_path)) == sorted(ALL[:4])
+    for path in written:
+        assert_png(path)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("plot: skipping precision.png:")
+    assert lines[1].startswith("plot: skipping bandwidth.png:")
+
+
+def test_cli_unrelated_run_skips_everything(tmp_path, capsys):
+    assert plot.main([input_path("gbench_repetitions.json"), "-o", str(tmp_path)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 6 and all(line.startswith("plot: skipping ") for line in err)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["missing.json", "truncated.json", "not_gbench.json"])
+def test_cli_bad_input_exit_2(name, tmp_path, capsys):
+    assert plot.main([input_path(name), "-o", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("plot: ") and name in err
+    assert not (tmp_path / "p").exists()
+
+
+def test_label_selections_splits_common_and_per_run_settings():
+    gpu = gbench.collect_benchmarks(load("trainbench_gpu.json"))
+    cpu = gbench.collect_benchmarks(load("trainbench_cpu.json"))
+    sels = [("H100", labparts.select_part(labparts.PART2, gpu)),
+            ("cpu-box", labparts.select_part(labparts.PART2, cpu))]
+    labelled, common = plot.label_selections(sels)
+    assert [label for label, _ in labelled] == ["H100 (device=cuda)", "cpu-box (device=cpu)"]
+    assert common == "model=Medium workers=4 precision=fp32 pin=1"
+    single, common1 = plot.label_selections(sels[:1])
+    assert single[0][0] == "H100" and "device=cuda" in common1
+    _, part1_common = plot.label_selections(
+        [("H100", labparts.select_part(labparts.PART1, gpu))])
+    assert part1_common.startswith("model=Medium batch=64")
+
+
+def test_memory_series_says_which_memory_when_runs_mix():
+    gpu = gbench.collect_benchmarks(load("trainbench_gpu.json"))
+    cpu = gbench.collect_benchmarks(load("trainbench_cpu.json"))
+    both = [("gpu", labparts.select_part(labparts.PART2, gpu)),
+            ("cpu", labparts.select_part(labparts.PART2, cpu))]
+    series, label, mixed = plot.memory_series(both)
+    assert mixed and "GPU allocated or host RSS" in label
+    assert [name for name, _ in series] == ["gpu: GPU allocated", "cpu: host RSS"]
+    series, label, mixed = plot.memory_series(both[1:])
+    assert not mixed and label == "Peak host RSS (MB)"
+    assert series[0][1][0] == ("32", pytest.approx(940.0))
+
+
+def test_unique_labels_disambiguates_same_host(tmp_path):
+    a, b = load("gbench_repetitions.json"), load("gbench_units_a.json")
+    assert plot.unique_labels([a, b]) == ["bench-host (gbench_repetitions)",
+                                          "bench-host (gbench_units_a)"]
+    assert plot.unique_labels([a, load("trainbench_cpu.json")]) == ["bench-host", "lab-cpu-01"]
+
+
+@pytest.mark.parametrize("value,text", [(512, "512 B"), (4096, "4 KiB"),
+                                        (1048576, "1 MiB"), (3 << 30, "3 GiB")])
+def test_format_bytes(value, text):
+    assert plot.format_bytes(value) == text
+
+
+def test_script_writes_pngs_and_lists_them(tmp_path):
+    result = run_script("plot", input_path("trainbench_cpu.json"), "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.split()
+    assert [os.path.basename(p) for p in listed] == ALL[:4]
+    assert "Traceback" not in result.stderr
+
+
+def test_bandwidth_lines_labels_and_styles():
+    series = labparts.bandwidth_series(gbench.collect_benchmarks(load("trainbench_gpu.json")))
+    single = plot.bandwidth_lines([("H100", series)])
+    assert [name for name, *_ in single] == ["H2D pinned", "H2D pageable",
+                                             "D2H pinned", "D2H pageable"]
+    assert len({style for *_, style in single}) == 4
+    assert single[0][1] == [4096, 1048576, 67108864]
+    double = plot.bandwidth_lines([("H100", series), ("A100", series)])
+    assert len(double) == 8 and double[4][0] == "A100: H2D pinned"

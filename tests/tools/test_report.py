@@ -1,0 +1,152 @@
+"""Tests for tools/report.py: lab-shaped tables, context, plot links, CLI."""
+
+import json
+import os
+
+import pytest
+
+import gbench
+import labparts
+import report
+from conftest import input_path, run_script
+
+
+def load(name):
+    return gbench.load_run(input_path(name))
+
+
+@pytest.fixture(scope="module")
+def gpu_md():
+    return report.build_report(load("trainbench_gpu.json"))
+
+
+@pytest.fixture(scope="module")
+def cpu_md():
+    return report.build_report(load("trainbench_cpu.json"))
+
+
+def test_md_table_and_escaping():
+    assert report.md_table(["A", "B"], [("1", "x|y")]) == \
+        "| A | B |\n| --- | --- |\n| 1 | x\\|y |"
+
+
+@pytest.mark.parametrize("value,spec,text", [
+    (1.23456, ".3f", "1.235"), (None, ".3f", "-"), (float("nan"), ".1f", "-")])
+def test_fmt(value, spec, text):
+    assert report.fmt(value, spec) == text
+
+
+def test_fmt_pct_and_human_bytes():
+    assert report.fmt_pct(0.9123) == "91.23%"
+    assert report.fmt_pct(None) == "-"
+    assert report.human_bytes(67108864) == "64 MiB"
+    assert report.human_bytes(100) == "100 B"
+
+
+def test_part1_table(gpu_md):
+    assert "| Device | Epoch Time (s) | Samples/s |" in gpu_md
+    assert "| cpu | 80.400 |" in gpu_md            # mean of 80.0 and 80.8 s
+    assert "| cuda | 8.040 |" in gpu_md
+
+
+def test_part2_table_gpu_and_cpu_memory(gpu_md, cpu_md):
+    header = "| Batch Size | Epoch Time (s) | Peak Memory (MB) | Test Accuracy |"
+    assert header in gpu_md and header in cpu_md
+    assert "| 32 | 5.124 | 117.2 | 70.50% |" in gpu_md
+    assert "`peak_alloc_MB`" in gpu_md
+    assert "| 32 | 50.982 | 940.0 | 70.50% |" in cpu_md
+    assert "`host_peak_rss_MB`" in cpu_md
+
+
+def test_part3_memory_header_depends_on_device(gpu_md, cpu_md):
+    assert "| Model Complexity | Training Time (s) | Peak GPU Memory (MB) | Parameters (M) |" \
+        in gpu_md
+    assert "| Model Complexity | Training Time (s) | Peak Host RSS (MB) | Parameters (M) |" \
+        in cpu_md
+    lines = [line for line in gpu_md.splitlines() if line.startswith("| Small")
+             or line.startswith("| Medium") or line.startswith("| Large")]
+    assert [line.split(" | ")[0] for line in lines] == ["| Small", "| Medium", "| Large"]
+
+
+def test_part4_data_wait_column_only_when_measured(tmp_path, gpu_md):
+    assert "| num_workers | Epoch Time (s) | Data Wait (%) |" in gpu_md
+    doc = json.load(open(input_path("trainbench_cpu.json")))
+    for row in doc["benchmarks"]:
+        row.pop("data_wait_pct", None)
+    path = tmp_path / "nowait.json"
+    path.write_text(json.dumps(doc))
+    md = report.build_report(gbench.load_run(str(path)))
+    assert "| num_workers | Epoch Time (s) |\n" in md
+
+
+def test_precision_and_bandwidth_tables_only_when_present(gpu_md, cpu_md):
+    assert "## Training precision" in gpu_md
+    assert "| fp16 |" in gpu_md and "2.10x" in gpu_md
+    assert "## Host-device bandwidth" in gpu_md
+    assert "| H2D | pinned | 67,108,864 | 64 MiB | 24.80 |" in gpu_md
+    assert "## Training precision" not in cpu_md
+    assert "## Host-device bandwidth" not in cpu_md
+
+
+def test_settings_line_and_repetitions(gpu_md, cpu_md):
+    assert ("_Measured with BM_TrainEpoch, model=Medium, workers=4, precision=fp32, pin=1, "
+            "device=cuda; mean of 2 repetitions._") in gpu_md
+    assert "repetitions" not in cpu_md
+
+
+def test_context_and_errored_sections(gpu_md, cpu_md):
+    assert "| CUDA driver | 550.54.15 |" in gpu_md
+    assert "| cuDNN | 9.1.0 |" in gpu_md
+    assert "| Host | lab-cpu-01 |" in cpu_md
+    assert "| CPU model | AMD EPYC 7B13 |" in cpu_md
+    assert "CUDA driver" not in cpu_md
+    assert "## Errored benchmarks" in gpu_md and "CUDA out of memory" in gpu_md
+    assert "## Errored benchmarks" not in cpu_md
+
+
+def test_unrelated_run_says_not_measured():
+    md = report.build_report(load("gbench_repetitions.json"))
+    assert md.count("_Not measured in this run._") == 4
+
+
+def test_links_only_to_existing_plots_relative_to_report(tmp_path):
+    plots = tmp_path / "figs"
+    plots.mkdir()
+    for name in (labparts.PART2.filename, labparts.BANDWIDTH_FILENAME):
+        (plots / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    out_dir = tmp_path / "docs"
+    out_dir.mkdir()
+    md = report.build_report(load("trainbench_gpu.json"), str(plots), str(out_dir))
+    links = [line for line in md.splitlines() if line.startswith("![")]
+    assert links == ["![Part 2: Batch size effects](../figs/part2_batch_size_effects.png)",
+                     "![Host-device bandwidth](../figs/bandwidth.png)"]
+
+
+def test_cli_writes_file(tmp_path):
+    out = tmp_path / "r.md"
+    assert report.main([input_path("trainbench_cpu.json"), "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("# trainbench lab report: lab-cpu-01")
+
+
+@pytest.mark.parametrize("name", ["missing.json", "truncated.json", "rows_without_real_time.json"])
+def test_cli_bad_input_exit_2(name, capsys, tmp_path):
+    assert report.main([input_path(name), "-o", str(tmp_path / "r.md")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("report: ") and name in err
+    assert not os.path.exists(tmp_path / "r.md")
+
+
+def test_script_stdout():
+    result = run_script("report", input_path("trainbench_cpu.json"))
+    assert result.returncode == 0
+    assert "## Part 4: DataLoader workers" in result.stdout
+
+
+def test_real_trainbench_cpu_run():
+    md = report.build_report(load("trainbench_real_cpu.json"))
+    assert md.startswith("# trainbench lab report: vm\n")     # device_name is "cpu only"
+    assert "| Model Complexity | Training Time (s) | Peak Host RSS (MB) | Parameters (M) |" in md
+    part2 = md.split("## Part 2")[1].split("## Part 3")[0]
+    assert [line.split(" | ")[0] for line in part2.splitlines()
+            if line.startswith("| 3") or line.startswith("| 6")] == ["| 32", "| 64"]
+    assert "| CPU model | Intel(R) Xeon(R) Processor |" in md

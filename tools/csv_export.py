@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Export a Google Benchmark JSON run as a spreadsheet-friendly CSV.
+
+What it does: writes one row per benchmark run (iteration row), or with
+``--aggregates`` one row per aggregate (mean, median, stddev, cv...).  A
+benchmark that has no row of the requested kind (aggregates-only output, or
+a run without repetitions) contributes its other rows instead, so nothing
+disappears silently.  Columns:
+
+    name, family, <axes in first-seen order>, run_type, aggregate_name,
+    repetition_index, iterations, real_time, cpu_time, time_unit,
+    <every counter of the file in first-seen order>, error_message
+
+The axes are the ``key:value`` segments of the name (batch, model, workers,
+precision, pin, device, bytes, pinned...; unnamed numeric arguments become
+arg0, arg1...).  Unlike Google Benchmark's own CSV, which fixes its counter
+columns from the first benchmark, the counter columns are the union over the
+whole file.  Output is UTF-8 via the csv module (minimal quoting), to ``-o
+FILE`` or stdout.  Bad input prints one line on stderr, exit status 2.
+
+What it deliberately doesn't do: no unit conversion (real_time/cpu_time are
+written as in the file, next to their time_unit), no averaging, no
+filtering, and run settings in the name (iterations:N, repeats:N,
+threads:N) and flags (manual_time) are not axis columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import gbench  # noqa: E402
+
+PROG = "csv_export"
+LEADING = ("name", "family")
+MIDDLE = ("run_type", "aggregate_name", "repetition_index", "iterations",
+          "real_time", "cpu_time", "time_unit")
+TRAILING = ("error_message",)
+
+
+def select_rows(rows: list, aggregates: bool = False) -> list:
+    """Rows to export, in file order.
+
+    Iteration rows (``aggregates=False``) or aggregate rows (``True``); a run
+    name with no row of that kind keeps all its rows instead.  Complexity
+    rows (BigO, RMS: no times) are aggregates and only appear with
+    ``aggregates=True``.
+    """
+    rows = [row for row in rows if aggregates or not gbench.is_complexity(row)]
+    has_kind: dict = {}
+    for row in rows:
+        key = gbench.base_name(row)
+        has_kind[key] = has_kind.get(key, False) or gbench.is_aggregate(row) == aggregates
+    return [row for row in rows
+            if gbench.is_aggregate(row) == aggregates or not has_kind[gbench.base_name(row)]]
+
+
+def axis_columns(rows: list) -> list:
+    """Axis names of the rows' run names, in first-seen order."""
+    seen: dict = {}
+    for row in rows:
+        for key in gbench.parse_name(gbench.base_name(row)).axes:
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def counter_columns(rows: list) -> list:
+    """Union of the rows' user counters, in first-seen order."""
+    seen: dict = {}
+    for row in rows:
+        for key in gbench.counters_of(row):
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def column_names(axes: list, counters: list) -> list:
+    """Header: fixed columns, axes and counters; a clash gets an axis_/counter_ prefix."""
+    header = list(LEADING)
+    fixed = set(LEADING + MIDDLE + TRAILING)
+    header += [f"axis_{a}" if a in fixed else a for a in axes]
+    header += MIDDLE
+    taken = set(header) | set(TRAILING)
+    header += [f"counter_{c}" if c in taken else c for c in counters]
+    header += TRAILING
+    return header
+
+
+def build_table(run: gbench.Run, aggregates: bool = False) -> tuple:
+    """Return (header, rows) for a run; every row is a list of cells."""
+    rows = select_rows(run.rows, aggregates)
+    axes, counters = axis_columns(rows), counter_columns(rows)
+    header = column_names(axes, counters)
+    table = []
+    for row in rows:
+        parsed = gbench.parse_name(gbench.base_name(row))
+        row_counters = gbench.counters_of(row)
+        cells = [row["name"], parsed.family]
+        cells += [parsed.axes.get(a, "") for a in axes]
+        cells += [row.get("run_type", "aggregate" if gbench.is_aggregate(row) else "iteration"),
+                  row.get("aggregate_name", ""), row.get("repetition_index", ""),
+                  row.get("iterations", ""), row.get("real_time", ""),
+                  row.get("cpu_time", ""), row.get("time_unit", "ns")]
+        cells += [row_counters.get(c, "") for c in counters]
+        cells.append(row.get("error_message", ""))
+        table.append(cells)
+    return header, table
+
+
+def write_csv(header: list, table: list, handle) -> None:
+    """Write header and rows with the csv module (minimal quoting)."""
+    writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    writer.writerows(table)
+
+
+def export(run: gbench.Run, out_path: str, aggregates: bool = False) -> None:
+    """Write the CSV for ``run`` to ``out_path`` (UTF-8)."""
+    header, table = build_table(run, aggregates)
+    with open(out_path, "w", encoding="utf-8", newline="") as handle:
+        write_csv(header, table, handle)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="csv_export.py",
+        description="Google Benchmark JSON -> CSV with name axes and all counters as columns.")
+    parser.add_argument("file", metavar="RUN.json")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write here instead of stdout")
+    parser.add_argument("--aggregates", action="store_true",
+                        help="one row per aggregate (mean, median, ...) instead of per run")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        run = gbench.load_run(args.file)
+    except gbench.InputError as err:
+        print(f"{PROG}: {err.path}: {err.problem}", file=sys.stderr)
+        return 2
+    if args.output:
+        try:
+            export(run, args.output, args.aggregates)
+        except OSError as err:
+            print(f"{PROG}: {args.output}: cannot write: {err.strerror or err}",
+                  file=sys.stderr)
+            return 2
+    else:
+        header, table = build_table(run, args.aggregates)
+        try:
+            write_csv(header, table, sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            gbench.quiet_broken_pipe()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

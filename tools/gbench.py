@@ -1,0 +1,409 @@
+"""Shared helpers for reading Google Benchmark JSON output.
+
+What it does:
+  * ``load_run(path)`` reads one ``--benchmark_out_format=json`` file, checks
+    that it looks like Google Benchmark output and returns a :class:`Run`
+    (path, context dict, list of raw benchmark rows).  Any problem with the
+    file is raised as :class:`InputError` (file name + one-line reason), which
+    the command-line tools turn into one stderr line and exit status 2.
+  * ``parse_name(name)`` splits a benchmark name such as
+    ``BM_TrainEpoch/batch:256/model:Medium/iterations:2/manual_time`` into the
+    family, the ``key:value`` axes, the run settings Google Benchmark appends
+    (``iterations``, ``repeats``, ``threads``, ...) and bare flags.
+  * ``to_seconds`` / ``format_seconds`` convert between time units.
+  * ``counter_direction`` says whether a higher or lower counter value is
+    better (trainbench counters, plus the ``*_per_second`` convention).
+  * ``collect_benchmarks(run)`` groups the rows of a run by run name into
+    :class:`Benchmark` objects holding the samples used by the tools: the
+    iteration rows when there are any, otherwise the ``mean`` (else
+    ``median``) aggregate as one sample; errored benchmarks keep their
+    error message and no samples.  Complexity (BigO/RMS) rows are ignored.
+
+What it deliberately doesn't do: it never prints, never exits, and does not
+know about trainbench's lab parts (see ``labparts.py``) or about output
+formats (see the individual tools).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+# Seconds per time unit used by Google Benchmark's "time_unit" field.
+TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+# Keys Google Benchmark itself writes into a benchmark row; every other
+# numeric key is a user counter.
+STANDARD_KEYS = frozenset({
+    "name", "family_index", "per_family_instance_index", "run_name",
+    "run_type", "repetitions", "repetition_index", "threads", "iterations",
+    "real_time", "cpu_time", "time_unit", "aggregate_name", "aggregate_unit",
+    "error_occurred", "error_message", "label", "big_o", "rms",
+    "cpu_coefficient", "real_coefficient", "complexity_n",
+})
+
+# Name segments "key:value" that are run settings, not benchmark parameters.
+SETTING_KEYS = frozenset({"iterations", "repeats", "threads", "min_time",
+                          "min_warmup_time"})
+
+# Bare name segments Google Benchmark appends as flags.
+FLAG_WORDS = frozenset({"manual_time", "real_time", "process_time"})
+
+HIGHER_IS_BETTER = frozenset({
+    "samples_per_second", "test_acc", "tflops", "GB_per_s", "pcie_peak_pct",
+    "gpu_busy_pct", "nvml_util_pct",
+})
+LOWER_IS_BETTER = frozenset({
+    "time", "real_time", "cpu_time", "peak_alloc_MB", "peak_reserved_MB",
+    "host_peak_rss_MB", "train_loss", "wall_s_per_epoch", "data_wait_pct",
+    "step_ms",
+})
+NEUTRAL = frozenset({"params_M"})
+
+HIGHER, LOWER, NEUTRAL_DIRECTION = "higher", "lower", "neutral"
+
+
+class InputError(Exception):
+    """A problem with an input file: ``path`` plus a one-line ``problem``."""
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+@dataclass
+class Run:
+    """One Google Benchmark JSON file: its context and raw benchmark rows."""
+
+    path: str
+    context: dict
+    rows: list
+
+    @property
+    def stem(self) -> str:
+        """File name without directory and extension."""
+        return os.path.splitext(os.path.basename(self.path))[0]
+
+    @property
+    def label(self) -> str:
+        """Human label: context device_name, else host_name, else file stem."""
+        return run_label(self.context, self.path)
+
+
+@dataclass
+class Benchmark:
+    """All rows of one run name in one run, reduced to samples.
+
+    ``times_s`` / ``cpu_times_s`` hold one value per sample in seconds and
+    ``counters`` one list per counter.  ``source`` is ``"iterations"``,
+    ``"mean"``, ``"median"`` or ``"none"``; ``error`` is the error message of
+    an errored benchmark (then there are no samples).
+    """
+
+    name: str
+    family: str
+    axes: dict
+    times_s: list = field(default_factory=list)
+    cpu_times_s: list = field(default_factory=list)
+    counters: dict = field(default_factory=dict)
+    iterations: list = field(default_factory=list)
+    source: str = "none"
+    error: Optional[str] = None
+
+    @property
+    def time_s(self) -> Optional[float]:
+        """Mean real time in seconds, or None without samples."""
+        return mean(self.times_s)
+
+    def counter(self, name: str) -> Optional[float]:
+        """Mean of a counter's samples, or None if the counter is absent."""
+        return mean(self.counters.get(name, []))
+
+
+@dataclass
+class ParsedName:
+    """A benchmark name split into family, axes, run settings and flags."""
+
+    family: str
+    axes: dict
+    settings: dict
+    flags: list
+
+
+# device_name values that say "no GPU" rather than naming a device.
+GENERIC_DEVICE_NAMES = frozenset({"", "cpu", "cpu only", "none", "n/a"})
+
+
+def run_label(context: dict, path: str) -> str:
+    """Label for a run: device_name, else host_name, else the file stem.
+
+    A device_name that only says "cpu only" (trainbench without a GPU) does
+    not tell machines apart, so the host name is used for it.
+    """
+    for key in ("device_name", "host_name"):
+        value = context.get(key)
+        if not isinstance(value, str):
+            continue
+        if key == "device_name" and value.strip().lower() in GENERIC_DEVICE_NAMES:
+            continue
+        if value.strip():
+            return value.strip()
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def mean(values) -> Optional[float]:
+    """Arithmetic mean of the finite values, or None when there are none."""
+    finite = [float(v) for v in values if is_number(v) and math.isfinite(v)]
+    if not finite:
+        return None
+    return sum(finite) / len(finite)
+
+
+def geomean(values) -> Optional[float]:
+    """Geometric mean of the finite positive values, or None if none."""
+    usable = [float(v) for v in values
+              if is_number(v) and math.isfinite(v) and v > 0]
+    if not usable:
+        return None
+    return math.exp(sum(math.log(v) for v in usable) / len(usable))
+
+
+def is_number(value: Any) -> bool:
+    """True for int/float values (bool excluded)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def to_seconds(value: float, unit: str) -> float:
+    """Convert ``value`` in Google Benchmark ``unit`` (ns/us/ms/s) to seconds.
+
+    Raises ValueError for an unknown unit.
+    """
+    try:
+        return value * TIME_UNITS[unit]
+    except KeyError:
+        raise ValueError(f"unknown time unit {unit!r}") from None
+
+
+def format_seconds(seconds: Optional[float], digits: int = 3) -> str:
+    """Format a duration with the largest unit that keeps it >= 1 (e.g. '12.3 ms')."""
+    if seconds is None or not math.isfinite(seconds):
+        return "n/a"
+    for unit in ("s", "ms", "us", "ns"):
+        scaled = seconds / TIME_UNITS[unit]
+        if abs(scaled) >= 1 or unit == "ns":
+            return f"{scaled:.{digits}g} {unit}"
+    raise AssertionError("unreachable")
+
+
+def counter_direction(name: str) -> str:
+    """Return "higher", "lower" or "neutral" (better direction of a counter).
+
+    Known trainbench counters come from the tables above; any other name
+    ending in ``_per_second`` or ``_per_s`` is higher-is-better; everything
+    else is neutral (shown, never judged).
+    """
+    if name in NEUTRAL:
+        return NEUTRAL_DIRECTION
+    if name in HIGHER_IS_BETTER:
+        return HIGHER
+    if name in LOWER_IS_BETTER:
+        return LOWER
+    if name.endswith("_per_second") or name.endswith("_per_s"):
+        return HIGHER
+    return NEUTRAL_DIRECTION
+
+
+_KEY_VALUE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(.*)$")
+_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
+
+
+def parse_name(name: str) -> ParsedName:
+    """Split a benchmark (run) name into family, axes, settings and flags.
+
+    ``BM_HostToDevice/bytes:1024/pinned:1/manual_time`` gives family
+    ``BM_HostToDevice``, axes ``{"bytes": "1024", "pinned": "1"}``, flags
+    ``["manual_time"]``.  ``iterations``/``repeats``/``threads``/``min_time``
+    segments go to ``settings``.  Leading plain words form the family (so a
+    fixture benchmark ``Fixture/BM_X/8`` has family ``Fixture/BM_X``); later
+    positional arguments (``BM_memcpy/64``) become axes ``arg0``, ``arg1``...
+    Axis values stay strings.
+    """
+    segments = name.split("/")
+    family_parts = [segments[0]]
+    index = 1
+    while index < len(segments):
+        seg = segments[index]
+        if (_KEY_VALUE.match(seg) or _NUMBER.match(seg) or seg in FLAG_WORDS
+                or seg == ""):
+            break
+        family_parts.append(seg)
+        index += 1
+    axes: dict = {}
+    settings: dict = {}
+    flags: list = []
+    positional = 0
+    for seg in segments[index:]:
+        match = _KEY_VALUE.match(seg)
+        if match:
+            key, value = match.group(1), match.group(2)
+            (settings if key in SETTING_KEYS else axes)[key] = value
+        elif seg in FLAG_WORDS:
+            flags.append(seg)
+        else:
+            axes[f"arg{positional}"] = seg
+            positional += 1
+    return ParsedName("/".join(family_parts), axes, settings, flags)
+
+
+def base_name(row: dict) -> str:
+    """The run name of a row: ``run_name`` or the name minus aggregate suffix."""
+    run_name = row.get("run_name")
+    if isinstance(run_name, str) and run_name:
+        return run_name
+    name = row["name"]
+    agg = row.get("aggregate_name")
+    if isinstance(agg, str) and agg and name.endswith("_" + agg):
+        return name[: -len(agg) - 1]
+    return name
+
+
+def is_aggregate(row: dict) -> bool:
+    """True for aggregate rows (mean, median, stddev, cv, BigO, RMS...)."""
+    run_type = row.get("run_type")
+    if run_type is not None:
+        return run_type == "aggregate"
+    return "aggregate_name" in row
+
+
+def is_complexity(row: dict) -> bool:
+    """True for the BigO / RMS rows ``->Complexity()`` adds (no real_time)."""
+    return ("big_o" in row or "rms" in row
+            or row.get("aggregate_name") in ("BigO", "RMS"))
+
+
+def is_errored(row: dict) -> bool:
+    """True when Google Benchmark flagged the row with error_occurred."""
+    return bool(row.get("error_occurred"))
+
+
+def counters_of(row: dict) -> dict:
+    """User counters of a row: every numeric key Google Benchmark doesn't own."""
+    return {k: v for k, v in row.items()
+            if k not in STANDARD_KEYS and is_number(v)}
+
+
+def validate_document(doc: Any) -> Optional[str]:
+    """Return a one-line problem if ``doc`` isn't Google Benchmark output, else None."""
+    if not isinstance(doc, dict):
+        return "not Google Benchmark output: top level is not a JSON object"
+    rows = doc.get("benchmarks")
+    if not isinstance(rows, list):
+        return "not Google Benchmark output: no \"benchmarks\" list"
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            return f"not Google Benchmark output: benchmark #{number} is not an object"
+        name = row.get("name")
+        if not isinstance(name, str) or not name:
+            return f"not Google Benchmark output: benchmark #{number} has no \"name\""
+        complexity = "big_o" in row or "rms" in row
+        if not is_number(row.get("real_time")) and not complexity:
+            return (f"not Google Benchmark output: benchmark #{number} "
+                    f"({name}) has no numeric \"real_time\"")
+        unit = row.get("time_unit", "ns")
+        if unit not in TIME_UNITS:
+            return f"benchmark #{number} ({name}) has unknown time_unit {unit!r}"
+    return None
+
+
+def load_run(path: str) -> Run:
+    """Read and validate a Google Benchmark JSON file; raise InputError on problems."""
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory, not a JSON file") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "not UTF-8 text, not a JSON file") from None
+    except OSError as err:
+        raise InputError(path, f"cannot read: {err.strerror or err}") from None
+    if not text.strip():
+        raise InputError(path, "empty file, not Google Benchmark JSON")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(path, f"malformed or truncated JSON: {err.msg} "
+                               f"at line {err.lineno} column {err.colno}") from None
+    problem = validate_document(doc)
+    if problem:
+        raise InputError(path, problem)
+    context = doc.get("context")
+    if not isinstance(context, dict):
+        context = {}
+    return Run(path=path, context=context, rows=doc["benchmarks"])
+
+
+def quiet_broken_pipe() -> None:
+    """After a BrokenPipeError on stdout (``tool | head``): point stdout at
+    /dev/null so the interpreter's final flush doesn't print a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def collect_benchmarks(run: Run) -> dict:
+    """Group a run's rows by run name into :class:`Benchmark` objects.
+
+    Returns an insertion-ordered dict name -> Benchmark.  Samples are the
+    iteration rows when the name has any; otherwise the ``mean`` aggregate
+    (else the ``median``) is the single sample.  An errored name has
+    ``error`` set and no samples.  Aggregates other than time-unit
+    mean/median (stddev, cv) are never used as samples, and the complexity
+    rows (BigO, RMS) are skipped entirely.
+    """
+    grouped: dict = {}
+    for row in run.rows:
+        if not is_complexity(row):
+            grouped.setdefault(base_name(row), []).append(row)
+    result = {}
+    for name, rows in grouped.items():
+        parsed = parse_name(name)
+        bench = Benchmark(name=name, family=parsed.family, axes=parsed.axes)
+        errored = [r for r in rows if is_errored(r)]
+        if errored:
+            bench.error = str(errored[0].get("error_message") or "error_occurred")
+            bench.source = "none"
+            result[name] = bench
+            continue
+        samples = [r for r in rows if not is_aggregate(r)]
+        bench.source = "iterations"
+        if not samples:
+            for wanted in ("mean", "median"):
+                samples = [r for r in rows if r.get("aggregate_name") == wanted
+                           and r.get("aggregate_unit", "time") == "time"
+                           and is_number(r.get("real_time"))]
+                if samples:
+                    bench.source = wanted
+                    break
+        if not samples:
+            bench.source = "none"
+        for row in samples:
+            unit = row.get("time_unit", "ns")
+            bench.times_s.append(to_seconds(float(row["real_time"]), unit))
+            if is_number(row.get("cpu_time")):
+                bench.cpu_times_s.append(to_seconds(float(row["cpu_time"]), unit))
+            if is_number(row.get("iterations")):
+                bench.iterations.append(row["iterations"])
+            for key, value in counters_of(row).items():
+                bench.counters.setdefault(key, []).append(float(value))
+        result[name] = bench
+    return result

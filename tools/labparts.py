@@ -1,0 +1,206 @@
+"""Which benchmarks make up each part of the trainbench lab (shared by plot and report).
+
+What it does: defines the lab parts (CPU vs GPU, batch size, model
+complexity, loader workers, precision) as a family, an axis that varies
+and the axes the part fixes or prefers, and picks the points for a part
+out of one run's benchmarks with :func:`select_part`.  The rule: keep the
+benchmarks of the part's family that match its fixed axes, group them by
+the values of all their other axes, and take the group that covers the most
+values of the varying axis (ties: the group matching most of the lab's
+preferred settings, then the first one seen).  Comparisons within a part
+therefore always hold every other setting equal.  :func:`bandwidth_series`
+does the same for the host<->device copy benchmarks.
+
+What it deliberately doesn't do: no plotting, no formatting, no file I/O;
+it never merges points from different settings into one series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from gbench import Benchmark
+
+MODEL_ORDER = ("Tiny", "Small", "Medium", "Large", "XLarge", "Huge")
+DEVICE_ORDER = ("cpu", "cuda", "mps")
+PRECISION_ORDER = ("fp32", "tf32", "fp16", "bf16", "amp", "int8")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One lab part: which rows it uses and how its x axis varies."""
+
+    key: str
+    title: str
+    filename: str
+    families: tuple
+    vary: str
+    fixed: dict = field(default_factory=dict)
+    prefer: dict = field(default_factory=dict)
+    order: tuple = ()          # categorical x order (empty: numeric x)
+    min_points: int = 1        # fewer distinct x values: part not measured
+
+    @property
+    def numeric(self) -> bool:
+        """True when x values are numbers (batch size, workers)."""
+        return not self.order
+
+
+PART1 = Part("part1", "Part 1: CPU vs GPU", "part1_cpu_vs_gpu.png",
+             ("BM_TrainEpoch",), "device",
+             fixed={"model": "Medium", "batch": "64"},
+             prefer={"workers": "0", "pin": "0", "precision": "fp32"},
+             order=DEVICE_ORDER)
+PART2 = Part("part2", "Part 2: Batch size effects", "part2_batch_size_effects.png",
+             ("BM_TrainEpoch",), "batch",
+             prefer={"model": "Medium", "workers": "4", "pin": "1",
+                     "device": "cuda", "precision": "fp32"})
+PART3 = Part("part3", "Part 3: Model complexity", "part3_model_complexity.png",
+             ("BM_TrainEpoch",), "model",
+             prefer={"batch": "64", "workers": "4", "pin": "1",
+                     "device": "cuda", "precision": "fp32"},
+             order=MODEL_ORDER)
+PART4 = Part("part4", "Part 4: DataLoader workers", "part4_num_workers_effect.png",
+             ("BM_TrainEpoch",), "workers",
+             prefer={"model": "Medium", "batch": "64", "pin": "1",
+                     "device": "cuda", "precision": "fp32"})
+PRECISION = Part("precision", "Training precision", "precision.png",
+                 ("BM_TrainEpoch", "BM_TrainStep"), "precision",
+                 prefer={"model": "Medium", "batch": "64", "workers": "4",
+                         "pin": "1", "device": "cuda"},
+                 order=PRECISION_ORDER, min_points=2)
+BANDWIDTH_FILENAME = "bandwidth.png"
+BANDWIDTH_FAMILIES = (("BM_HostToDevice", "H2D"), ("BM_DeviceToHost", "D2H"))
+
+PARTS = (PART1, PART2, PART3, PART4, PRECISION)
+
+
+@dataclass
+class Selection:
+    """The points chosen for a part from one run.
+
+    ``settings`` are the values of the other (non-varying) axes shared by all
+    points, ``points`` is a list of (x value string, Benchmark) in x order.
+    """
+
+    part: Part
+    family: str
+    settings: dict
+    points: list
+
+    @property
+    def xs(self) -> list:
+        """The x values as strings, in plotting order."""
+        return [x for x, _ in self.points]
+
+    def describe(self) -> str:
+        """'BM_TrainEpoch, model=Medium, batch=64' style summary of the fixed settings."""
+        pairs = {**self.part.fixed, **self.settings}
+        return ", ".join([self.family] + [f"{k}={v}" for k, v in pairs.items()])
+
+
+def x_sort_key(part: Part, value: str):
+    """Sort key for an x value: numeric parts by number, others by known order."""
+    if part.numeric:
+        try:
+            return (0, float(value), value)
+        except ValueError:
+            return (1, 0.0, value)
+    if value in part.order:
+        return (0, part.order.index(value), value)
+    return (1, 0, value)
+
+
+def usable(bench: Benchmark) -> bool:
+    """True for a benchmark with at least one time sample and no error."""
+    return bench.error is None and bool(bench.times_s)
+
+
+def select_part(part: Part, benchmarks: dict) -> Optional[Selection]:
+    """Pick the points of ``part`` from a run's benchmarks (name -> Benchmark).
+
+    Returns None when no usable benchmark of the part's families matches its
+    fixed axes and has the varying axis, or when the best group has fewer
+    than ``part.min_points`` x values (precision needs two to compare).
+    """
+    groups: dict = {}
+    for position, bench in enumerate(benchmarks.values()):
+        if bench.family not in part.families or not usable(bench):
+            continue
+        if part.vary not in bench.axes:
+            continue
+        if any(bench.axes.get(k) != v for k, v in part.fixed.items()):
+            continue
+        others = tuple((k, v) for k, v in bench.axes.items()
+                       if k != part.vary and k not in part.fixed)
+        key = (bench.family, tuple(sorted(others)))
+        group = groups.setdefault(key, {"first": position, "others": dict(others),
+                                        "points": {}})
+        group["points"].setdefault(bench.axes[part.vary], bench)
+    if not groups:
+        return None
+
+    def score(item):
+        (family, _), group = item
+        preferred = sum(1 for k, v in part.prefer.items()
+                        if group["others"].get(k) == v)
+        return (-len(group["points"]), -preferred,
+                part.families.index(family), group["first"])
+
+    (family, _), best = min(groups.items(), key=score)
+    if len(best["points"]) < part.min_points:
+        return None
+    points = sorted(best["points"].items(), key=lambda kv: x_sort_key(part, kv[0]))
+    return Selection(part=part, family=family, settings=best["others"],
+                     points=points)
+
+
+def bandwidth_series(benchmarks: dict) -> dict:
+    """Host<->device copy series: {(direction, pinned): [(bytes, GB/s), ...]}.
+
+    direction is "H2D" or "D2H", pinned is True/False.  GB/s is the
+    ``GB_per_s`` counter, or bytes / mean time when the counter is missing.
+    Points are sorted by size; rows without a numeric ``bytes`` axis are
+    skipped.
+    """
+    series: dict = {}
+    for bench in benchmarks.values():
+        direction = dict(BANDWIDTH_FAMILIES).get(bench.family)
+        if direction is None or not usable(bench):
+            continue
+        try:
+            size = int(float(bench.axes["bytes"]))
+        except (KeyError, ValueError):
+            continue
+        pinned = bench.axes.get("pinned", "0") not in ("0", "false", "False")
+        gbps = bench.counter("GB_per_s")
+        if gbps is None and bench.time_s:
+            gbps = size / bench.time_s / 1e9
+        if gbps is None:
+            continue
+        points = series.setdefault((direction, pinned), {})
+        points.setdefault(size, gbps)
+    return {key: sorted(points.items()) for key, points in sorted(
+        series.items(), key=lambda kv: (kv[0][0] != "H2D", not kv[0][1]))}
+
+
+def peak_memory(points: list, device: Optional[str] = None) -> tuple:
+    """Choose the memory counter for a set of points.
+
+    Returns (counter name, label): ``peak_alloc_MB`` (GPU allocator peak)
+    when any point has a positive value for it, else ``host_peak_rss_MB``;
+    on ``device == "cpu"`` host RSS comes first.  (None, None) when neither
+    exists.
+    """
+    benches = [b for _, b in points]
+    gpu = ("peak_alloc_MB", "Peak GPU memory allocated (MB)")
+    host = ("host_peak_rss_MB", "Peak host RSS (MB)")
+    order = (host, gpu) if device == "cpu" else (gpu, host)
+    for counter, label in order:
+        if any((b.counter(counter) or 0) > 0 for b in benches):
+            return counter, label
+    for counter, label in order:
+        if any(b.counter(counter) is not None for b in benches):
+            return counter, label
+    return None, None

@@ -1,0 +1,407 @@
+#!/usr/bin/env python3
+"""Draw the trainbench lab figures (PNG) from one or more Google Benchmark JSON runs.
+
+What it does: writes into ``-o DIR``
+
+    part1_cpu_vs_gpu.png           epoch time by device (Medium, batch 64)
+    part2_batch_size_effects.png   epoch time, peak memory, test accuracy vs batch size
+    part3_model_complexity.png     epoch time, peak memory, parameters by model
+    part4_num_workers_effect.png   epoch time (and data wait %) vs DataLoader workers
+    precision.png                  samples/s by precision (BM_TrainEpoch or
+                                   BM_TrainStep, needs two precisions)
+    bandwidth.png                  host<->device GB/s vs transfer size (log x),
+                                   pinned vs pageable, H2D and D2H
+
+Points come from ``labparts.select_part`` (BM_TrainEpoch rows filtered on the
+axes a part fixes, the set of other settings covering most x values); the
+settings shared by all runs are the figure's subtitle, the ones that differ
+go into the legend.  Several runs are overlaid in one figure, one legend
+entry per run (context device_name, else host_name, else the file stem).  A figure whose data is missing from every run is skipped
+with one line on stderr.  Bad input prints one line on stderr, exit status 2.
+
+What it deliberately doesn't do: no error bars, no interactive display
+(Agg backend only), no figure for benchmark families it doesn't know.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+
+import gbench  # noqa: E402
+import labparts  # noqa: E402
+
+PROG = "plot"
+DPI = 100
+
+
+def unique_labels(runs: list) -> list:
+    """One legend label per run; duplicates get the file stem appended."""
+    labels = [run.label for run in runs]
+    return [f"{label} ({run.stem})" if labels.count(label) > 1 and label != run.stem
+            else label for label, run in zip(labels, runs)]
+
+
+def label_selections(selections: list) -> tuple:
+    """Split the settings of per-run selections into shared and per-run parts.
+
+    ``selections`` is [(run label, Selection)].  Returns ([(legend label,
+    Selection)], common settings text): settings equal in every selection go
+    to the common text (for the title), the others into the run's legend label.
+    """
+    sels = [sel for _, sel in selections]
+    common = dict(sels[0].settings) if sels else {}
+    for sel in sels[1:]:
+        common = {k: v for k, v in common.items() if sel.settings.get(k) == v}
+    labelled = []
+    for label, sel in selections:
+        extra = " ".join(f"{k}={v}" for k, v in sel.settings.items() if k not in common)
+        labelled.append((f"{label} ({extra})" if extra else label, sel))
+    fixed = dict(sels[0].part.fixed) if sels else {}
+    text = " ".join(f"{k}={v}" for k, v in {**fixed, **common}.items())
+    return labelled, text
+
+
+def xy(selection: labparts.Selection, getter) -> list:
+    """[(x, y)] for the points of a selection where ``getter(bench)`` isn't None."""
+    out = []
+    for x, bench in selection.points:
+        y = getter(bench)
+        if y is not None:
+            out.append((x, y))
+    return out
+
+
+def format_bytes(value: float, _pos=None) -> str:
+    """Axis label for a byte count: 512 B, 64 KiB, 16 MiB, 1 GiB."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= size:
+            return f"{value / size:g} {unit}"
+    return f"{value:g} B"
+
+
+def draw_bars(ax, series: list, categories: list) -> None:
+    """Grouped bars: ``series`` is [(legend label, [(category, value)])]."""
+    count = max(len(series), 1)
+    width = 0.8 / count
+    for index, (label, points) in enumerate(series):
+        lookup = dict(points)
+        xs = [i + (index - (count - 1) / 2) * width
+              for i, c in enumerate(categories) if c in lookup]
+        ys = [lookup[c] for c in categories if c in lookup]
+        ax.bar(xs, ys, width=width, label=label)
+    ax.set_xticks(range(len(categories)))
+    ax.set_xticklabels(categories)
+
+
+def draw_lines(ax, series: list, log2_x: bool = False) -> None:
+    """Line plot with markers: ``series`` is [(legend label, [(x string, value)])]."""
+    for label, points in series:
+        xs = [float(x) for x, _ in points]
+        ax.plot(xs, [y for _, y in points], marker="o", label=label)
+    if log2_x:
+        ax.set_xscale("log", base=2)
+        ticks = sorted({float(x) for _, points in series for x, _ in points})
+        ax.set_xticks(ticks)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def category_order(part: labparts.Part, selections: list) -> list:
+    """Union of the selections' x values, sorted the part's way."""
+    values = {x for _, sel in selections for x in sel.xs}
+    return sorted(values, key=lambda v: labparts.x_sort_key(part, v))
+
+
+def finish(fig, title: str, path: str, subtitle: str = "", own_legend=()) -> None:
+    """Title, one shared legend below the plots (plus legends on ``own_legend``
+    axes, whose series labels differ), layout, and save as PNG."""
+    fig.suptitle(title + (f"\n{subtitle}" if subtitle else ""))
+    for ax in fig.axes:
+        ax.grid(True, alpha=0.3)
+        if ax in own_legend and ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small")
+    handles, labels = [], []
+    for ax in fig.axes:
+        if ax in own_legend:
+            continue
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    bottom = 0.0
+    if handles:
+        ncol = min(len(labels), 2 if max(len(x) for x in labels) > 40 else 4)
+        rows = -(-len(labels) // ncol)
+        height = fig.get_figheight()
+        bottom = min(0.45, (0.3 * rows + 0.25) / height)
+        fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize="small",
+                   frameon=False)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    fig.savefig(path, format="png", dpi=DPI)
+
+
+def memory_series(selections: list) -> tuple:
+    """Per-run peak-memory points, the y label, and whether the runs mix kinds.
+
+    Returns ([(legend label, [(x, MB)])], y label, mixed).  The y label says
+    GPU allocated or host RSS; when runs differ (a GPU and a CPU run) each
+    legend label says which one it is and ``mixed`` is True.
+    """
+    series, kinds = [], set()
+    for label, sel in selections:
+        counter, text = labparts.peak_memory(sel.points, sel.settings.get("device"))
+        if counter is None:
+            continue
+        kinds.add(text)
+        series.append((label, counter, xy(sel, lambda b, c=counter: b.counter(c))))
+    if len(kinds) <= 1:
+        return ([(label, pts) for label, _, pts in series],
+                kinds.pop() if kinds else "Peak memory (MB)", False)
+    named = [(f"{label}: {'GPU allocated' if c == 'peak_alloc_MB' else 'host RSS'}", pts)
+             for label, c, pts in series]
+    return named, "Peak memory (MB): GPU allocated or host RSS", True
+
+
+def no_data(ax, what: str) -> None:
+    """Mark an empty subplot."""
+    ax.text(0.5, 0.5, f"no {what} in these runs", ha="center", va="center",
+            transform=ax.transAxes)
+
+
+def time_series(selections: list) -> list:
+    """[(legend label, [(x, epoch/step seconds)])] for the selections."""
+    return [(label, xy(sel, lambda b: b.time_s)) for label, sel in selections]
+
+
+def figure_part1(selections: list, path: str, subtitle: str) -> None:
+    """Part 1 bar chart: epoch time by device."""
+    fig = Figure(figsize=(8, 5))
+    ax = fig.add_subplot()
+    draw_bars(ax, time_series(selections), category_order(labparts.PART1, selections))
+    ax.set_xlabel("Device")
+    ax.set_ylabel("Epoch time (s)")
+    finish(fig, "Part 1: CPU vs GPU - epoch time (BM_TrainEpoch)", path, subtitle)
+
+
+def _memory_axis(ax, selections: list, draw) -> bool:
+    """Fill a peak-memory subplot; True when it needs its own legend."""
+    mem, mem_label, mixed = memory_series(selections)
+    if mem:
+        draw(ax, mem)
+    else:
+        no_data(ax, "peak memory counter")
+    ax.set_ylabel(mem_label)
+    ax.set_title("Peak memory")
+    return mixed
+
+
+def figure_part2(selections: list, path: str, subtitle: str) -> None:
+    """Part 2: epoch time, peak memory and test accuracy vs batch size."""
+    fig = Figure(figsize=(16, 5.5))
+    ax_time, ax_mem, ax_acc = fig.subplots(1, 3)
+    draw_lines(ax_time, time_series(selections), log2_x=True)
+    ax_time.set_ylabel("Epoch time (s)")
+    ax_time.set_title("Epoch time")
+    mixed = _memory_axis(ax_mem, selections,
+                         lambda ax, series: draw_lines(ax, series, log2_x=True))
+    acc = [(label, pts) for label, sel in selections
+           if (pts := xy(sel, lambda b: None if b.counter("test_acc") is None
+                         else 100.0 * b.counter("test_acc")))]
+    if acc:
+        draw_lines(ax_acc, acc, log2_x=True)
+    else:
+        no_data(ax_acc, "test_acc counter")
+    ax_acc.set_ylabel("Test accuracy (%)")
+    ax_acc.set_title("Test accuracy")
+    for ax in (ax_time, ax_mem, ax_acc):
+        ax.set_xlabel("Batch size (samples)")
+    finish(fig, "Part 2: Batch size effects (BM_TrainEpoch)", path, subtitle,
+           own_legend=(ax_mem,) if mixed else ())
+
+
+def figure_part3(selections: list, path: str, subtitle: str) -> None:
+    """Part 3: epoch time, peak memory and parameters by model."""
+    fig = Figure(figsize=(16, 5.5))
+    ax_time, ax_mem, ax_par = fig.subplots(1, 3)
+    categories = category_order(labparts.PART3, selections)
+    draw_bars(ax_time, time_series(selections), categories)
+    ax_time.set_ylabel("Epoch time (s)")
+    ax_time.set_title("Training time per epoch")
+    mixed = _memory_axis(ax_mem, selections,
+                         lambda ax, series: draw_bars(ax, series, categories))
+    params = [(label, pts) for label, sel in selections
+              if (pts := xy(sel, lambda b: b.counter("params_M")))]
+    if params:
+        draw_bars(ax_par, params, categories)
+    else:
+        no_data(ax_par, "params_M counter")
+    ax_par.set_ylabel("Parameters (millions)")
+    ax_par.set_title("Parameters")
+    for ax in (ax_time, ax_mem, ax_par):
+        ax.set_xlabel("Model")
+    finish(fig, "Part 3: Model complexity (BM_TrainEpoch)", path, subtitle,
+           own_legend=(ax_mem,) if mixed else ())
+
+
+def figure_part4(selections: list, path: str, subtitle: str) -> None:
+    """Part 4: epoch time (and data wait %, if measured) vs DataLoader workers."""
+    wait = [(label, pts) for label, sel in selections
+            if (pts := xy(sel, lambda b: b.counter("data_wait_pct")))]
+    fig = Figure(figsize=(12 if wait else 8, 5))
+    axes = fig.subplots(1, 2 if wait else 1)
+    ax_time = axes[0] if wait else axes
+    draw_lines(ax_time, time_series(selections))
+    ax_time.set_xlabel("DataLoader workers (num_workers)")
+    ax_time.set_ylabel("Epoch time (s)")
+    ax_time.set_title("Epoch time")
+    if wait:
+        draw_lines(axes[1], wait)
+        axes[1].set_xlabel("DataLoader workers (num_workers)")
+        axes[1].set_ylabel("Data wait (% of epoch)")
+        axes[1].set_title("Time waiting for data")
+    finish(fig, "Part 4: DataLoader workers (BM_TrainEpoch)", path, subtitle)
+
+
+def figure_precision(selections: list, path: str, subtitle: str) -> bool:
+    """Samples/s by precision; False (nothing drawn) without samples_per_second."""
+    series = [(label, pts) for label, sel in selections
+              if (pts := xy(sel, lambda b: b.counter("samples_per_second")))]
+    if not series:
+        return False
+    fig = Figure(figsize=(8, 5))
+    ax = fig.add_subplot()
+    draw_bars(ax, series, category_order(labparts.PRECISION, selections))
+    ax.set_xlabel("Precision")
+    ax.set_ylabel("Throughput (samples/s)")
+    families = sorted({sel.family for _, sel in selections})
+    finish(fig, f"Training throughput by precision ({', '.join(families)})", path,
+           subtitle)
+    return True
+
+
+BANDWIDTH_STYLES = {("H2D", True): "-", ("H2D", False): "--",
+                    ("D2H", True): "-.", ("D2H", False): ":"}
+
+
+def bandwidth_lines(runs_series: list) -> list:
+    """[(legend label, sizes, GB/s values, line style)] for the bandwidth figure.
+
+    ``runs_series`` is [(run label, labparts.bandwidth_series(...))]; the run
+    label prefixes the legend only when several runs are overlaid.
+    """
+    lines = []
+    for label, series in runs_series:
+        for (direction, pinned), points in series.items():
+            name = f"{direction} {'pinned' if pinned else 'pageable'}"
+            if len(runs_series) > 1:
+                name = f"{label}: {name}"
+            lines.append((name, [b for b, _ in points], [g for _, g in points],
+                          BANDWIDTH_STYLES[(direction, pinned)]))
+    return lines
+
+
+def figure_bandwidth(runs_series: list, path: str) -> None:
+    """GB/s vs transfer size, one line per run, direction and memory kind."""
+    fig = Figure(figsize=(9, 5.5))
+    ax = fig.add_subplot()
+    for name, sizes, gbps, style in bandwidth_lines(runs_series):
+        ax.plot(sizes, gbps, marker="o", linestyle=style, label=name)
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(format_bytes))
+    ax.set_xlabel("Transfer size (bytes, log scale)")
+    ax.set_ylabel("Bandwidth (GB/s)")
+    subtitle = runs_series[0][0] if len(runs_series) == 1 else ""
+    finish(fig, "Host-device copy bandwidth (BM_HostToDevice / BM_DeviceToHost)",
+           path, subtitle)
+
+
+def describe_missing(part: labparts.Part) -> str:
+    """One-line reason a part's figure is skipped."""
+    needed = (f"at least {part.min_points} '{part.vary}' values" if part.min_points > 1
+              else f"a '{part.vary}' axis")
+    fixed = " ".join(f"{k}={v}" for k, v in part.fixed.items())
+    where = f" with {fixed} and {needed}" if fixed else f" with {needed}"
+    return f"no usable {' or '.join(part.families)} benchmark{where}"
+
+
+def make_plots(runs: list, out_dir: str, log=None) -> list:
+    """Write every figure that has data into ``out_dir``; return the written paths.
+
+    Skipped figures get one line each on ``log`` (default: stderr).
+    """
+    log = log if log is not None else sys.stderr
+    os.makedirs(out_dir, exist_ok=True)
+    labels = unique_labels(runs)
+    benches = [gbench.collect_benchmarks(run) for run in runs]
+    written = []
+    drawers = ((labparts.PART1, figure_part1), (labparts.PART2, figure_part2),
+               (labparts.PART3, figure_part3), (labparts.PART4, figure_part4),
+               (labparts.PRECISION, figure_precision))
+    for part, drawer in drawers:
+        path = os.path.join(out_dir, part.filename)
+        selections = [(label, sel) for label, b in zip(labels, benches)
+                      if (sel := labparts.select_part(part, b)) is not None]
+        if not selections:
+            print(f"{PROG}: skipping {part.filename}: {describe_missing(part)}", file=log)
+            continue
+        selections, subtitle = label_selections(selections)
+        if drawer(selections, path, subtitle) is False:
+            print(f"{PROG}: skipping {part.filename}: no samples_per_second counter "
+                  f"in the {part.vary} benchmarks", file=log)
+            continue
+        written.append(path)
+    path = os.path.join(out_dir, labparts.BANDWIDTH_FILENAME)
+    bandwidth = [(label, s) for label, b in zip(labels, benches)
+                 if (s := labparts.bandwidth_series(b))]
+    if bandwidth:
+        figure_bandwidth(bandwidth, path)
+        written.append(path)
+    else:
+        print(f"{PROG}: skipping {labparts.BANDWIDTH_FILENAME}: no usable "
+              "BM_HostToDevice or BM_DeviceToHost benchmark with a 'bytes' axis",
+              file=log)
+    return written
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="plot.py", description="trainbench lab figures (PNG) from Google Benchmark JSON runs.")
+    parser.add_argument("files", nargs="+", metavar="RUN.json",
+                        help="one or more runs; several runs are overlaid")
+    parser.add_argument("-o", "--output-dir", metavar="DIR", default="plots",
+                        help="directory for the PNG files (default: plots)")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        runs = [gbench.load_run(path) for path in args.files]
+    except gbench.InputError as err:
+        print(f"{PROG}: {err.path}: {err.problem}", file=sys.stderr)
+        return 2
+    try:
+        written = make_plots(runs, args.output_dir)
+    except OSError as err:
+        print(f"{PROG}: {args.output_dir}: cannot write plots: {err.strerror or err}",
+              file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""Write a Markdown lab report from one trainbench Google Benchmark JSON run.
+
+What it does: one section per lab part with the measured table in the lab's
+own shape
+
+    Part 1  Device | Epoch Time (s) | Samples/s
+    Part 2  Batch Size | Epoch Time (s) | Peak Memory (MB) | Test Accuracy
+    Part 3  Model Complexity | Training Time (s) | Peak GPU Memory (MB)
+            (Peak Host RSS (MB) on CPU) | Parameters (M)
+    Part 4  num_workers | Epoch Time (s) [| Data Wait (%)]
+
+plus a precision table and a host<->device bandwidth table when the run has
+them, the settings each table was measured with, the device context, a list
+of errored benchmarks, and image links (relative to the report) to the
+plots in ``--plots DIR`` that exist.  Points are picked by
+``labparts.select_part`` exactly as the plots pick them.  Times are the mean
+real time per iteration (one iteration of BM_TrainEpoch is one epoch)
+converted to seconds.  Output to ``-o FILE`` or stdout.  Bad input prints
+one line on stderr, exit status 2.
+
+What it deliberately doesn't do: no plotting (run plot.py or lab_outputs.py
+first), no comparison between runs (compare.py), no interpretation of the
+numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from typing import Optional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import gbench  # noqa: E402
+import labparts  # noqa: E402
+
+PROG = "report"
+
+# Context shown in the report: (key, label).
+CONTEXT_FIELDS = (
+    ("device_name", "Device"),
+    ("compute_capability", "Compute capability"),
+    ("sm_count", "SMs"),
+    ("gpu_memory_MB", "GPU memory (MB)"),
+    ("cuda_driver_version", "CUDA driver"),
+    ("cuda_runtime_version", "CUDA runtime"),
+    ("cudnn_version", "cuDNN"),
+    ("libtorch_version", "LibTorch"),
+    ("host_name", "Host"),
+    ("cpu_model", "CPU model"),
+    ("num_cpus", "CPUs"),
+    ("mhz_per_cpu", "CPU MHz"),
+    ("cpu_threads", "CPU threads used"),
+    ("cpu_scaling_enabled", "CPU frequency scaling"),
+    ("dataset", "Dataset"),
+    ("data_dir", "Data directory"),
+    ("train_samples", "Train samples"),
+    ("test_samples", "Test samples"),
+    ("trainbench_version", "trainbench version"),
+    ("git_commit", "Git commit"),
+    ("library_build_type", "Benchmark library build"),
+    ("executable", "Executable"),
+    ("date", "Date"),
+)
+
+
+MEMORY_MEANING = {"peak_alloc_MB": "the GPU caching allocator's peak allocated memory",
+                  "host_peak_rss_MB": "the host process's peak resident set size"}
+
+
+def fmt(value: Optional[float], spec: str = ".3f") -> str:
+    """Format a number for a table cell; '-' when missing or not finite."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    return format(value, spec)
+
+
+def fmt_pct(fraction: Optional[float]) -> str:
+    """A 0..1 fraction as a percentage cell ('91.23%')."""
+    return "-" if fraction is None else f"{fraction * 100:.2f}%"
+
+
+def md_escape(text: str) -> str:
+    """Escape characters that would break a Markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(header: list, rows: list) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(md_escape(h) for h in header) + " |",
+             "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def settings_line(selection: labparts.Selection) -> str:
+    """Italic line naming the benchmark family, the settings held fixed and the repetitions."""
+    counts = {len(b.times_s) for _, b in selection.points}
+    reps = ""
+    if max(counts) > 1:
+        n = f"{min(counts)}" if len(counts) == 1 else f"{min(counts)}-{max(counts)}"
+        reps = f"; mean of {n} repetitions"
+    return f"_Measured with {selection.describe()}{reps}._"
+
+
+def part1_section(sel: labparts.Selection) -> str:
+    """Part 1 table: Device, Epoch Time (s), Samples/s."""
+    rows = [(x, fmt(b.time_s), fmt(b.counter("samples_per_second"), ".1f"))
+            for x, b in sel.points]
+    return md_table(["Device", "Epoch Time (s)", "Samples/s"], rows)
+
+
+def part2_section(sel: labparts.Selection) -> str:
+    """Part 2 table: Batch Size, Epoch Time (s), Peak Memory (MB), Test Accuracy."""
+    counter, _ = labparts.peak_memory(sel.points, sel.settings.get("device"))
+    rows = [(x, fmt(b.time_s), fmt(b.counter(counter), ".1f") if counter else "-",
+             fmt_pct(b.counter("test_acc"))) for x, b in sel.points]
+    table = md_table(["Batch Size", "Epoch Time (s)", "Peak Memory (MB)",
+                      "Test Accuracy"], rows)
+    if counter:
+        table += f"\n\nPeak memory is {MEMORY_MEANING[counter]} (`{counter}`)."
+    return table
+
+
+def part3_section(sel: labparts.Selection) -> str:
+    """Part 3 table: Model Complexity, Training Time (s), Peak GPU Memory / Host RSS, Parameters."""
+    counter, _ = labparts.peak_memory(sel.points, sel.settings.get("device"))
+    memory_header = ("Peak Host RSS (MB)" if counter == "host_peak_rss_MB"
+                     else "Peak GPU Memory (MB)")
+    rows = [(x, fmt(b.time_s), fmt(b.counter(counter), ".1f") if counter else "-",
+             fmt(b.counter("params_M"), ".2f")) for x, b in sel.points]
+    return (md_table(["Model Complexity", "Training Time (s)", memory_header,
+                      "Parameters (M)"], rows)
+            + "\n\nTraining time is per epoch.")
+
+
+def part4_section(sel: labparts.Selection) -> str:
+    """Part 4 table: num_workers, Epoch Time (s), Data Wait (%) when measured."""
+    wait = any(b.counter("data_wait_pct") is not None for _, b in sel.points)
+    header = ["num_workers", "Epoch Time (s)"] + (["Data Wait (%)"] if wait else [])
+    rows = [[x, fmt(b.time_s)] + ([fmt(b.counter("data_wait_pct"), ".1f")] if wait else [])
+            for x, b in sel.points]
+    return md_table(header, rows)
+
+
+def precision_section(sel: labparts.Selection) -> str:
+    """Precision table: time per iteration, samples/s, speed-up over fp32."""
+    base = dict(sel.points).get("fp32")
+    base_sps = base.counter("samples_per_second") if base else None
+    unit = "Epoch" if sel.family == "BM_TrainEpoch" else "Step"
+    rows = []
+    for x, b in sel.points:
+        sps = b.counter("samples_per_second")
+        speedup = sps / base_sps if sps and base_sps else None
+        rows.append((x, fmt(b.time_s, ".4g"), fmt(sps, ".1f"),
+                     fmt(speedup, ".2f") + ("x" if speedup else "")))
+    return md_table(["Precision", f"{unit} Time (s)", "Samples/s", "Speed-up vs fp32"], rows)
+
+
+def bandwidth_section(series: dict) -> str:
+    """Bandwidth table: one row per direction, memory kind and size."""
+    rows = []
+    for (direction, pinned), points in series.items():
+        for size, gbps in points:
+            rows.append((direction, "pinned" if pinned else "pageable",
+                         f"{size:,}", human_bytes(size), fmt(gbps, ".2f")))
+    return md_table(["Direction", "Host Memory", "Bytes", "Size", "GB/s"], rows)
+
+
+def human_bytes(size: int) -> str:
+    """1048576 -> '1 MiB'."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:g} {unit}"
+    return f"{size} B"
+
+
+def context_section(context: dict) -> str:
+    """Table of the device/software context fields the run recorded."""
+    rows = [(label, str(context[key])) for key, label in CONTEXT_FIELDS
+            if key in context and context[key] not in (None, "")]
+    if isinstance(context.get("load_avg"), list) and context["load_avg"]:
+        rows.append(("Load average", ", ".join(f"{v:g}" for v in context["load_avg"]
+                                               if gbench.is_number(v))))
+    if not rows:
+        return "_The run recorded no context._"
+    return md_table(["Field", "Value"], rows)
+
+
+def plot_link(title: str, filename: str, plots_dir: Optional[str],
+              report_dir: str) -> Optional[str]:
+    """Markdown image link to ``plots_dir/filename`` relative to the report, if the file exists."""
+    if not plots_dir:
+        return None
+    path = os.path.join(plots_dir, filename)
+    if not os.path.isfile(path):
+        return None
+    rel = os.path.relpath(path, start=report_dir).replace(os.sep, "/")
+    return f"![{title}]({rel})"
+
+
+def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
+                 report_dir: str = ".") -> str:
+    """The whole Markdown report for ``run`` as a string."""
+    benches = gbench.collect_benchmarks(run)
+    out = [f"# trainbench lab report: {run.label}", "",
+           f"Source: `{os.path.basename(run.path)}`"
+           + (f", {run.context['date']}" if run.context.get("date") else ""), ""]
+    if run.context.get("cpu_scaling_enabled") is True:
+        out += ["> CPU frequency scaling was enabled during the run; "
+                "CPU timings may be noisy.", ""]
+    sections = (
+        (labparts.PART1, part1_section), (labparts.PART2, part2_section),
+        (labparts.PART3, part3_section), (labparts.PART4, part4_section),
+        (labparts.PRECISION, precision_section),
+    )
+    links = []
+    for part, render in sections:
+        sel = labparts.select_part(part, benches)
+        if sel is None:
+            if part is not labparts.PRECISION:
+                out += [f"## {part.title}", "", "_Not measured in this run._", ""]
+            continue
+        out += [f"## {part.title}", "", render(sel), "", settings_line(sel), ""]
+        link = plot_link(part.title, part.filename, plots_dir, report_dir)
+        if link:
+            out += [link, ""]
+            links.append(link)
+    series = labparts.bandwidth_series(benches)
+    if series:
+        out += ["## Host-device bandwidth", "", bandwidth_section(series), ""]
+        link = plot_link("Host-device bandwidth", labparts.BANDWIDTH_FILENAME,
+                         plots_dir, report_dir)
+        if link:
+            out += [link, ""]
+            links.append(link)
+    out += ["## Device context", "", context_section(run.context), ""]
+    errored = [b for b in benches.values() if b.error is not None]
+    if errored:
+        out += ["## Errored benchmarks", "",
+                md_table(["Benchmark", "Error"], [(b.name, b.error) for b in errored]), ""]
+    if plots_dir and not links:
+        shown = os.path.relpath(plots_dir, start=report_dir).replace(os.sep, "/")
+        out += [f"_No plots found in `{shown}`._", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="report.py", description="Markdown lab report from one trainbench JSON run.")
+    parser.add_argument("file", metavar="RUN.json")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the report here instead of stdout")
+    parser.add_argument("--plots", metavar="DIR",
+                        help="directory holding plot.py's PNG files to link")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        run = gbench.load_run(args.file)
+    except gbench.InputError as err:
+        print(f"{PROG}: {err.path}: {err.problem}", file=sys.stderr)
+        return 2
+    report_dir = os.path.dirname(os.path.abspath(args.output)) if args.output else os.getcwd()
+    plots = os.path.abspath(args.plots) if args.plots else None
+    text = build_report(run, plots, report_dir)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as err:
+            print(f"{PROG}: {args.output}: cannot write: {err.strerror or err}",
+                  file=sys.stderr)
+            return 2
+    else:
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            gbench.quiet_broken_pipe()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
