@@ -16,6 +16,7 @@
 #include <torch/version.h>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,7 @@
 #include "bench/env.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
+#include "git_commit.h"  // generated at build time
 
 // ---- flags: one sentence of help each; read once into trainbench::RunOptions/AxisFlags.
 ABSL_FLAG(std::string, data_dir, "",

@@ -1,0 +1,178 @@
+"""The trainbench binary end to end on the CPU: names, counters and context in its JSON,
+determinism, skipped benchmarks that lose no results, and one-line errors with exit code 2.
+
+Needs build/trainbench (scripts/test.sh builds it first) and the Fashion-MNIST files that
+scripts/setup.sh installs.
+"""
+import gzip
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BINARY = ROOT / "build" / "trainbench"
+DATA_DIR = Path(os.environ.get("FASHION_MNIST_DIR") or "/usr/share/datasets/fashion-mnist")
+
+# Small and quick: 256 training images, one timed epoch, two warm-up steps.
+QUICK = ["--samples=256", "--epochs=1", "--warmup_steps=2", "--model=Small", "--batch=64",
+         "--benchmark_filter=BM_TrainEpoch"]
+
+
+def run(args, out=None, check=True):
+    cmd = [str(BINARY)] + list(args)
+    if out is not None:
+        cmd += [f"--benchmark_out={out}", "--benchmark_out_format=json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def need_binary():
+    assert BINARY.exists(), f"{BINARY} is missing: build with scripts/setup.sh"
+
+
+@pytest.fixture(scope="module")
+def cpu_run(tmp_path_factory):
+    if not (DATA_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"Fashion-MNIST not installed at {DATA_DIR} (package dataset-fashion-mnist)")
+    out = tmp_path_factory.mktemp("e2e") / "run.json"
+    proc = run(QUICK + ["--workers=0,2", "--device=cpu"], out)
+    return load(out), proc
+
+
+def by_name(doc):
+    return {b["name"]: b for b in doc["benchmarks"]}
+
+
+def test_json_holds_names_counters_and_context(cpu_run):
+    doc, _ = cpu_run
+    names = by_name(doc)
+    expected = [
+        "BM_TrainEpoch/batch:64/model:Small/workers:0/precision:fp32/pin:0/device:cpu/iterations:1/manual_time",
+        "BM_TrainEpoch/batch:64/model:Small/workers:2/precision:fp32/pin:0/device:cpu/iterations:1/manual_time",
+    ]
+    assert sorted(names) == expected
+    for b in names.values():
+        for counter in ("samples_per_second", "host_peak_rss_MB", "params_M", "train_loss",
+                        "test_acc", "wall_s_per_epoch", "data_wait_pct"):
+            assert counter in b, counter
+        # CUDA-only counters are absent on CPU, not zero.
+        for counter in ("peak_alloc_MB", "peak_reserved_MB", "gpu_busy_pct", "nvml_util_pct"):
+            assert counter not in b, counter
+        assert b["params_M"] == pytest.approx(0.026698)
+        assert 0.0 < b["test_acc"] <= 1.0
+        assert b["samples_per_second"] == pytest.approx(256 / b["real_time"], rel=1e-6)
+        assert b["time_unit"] == "s"
+        # The steady-clock epoch time and the host wall clock agree on CPU.
+        assert b["wall_s_per_epoch"] == pytest.approx(b["real_time"], rel=0.05)
+    ctx = doc["context"]
+    for key in ("trainbench_version", "git_commit", "libtorch_version", "device_name",
+                "cpu_threads", "data_dir", "train_samples", "test_samples"):
+        assert key in ctx, key
+    assert ctx["libtorch_version"].startswith("2.")
+    assert ctx["train_samples"] == "256"
+    assert ctx["test_samples"] == "10000"
+    assert ctx["data_dir"] == str(DATA_DIR)
+
+
+def test_workers_do_not_change_the_numbers(cpu_run):
+    doc, _ = cpu_run
+    w0, w2 = sorted(by_name(doc).items())
+    assert w0[1]["train_loss"] == w2[1]["train_loss"]
+    assert w0[1]["test_acc"] == w2[1]["test_acc"]
+
+
+def test_same_flags_same_losses(cpu_run, tmp_path):
+    doc, _ = cpu_run
+    out = tmp_path / "again.json"
+    run(QUICK + ["--workers=0", "--device=cpu", "--quiet"], out)
+    again = load(out)["benchmarks"][0]
+    first = by_name(doc)[again["name"]]
+    assert again["train_loss"] == first["train_loss"]
+    assert again["test_acc"] == first["test_acc"]
+
+
+def test_progress_lines_unless_quiet(cpu_run):
+    _, proc = cpu_run
+    assert "BM_TrainEpoch/batch:64/model:Small/workers:2/precision:fp32/pin:0/device:cpu epoch 1/1:" in proc.stderr
+    quiet = run(QUICK + ["--workers=0", "--quiet", "--dataset=synthetic"])
+    assert "epoch 1/1" not in quiet.stderr
+
+
+def test_unsupported_precision_is_skipped_and_the_rest_still_run(tmp_path):
+    out = tmp_path / "prec.json"
+    proc = run(QUICK + ["--dataset=synthetic", "--precision=fp32,fp16,bf16", "--workers=0"], out)
+    rows = {b["name"].split("/")[4]: b for b in load(out)["benchmarks"]}
+    assert sorted(rows) == ["precision:bf16", "precision:fp16", "precision:fp32"]
+    assert rows["precision:fp16"].get("error_occurred") is True
+    assert "fp16" in rows["precision:fp16"]["error_message"]
+    for ok in ("precision:fp32", "precision:bf16"):
+        assert "error_occurred" not in rows[ok] or rows[ok]["error_occurred"] is False
+        assert rows[ok]["samples_per_second"] > 0
+    assert proc.returncode == 0
+
+
+def test_train_step_family_reports_step_counters(tmp_path):
+    out = tmp_path / "step.json"
+    run(["--dataset=synthetic", "--samples=64", "--model=Small", "--batch=16", "--device=cpu",
+         "--warmup_steps=1", "--benchmark_filter=BM_TrainStep", "--benchmark_min_time=0.05"], out)
+    (b,) = load(out)["benchmarks"]
+    assert b["name"] == "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cpu/manual_time"
+    assert b["step_ms"] == pytest.approx(1e3 * 16 / b["samples_per_second"], rel=1e-6)
+    assert b["tflops"] > 0
+
+
+def test_list_tests_shows_the_default_sweep():
+    proc = run(["--benchmark_list_tests", "--dataset=synthetic"])
+    names = proc.stdout.split()
+    assert "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/iterations:2/manual_time" in names
+    assert "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cpu/manual_time" in names
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--batch=abc"], "--batch=abc: not an integer"),
+    (["--model=Huge"], "--model=Huge: unknown model"),
+    (["--device=cuda"], "--device=cuda: no CUDA GPU is available"),
+    (["--pin=1", "--device=cpu"], "--pin=1: pinned memory exists only with --device=cuda"),
+    (["--epochs=0"], "--epochs=0: must be >= 1"),
+    (["--epochs=two"], "--epochs=two:"),
+    (["--no_such_flag=1"], "--no_such_flag: unknown flag"),
+    (["--dataset=imagenet"], "--dataset=imagenet: unknown dataset"),
+    (["--data_dir=/nonexistent"], "/nonexistent/train-images-idx3-ubyte.gz: no such file"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    if "--device=cuda" in args and os.path.exists("/dev/nvidia0"):
+        pytest.skip("this machine has a GPU: --device=cuda is valid here")
+    proc = run(args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert message in lines[0]
+
+
+def test_corrupt_data_file_is_named(tmp_path):
+    if not (DATA_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"Fashion-MNIST not installed at {DATA_DIR}")
+    for f in DATA_DIR.glob("*.gz"):
+        (tmp_path / f.name).symlink_to(f)
+    # Replace the training labels with a truncated copy.
+    (tmp_path / "train-labels-idx1-ubyte.gz").unlink()
+    with gzip.open(DATA_DIR / "train-labels-idx1-ubyte.gz") as f:
+        raw = f.read()
+    with gzip.open(tmp_path / "train-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(raw[:1000])
+    proc = run([f"--data_dir={tmp_path}"], check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"trainbench: {tmp_path}/train-labels-idx1-ubyte.gz: truncated: 992 of 60000 data bytes")
