@@ -9,6 +9,10 @@
 
 namespace trainbench {
 
+std::string BatchAndModel(int64_t batch, ModelKind model) {
+  return absl::StrCat("batch:", batch, " model:", ModelName(model));
+}
+
 std::string FirstLine(const std::string& message) {
   return message.substr(0, message.find('\n'));
 }
@@ -27,7 +31,7 @@ DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, Devic
   return ctx;
 }
 
-bool RunOrSkip(benchmark::State& state, const std::string& name, int64_t batch, ModelKind model,
+bool RunOrSkip(benchmark::State& state, const std::string& name, const std::string& what_ran,
                DeviceContext& ctx, const std::function<void()>& body) {
   std::string error;
   try {
@@ -35,8 +39,7 @@ bool RunOrSkip(benchmark::State& state, const std::string& name, int64_t batch, 
     return true;
   } catch (const c10::OutOfMemoryError& e) {
     ctx.ReleaseCachedMemory();
-    error = absl::StrCat("out of memory at batch:", batch, " model:", ModelName(model), ": ",
-                         FirstLine(e.what()));
+    error = absl::StrCat("out of memory at ", what_ran, ": ", FirstLine(e.what()));
   } catch (const std::exception& e) {
     error = FirstLine(e.what());
   }

@@ -37,6 +37,13 @@ struct BenchEnv {
 // REQUIRES: env outlives benchmark::RunSpecifiedBenchmarks.
 void RegisterTrainEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env);
 void RegisterTrainStep(const std::vector<StepConfig>& configs, const BenchEnv& env);
+// BM_HostToDevice and BM_DeviceToHost over TransferSizesBytes(), pinned and pageable; only
+// when env.cuda is set.
+void RegisterTransfers(const BenchEnv& env);
+[[nodiscard]] std::vector<int64_t> TransferSizesBytes();
+
+// "batch:256 model:Large", for out-of-memory messages.
+std::string BatchAndModel(int64_t batch, ModelKind model);
 
 // The first line of an exception message (LibTorch's carry a C++ backtrace after it).
 std::string FirstLine(const std::string& message);
@@ -47,9 +54,9 @@ DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, Devic
                              Precision precision);
 
 // Runs body. An exception skips the benchmark with a one-line reason and returns false; on
-// out-of-memory the reason names the batch and model, and the device's cached memory is
-// released (body's tensors are gone by then), so later benchmarks still run.
-bool RunOrSkip(benchmark::State& state, const std::string& name, int64_t batch, ModelKind model,
+// out-of-memory the reason names what_ran (e.g. "batch:256 model:Large"), and the device's
+// cached memory is released (body's tensors are gone by then), so later benchmarks still run.
+bool RunOrSkip(benchmark::State& state, const std::string& name, const std::string& what_ran,
                DeviceContext& ctx, const std::function<void()>& body);
 
 }  // namespace trainbench

@@ -6,6 +6,7 @@
 // one line on stderr and exit code 2; a benchmark that fails is skipped and the rest run.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -194,6 +195,12 @@ int main(int argc, char** argv) {
   AddContext(env);
   RegisterTrainEpoch(*epoch_configs, env);
   RegisterTrainStep(*step_configs, env);
+  // Transfers have none of the axes; --device without cuda leaves them out.
+  if (axes.device.empty() ||
+      std::any_of(axes.device.begin(), axes.device.end(),
+                  [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); })) {
+    RegisterTransfers(env);
+  }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -89,12 +89,13 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
   EpochMeasurements m;
   m.samples_per_epoch = train.count;
   const bool rss_resettable = ResetPeakRss();
-  const bool ok = RunOrSkip(state, name, c.batch, c.model, *ctx, [&] {
+  const bool ok = RunOrSkip(state, name, BatchAndModel(c.batch, c.model), *ctx, [&] {
     ctx->SetTf32(c.precision == Precision::kTf32);
     Trainer trainer(c.model, c.precision, *ctx, env.run.seed);
     m.parameters = trainer.parameter_count();
     WarmUp(trainer, *ctx, train, lo, env.run.warmup_steps);
     ctx->ResetPeakMemory();
+    ctx->StartUtilizationSampling();
     int64_t epoch = 0;
     for (auto _ : state) {
       const EpochResult r = RunEpoch(trainer, *ctx, train, lo, epoch);
@@ -114,6 +115,7 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
       }
     }
     m.epochs = static_cast<int>(epoch);
+    m.nvml_util_pct = ctx->StopUtilizationSampling();
     if (auto peaks = ctx->PeakMemory()) {
       m.peak_alloc_bytes = peaks->allocated_bytes;
       m.peak_reserved_bytes = peaks->reserved_bytes;

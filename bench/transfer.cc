@@ -1,0 +1,79 @@
+// BM_HostToDevice and BM_DeviceToHost: one copy of `bytes` between host and GPU memory per
+// iteration, pinned or pageable host memory, timed by CUDA events on the compute stream: the
+// lab's "why does data transfer become a bottleneck" in GB/s (10^9 bytes per second) and as
+// a share of the PCIe link's theoretical rate. Registered only where a GPU is present.
+#include <benchmark/benchmark.h>
+
+#include <ATen/ops/empty.h>
+
+#include "absl/strings/str_cat.h"
+#include "bench/env.h"
+
+namespace trainbench {
+namespace {
+
+std::string TransferName(bool to_device, int64_t bytes, bool pinned) {
+  return absl::StrCat(to_device ? "BM_HostToDevice" : "BM_DeviceToHost", "/bytes:", bytes,
+                      "/pinned:", pinned ? 1 : 0);
+}
+
+void TransferBenchmark(benchmark::State& state, const std::string& name, bool to_device,
+                       int64_t bytes, bool pinned, const BenchEnv& env) {
+  DeviceContext& ctx = *env.cuda;
+  double seconds = 0;
+  int64_t copies = 0;
+  const bool ok = RunOrSkip(state, name, absl::StrCat("bytes:", bytes), ctx, [&] {
+    at::Tensor host = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).pinned_memory(pinned));
+    at::Tensor device = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).device(ctx.device()));
+    host.fill_(1);  // touch the pages: a first-touch page fault is not a transfer cost
+    at::Tensor& dst = to_device ? device : host;
+    const at::Tensor& src = to_device ? host : device;
+    dst.copy_(src);  // warm-up: driver staging buffers, pinned-page registration
+    ctx.Synchronize();
+    std::unique_ptr<IntervalTimer> timer = ctx.NewTimer();
+    for (auto _ : state) {
+      timer->Start();
+      dst.copy_(src, /*non_blocking=*/pinned);
+      timer->Stop();
+      const double s = timer->ElapsedSeconds();
+      state.SetIterationTime(s);
+      seconds += s;
+      ++copies;
+    }
+  });
+  if (!ok || seconds <= 0) return;
+  const double gb_per_s = static_cast<double>(bytes) * copies / seconds / 1e9;
+  state.counters["GB_per_s"] = gb_per_s;
+  if (const std::optional<double> link = ctx.HostLinkGBps()) {
+    state.counters["pcie_peak_pct"] = 100.0 * gb_per_s / *link;
+  }
+  state.SetBytesProcessed(bytes * copies);
+}
+
+}  // namespace
+
+std::vector<int64_t> TransferSizesBytes() {
+  std::vector<int64_t> sizes;
+  // 64 KiB to 256 MiB in steps of 4x.
+  for (int64_t b = int64_t{64} << 10; b <= int64_t{256} << 20; b *= 4) sizes.push_back(b);
+  return sizes;
+}
+
+void RegisterTransfers(const BenchEnv& env) {
+  if (!env.cuda) return;
+  for (bool to_device : {true, false}) {
+    for (int64_t bytes : TransferSizesBytes()) {
+      for (bool pinned : {false, true}) {
+        const std::string name = TransferName(to_device, bytes, pinned);
+        benchmark::RegisterBenchmark(name.c_str(),
+                                     [name, to_device, bytes, pinned, &env](benchmark::State& st) {
+                                       TransferBenchmark(st, name, to_device, bytes, pinned, env);
+                                     })
+            ->UseManualTime()
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+}
+
+}  // namespace trainbench
