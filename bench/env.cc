@@ -28,6 +28,10 @@ DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, Devic
     state.SkipWithError(why->c_str());
     return nullptr;
   }
+  if (precision == Precision::kBf16 && !ctx->SupportsBf16()) {
+    state.SkipWithError("precision:bf16 needs compute capability 8.0 or later on CUDA");
+    return nullptr;
+  }
   return ctx;
 }
 

@@ -18,6 +18,18 @@
 namespace trainbench {
 namespace {
 
+// Stops NVML sampling however the timed epochs end, so that no sampler thread outlives a
+// benchmark that threw (the last one's would still be calling NVML at process exit).
+class UtilizationSampling {
+ public:
+  explicit UtilizationSampling(DeviceContext& ctx) : ctx_(ctx) { ctx_.StartUtilizationSampling(); }
+  ~UtilizationSampling() { Stop(); }
+  std::optional<double> Stop() { return ctx_.StopUtilizationSampling(); }
+
+ private:
+  DeviceContext& ctx_;
+};
+
 // Runs warm-up steps through the same loader settings, on negative epochs so the timed
 // epochs see the same batches whatever the warm-up length.
 void WarmUp(Trainer& trainer, DeviceContext& ctx, const ImageSet& train, const LoaderOptions& lo,
@@ -95,7 +107,7 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
     m.parameters = trainer.parameter_count();
     WarmUp(trainer, *ctx, train, lo, env.run.warmup_steps);
     ctx->ResetPeakMemory();
-    ctx->StartUtilizationSampling();
+    UtilizationSampling sampling(*ctx);
     int64_t epoch = 0;
     for (auto _ : state) {
       const EpochResult r = RunEpoch(trainer, *ctx, train, lo, epoch);
@@ -115,7 +127,7 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
       }
     }
     m.epochs = static_cast<int>(epoch);
-    m.nvml_util_pct = ctx->StopUtilizationSampling();
+    m.nvml_util_pct = sampling.Stop();
     if (auto peaks = ctx->PeakMemory()) {
       m.peak_alloc_bytes = peaks->allocated_bytes;
       m.peak_reserved_bytes = peaks->reserved_bytes;

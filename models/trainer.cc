@@ -13,23 +13,30 @@ namespace trainbench {
 namespace {
 
 // Autocast for one forward pass: forward and loss only, never backward. The cast cache is
-// cleared on exit, or it would keep stale casts of the weights across optimizer steps.
+// cleared on exit, or it would keep stale casts of the weights across optimizer steps. The
+// previous state is restored, as torch.autocast's __exit__ does.
 class AutocastScope {
  public:
-  AutocastScope(c10::DeviceType device, c10::ScalarType dtype) : device_(device) {
+  AutocastScope(c10::DeviceType device, c10::ScalarType dtype)
+      : device_(device),
+        was_enabled_(at::autocast::is_autocast_enabled(device)),
+        previous_dtype_(at::autocast::get_autocast_dtype(device)) {
     at::autocast::set_autocast_enabled(device_, true);
     at::autocast::set_autocast_dtype(device_, dtype);
     at::autocast::increment_nesting();
   }
   ~AutocastScope() {
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_autocast_enabled(device_, false);
+    at::autocast::set_autocast_enabled(device_, was_enabled_);
+    at::autocast::set_autocast_dtype(device_, previous_dtype_);
   }
   AutocastScope(const AutocastScope&) = delete;
   AutocastScope& operator=(const AutocastScope&) = delete;
 
  private:
   c10::DeviceType device_;
+  bool was_enabled_;
+  c10::ScalarType previous_dtype_;
 };
 
 std::optional<c10::ScalarType> AutocastType(Precision p) {

@@ -103,6 +103,17 @@ TEST(LoaderTest, StoppingEarlyJoinsWorkers) {
   }  // destructors must not hang with workers blocked on a full window
 }
 
+TEST(LoaderTest, LoaderThreadErrorsReachTheConsumer) {
+  if (CudaAvailable()) GTEST_SKIP() << "pinned memory works with a GPU: no error to provoke";
+  // Without a GPU, allocating pinned host memory throws inside the loader threads; it must
+  // come out of Next() (so the benchmark is skipped), not terminate the process.
+  FashionMnist d = MakeSyntheticFashionMnist(256, 10, 2);
+  for (int workers : {0, 2}) {
+    EpochLoader loader(d.train, LoaderOptions{32, workers, /*pinned=*/true, 0}, 0);
+    EXPECT_THROW(loader.Next(), std::exception) << workers << " workers";
+  }
+}
+
 // A model with one parameter whose gradient we set by hand.
 struct OneParam {
   at::Tensor w = at::zeros({1}).set_requires_grad(true);
