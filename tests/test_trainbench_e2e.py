@@ -176,3 +176,53 @@ def test_corrupt_data_file_is_named(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         f"trainbench: {tmp_path}/train-labels-idx1-ubyte.gz: truncated: 992 of 60000 data bytes")
+
+
+# ---- GPU: these run only where trainbench sees a CUDA GPU, and say why they skip elsewhere.
+
+@pytest.fixture(scope="module")
+def gpu():
+    probe = run(["--device=cuda", "--dataset=synthetic", "--benchmark_list_tests"], check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"no CUDA GPU here: {probe.stderr.strip()}")
+
+
+def test_cuda_epoch_has_device_counters_and_context(gpu, tmp_path):
+    out = tmp_path / "cuda.json"
+    run(["--device=cuda", "--dataset=synthetic", "--samples=4096", "--epochs=1",
+         "--warmup_steps=5", "--model=Small", "--batch=256", "--workers=2", "--pin=0,1",
+         "--precision=fp32,tf32,fp16,bf16", "--benchmark_filter=BM_TrainEpoch"], out)
+    doc = load(out)
+    rows = doc["benchmarks"]
+    assert len(rows) == 8
+    for b in rows:
+        assert not b.get("error_occurred"), b.get("error_message")
+        for counter in ("peak_alloc_MB", "peak_reserved_MB", "gpu_busy_pct", "data_wait_pct"):
+            assert counter in b, counter
+        assert 0 < b["gpu_busy_pct"] <= 100
+        assert b["peak_reserved_MB"] >= b["peak_alloc_MB"] > 0
+        # CUDA events and the synchronized host clock agree within 2% per epoch.
+        assert b["wall_s_per_epoch"] == pytest.approx(b["real_time"], rel=0.02)
+    for key in ("device_name", "cuda_runtime_version", "cuda_driver_version", "cudnn_version",
+                "gpu_memory_MB", "sm_count", "compute_capability", "pcie_link"):
+        assert key in doc["context"], key
+
+
+def test_cuda_out_of_memory_skips_one_benchmark_and_the_rest_run(gpu, tmp_path):
+    out = tmp_path / "oom.json"
+    proc = run(["--device=cuda", "--dataset=synthetic", "--samples=60000", "--epochs=1",
+                "--warmup_steps=1", "--model=Large", "--batch=262144,256", "--workers=2",
+                "--benchmark_filter=BM_TrainStep"], out)
+    rows = {b["name"].split("/")[1]: b for b in load(out)["benchmarks"]}
+    assert rows["batch:262144"]["error_occurred"] is True
+    assert "out of memory at batch:262144 model:Large" in rows["batch:262144"]["error_message"]
+    assert rows["batch:256"]["samples_per_second"] > 0
+    assert proc.returncode == 0
+
+
+def test_transfers_report_bandwidth(gpu, tmp_path):
+    out = tmp_path / "copy.json"
+    run(["--dataset=synthetic", "--benchmark_filter=BM_HostToDevice/bytes:268435456",
+         "--benchmark_min_time=0.05"], out)
+    rows = {b["name"].split("/")[2]: b for b in load(out)["benchmarks"]}
+    assert rows["pinned:1"]["GB_per_s"] > rows["pinned:0"]["GB_per_s"] > 0

@@ -145,6 +145,24 @@ TEST(LossScalerTest, BacksOffOnInfAndGrowsAfterTheInterval) {
   EXPECT_EQ(s.skipped_steps(), 2);
 }
 
+TEST(DeviceTest, CudaContextIsCompiledInAndReportsAMissingGpu) {
+  absl::StatusOr<std::unique_ptr<DeviceContext>> cuda = MakeCudaContext();
+  if (CudaAvailable()) {
+    ASSERT_TRUE(cuda.ok()) << cuda.status();
+    EXPECT_TRUE((*cuda)->device().is_cuda());
+    return;
+  }
+  // The CUDA build's answer, not the stub's "built without CUDA support": cuda_device.cc was
+  // compiled and linked into this binary even though no GPU can run it here.
+  ASSERT_FALSE(cuda.ok());
+  EXPECT_EQ(cuda.status().code(), absl::StatusCode::kUnavailable);
+#ifdef TRAINBENCH_WITH_CUDA
+  EXPECT_EQ(cuda.status().message(), "no CUDA GPU is available on this machine");
+#else
+  GTEST_SKIP() << "LibTorch here has no CUDA: the CUDA context is not compiled";
+#endif
+}
+
 TEST(PrecisionTest, CpuRunsFp32AndBf16Only) {
   EXPECT_FALSE(UnsupportedPrecision(Precision::kFp32, DeviceKind::kCpu).has_value());
   EXPECT_FALSE(UnsupportedPrecision(Precision::kBf16, DeviceKind::kCpu).has_value());
