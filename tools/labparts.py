@@ -58,16 +58,16 @@ PART2 = Part("part2", "Part 2: Batch size effects", "part2_batch_size_effects.pn
                      "device": "cuda", "precision": "fp32"})
 PART3 = Part("part3", "Part 3: Model complexity", "part3_model_complexity.png",
              ("BM_TrainEpoch",), "model",
-             prefer={"batch": "64", "workers": "4", "pin": "1",
+             prefer={"batch": "256", "workers": "4", "pin": "1",
                      "device": "cuda", "precision": "fp32"},
              order=MODEL_ORDER)
 PART4 = Part("part4", "Part 4: DataLoader workers", "part4_num_workers_effect.png",
              ("BM_TrainEpoch",), "workers",
-             prefer={"model": "Medium", "batch": "64", "pin": "1",
+             prefer={"model": "Medium", "batch": "256", "pin": "1",
                      "device": "cuda", "precision": "fp32"})
 PRECISION = Part("precision", "Training precision", "precision.png",
                  ("BM_TrainEpoch", "BM_TrainStep"), "precision",
-                 prefer={"model": "Medium", "batch": "64", "workers": "4",
+                 prefer={"model": "Large", "batch": "256", "workers": "4",
                          "pin": "1", "device": "cuda"},
                  order=PRECISION_ORDER, min_points=2)
 BANDWIDTH_FILENAME = "bandwidth.png"
