@@ -22,9 +22,10 @@ namespace {
 
 constexpr int kCudaStepsPerIteration = 10;
 
-// Up to this many distinct batches stay resident and are stepped on in turn. One batch alone
-// is overfitted within a few dozen Adam steps; its vanishing gradients then drive Adam's
-// second moments into denormal floats, which slowed CPU steps several-fold here.
+// Up to this many distinct batches stay resident and are stepped on in turn, so that, as in
+// an epoch, a step reads input it did not just read, and the model does not overfit one
+// batch. Measured on the 2-core dev VM (CPU, batch 64): one batch ran Small at 11.7k samples/s
+// against 8.1k with 8 (its input stayed in cache); Medium was within run-to-run noise.
 constexpr int64_t kMaxResidentBatches = 8;
 
 // Resident batches of batch_size training samples each (the set repeats when it is smaller),
