@@ -1,20 +1,38 @@
 #!/usr/bin/env python3
 """Compare two or more Google Benchmark JSON runs (machines, GPUs, commits).
 
-What it does: matches benchmarks by run name (the name without an aggregate
-suffix) between a baseline (the first file) and each later file, and for
-every match reports the real-time ratio new/baseline, the ratio of every
-counter both sides have (marked higher-/lower-is-better or neutral), and the
-two-sided Mann-Whitney U p-value of the time samples when both sides have at
-least two repetitions ("n/a" otherwise).  A geometric-mean row summarises
-each comparison.  It prints which context fields differ between the runs
-(GPU, driver, CUDA, cuDNN, LibTorch, CPUs, MHz, threads, host...), lists
-benchmarks present on one side only and errored benchmarks, and can write
-everything as JSON (``--json``; a p-value that can't be computed is null).
-With ``--threshold PCT`` the exit status is 1 when any benchmark's time grew
-by more than PCT percent or a higher-is-better counter fell by more than PCT
-percent.  Bad input (missing/malformed file, not benchmark output, no
-benchmark in common, bad --filter) prints one line on stderr, exit status 2.
+What it does: matches benchmarks between a baseline (the first file) and
+each later file by ``gbench.match_key``: the run name (the name without an
+aggregate suffix) minus the run-setting segments ``iterations:N``,
+``repeats:N``, ``min_time:X`` and ``min_warmup_time:X``, so runs made with
+different settings (e.g. trainbench ``--epochs``, which sets
+``iterations:N``) still match; real_time is per iteration, so they are
+comparable.  Where two names of one file have the same key, every name with
+that key (in either file) is matched by its full name instead.  A matched
+row shows the baseline's name, plus a short note when the settings differ
+("iterations 2->3").  For every match it reports the real-time ratio
+new/baseline (marked better or worse: lower time is better), the ratio of
+every counter both sides have (marked higher-/lower-is-better or neutral),
+and the two-sided Mann-Whitney U p-value of the time samples.  The p-value
+is "n/a" when a side has fewer than two samples, and "n too small" when even
+completely separated samples could not reach p < 0.05 with these sample
+sizes (the smallest exact two-sided p-value is 2 / C(n1 + n2, n1): 0.333 at
+2 vs 2, 0.1 at 3 vs 3; 4 vs 4 is the smallest equal size that can reach it;
+the README recommends ``--benchmark_repetitions=9``).  A geometric-mean row
+summarises each comparison.  It prints which context fields differ between
+the runs (GPU, driver, CUDA, cuDNN, LibTorch, PCIe link, CPUs, MHz, threads,
+host, data directory...), lists benchmarks present on one side only and
+errored benchmarks, and can write everything as JSON (``--json``; a p-value
+that isn't computed is null, with a ``p_value_reason``).
+
+Exit status 1 (regression): with ``--threshold PCT`` when any benchmark's
+time grew by more than PCT percent or a higher-is-better counter fell by
+more than PCT percent; with ``--threshold`` or ``--fail-on-missing`` when a
+benchmark errored in the run but not in the baseline (e.g. a new CUDA
+out-of-memory); with ``--fail-on-missing`` when a baseline benchmark is
+missing from the run.  PCT must be a finite number >= 0.  Bad input
+(missing/malformed file, not benchmark output, no benchmark in common, bad
+--filter or --threshold) prints one line on stderr, exit status 2.
 
 Samples: a side's iteration rows when it has them, otherwise its ``mean``
 (else ``median``) aggregate as a single sample.  Time is ``real_time``
@@ -52,6 +70,7 @@ CONTEXT_FIELDS = (
     ("compute_capability", "compute capability"),
     ("sm_count", "SMs"),
     ("gpu_memory_MB", "GPU memory (MB)"),
+    ("pcie_link", "PCIe link"),
     ("cpu_model", "CPU model"),
     ("num_cpus", "CPUs"),
     ("mhz_per_cpu", "CPU MHz"),
@@ -61,7 +80,7 @@ CONTEXT_FIELDS = (
     ("git_commit", "git commit"),
     ("trainbench_version", "trainbench"),
     ("library_build_type", "benchmark library build"),
-    ("dataset", "dataset"),
+    ("data_dir", "data directory"),
     ("train_samples", "train samples"),
     ("test_samples", "test samples"),
 )
@@ -83,6 +102,37 @@ def calculate_change(old: Optional[float], new: Optional[float]) -> Optional[flo
     if old == 0:
         return 0.0 if new == 0 else None
     return (new - old) / abs(old) * 100.0
+
+
+# Significance level the "n too small" check is about.
+ALPHA = 0.05
+P_FEW_SAMPLES = "fewer than 2 samples on a side"
+P_N_TOO_SMALL = "n too small"
+P_NOT_COMPUTABLE = "not computable"
+
+
+def min_two_sided_p(n1: int, n2: int) -> float:
+    """Smallest two-sided exact Mann-Whitney U p-value for sample sizes n1, n2.
+
+    Complete separation is the most extreme outcome: 2 / C(n1 + n2, n1)
+    (capped at 1).  2 vs 2 gives 0.333, 3 vs 3 gives 0.1, 4 vs 4 gives 0.029.
+    """
+    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+
+
+def p_value(old: list, new: list) -> tuple:
+    """(p-value, None) or (None, reason) for two lists of time samples.
+
+    The reason is "fewer than 2 samples on a side" (shown as n/a), "n too
+    small" when even complete separation could not reach p < ALPHA with
+    these sample sizes, or "not computable".
+    """
+    if len(old) < 2 or len(new) < 2:
+        return None, P_FEW_SAMPLES
+    if min_two_sided_p(len(old), len(new)) >= ALPHA:
+        return None, P_N_TOO_SMALL
+    p = mann_whitney_p(old, new)
+    return (p, None) if p is not None else (None, P_NOT_COMPUTABLE)
 
 
 def mann_whitney_p(old: list, new: list) -> Optional[float]:
@@ -125,6 +175,18 @@ def side_summary(bench: gbench.Benchmark) -> dict:
             "source": bench.source, "times_s": list(bench.times_s)}
 
 
+def settings_note(old_name: str, new_name: str) -> str:
+    """'iterations 2->3' style note for run settings that differ between two names.
+
+    Settings are the segments ``gbench.match_key`` drops; one missing from a
+    name shows as '-'.  Empty when they are the same.
+    """
+    old, new = gbench.run_settings(old_name), gbench.run_settings(new_name)
+    return ", ".join(f"{key} {old.get(key, '-')}->{new.get(key, '-')}"
+                     for key in list(old) + [k for k in new if k not in old]
+                     if old.get(key) != new.get(key))
+
+
 def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark) -> dict:
     """Compare one benchmark present (and not errored) on both sides."""
     counters = []
@@ -140,13 +202,17 @@ def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark) -> dict:
             "ratio": calculate_ratio(base_value, new_value),
             "change_pct": calculate_change(base_value, new_value),
         })
+    p, reason = p_value(old.times_s, new.times_s)
     return {
         "name": old.name,
+        "run_name": new.name,
+        "settings_note": settings_note(old.name, new.name),
         "base": side_summary(old),
         "new": side_summary(new),
         "time_ratio": calculate_ratio(old.time_s, new.time_s),
         "time_change_pct": calculate_change(old.time_s, new.time_s),
-        "p_value": mann_whitney_p(old.times_s, new.times_s),
+        "p_value": p,
+        "p_value_reason": reason,
         "counters": counters,
         "regressions": [],
     }
@@ -167,19 +233,46 @@ def geomean_row(rows: list) -> dict:
     }
 
 
+def match_keys(*name_lists) -> list:
+    """For each list of run names, a dict name -> key used to match them.
+
+    The key is ``gbench.match_key(name)``, except where two names of one
+    list share a key: every name with that key (in every list) is matched
+    by its full name instead.
+    """
+    keyed = [{name: gbench.match_key(name) for name in names} for names in name_lists]
+    ambiguous = set()
+    for keys in keyed:
+        seen = set()
+        for key in keys.values():
+            if key in seen:
+                ambiguous.add(key)
+            seen.add(key)
+    return [{name: name if key in ambiguous else key for name, key in keys.items()}
+            for keys in keyed]
+
+
 def get_difference_report(baseline: gbench.Run, run: gbench.Run,
                           name_filter: Optional[re.Pattern] = None) -> dict:
-    """Compare ``run`` against ``baseline``: matched rows, one-sided names, errors, geomean."""
+    """Compare ``run`` against ``baseline``: matched rows, one-sided names, errors, geomean.
+
+    Benchmarks are matched with :func:`match_keys` (computed over the whole
+    files); ``name_filter`` is then applied to each side's full run names.
+    """
     old_all = gbench.collect_benchmarks(baseline)
     new_all = gbench.collect_benchmarks(run)
+    old_keys, new_keys = match_keys(list(old_all), list(new_all))
     if name_filter is not None:
         old_all = {k: v for k, v in old_all.items() if name_filter.search(k)}
         new_all = {k: v for k, v in new_all.items() if name_filter.search(k)}
+    old_by_key = {old_keys[name]: bench for name, bench in old_all.items()}
+    new_by_key = {new_keys[name]: bench for name, bench in new_all.items()}
     errored, rows = [], []
-    for name in list(old_all) + [n for n in new_all if n not in old_all]:
+    errored_keys = set()
+    for key in list(old_by_key) + [k for k in new_by_key if k not in old_by_key]:
+        old, new = old_by_key.get(key), new_by_key.get(key)
         problems = []
-        for side, benches in (("baseline", old_all), ("run", new_all)):
-            bench = benches.get(name)
+        for side, bench in (("baseline", old), ("run", new)):
             if bench is None:
                 continue
             if bench.error is not None:
@@ -188,34 +281,49 @@ def get_difference_report(baseline: gbench.Run, run: gbench.Run,
                 problems.append({"side": side,
                                  "message": "no iteration, mean or median row"})
         if problems:
-            errored.append({"name": name, "problems": problems})
-        elif name in old_all and name in new_all:
-            rows.append(compare_benchmark(old_all[name], new_all[name]))
-    errored_names = {e["name"] for e in errored}
+            errored_keys.add(key)
+            errored.append({
+                "name": old.name if old is not None else new.name,
+                "run_name": new.name if new is not None else None,
+                "in_baseline": old is not None,
+                "settings_note": (settings_note(old.name, new.name)
+                                  if old is not None and new is not None else ""),
+                "problems": problems})
+        elif old is not None and new is not None:
+            rows.append(compare_benchmark(old, new))
     return {
         "baseline": {"path": baseline.path, "label": baseline.label},
         "run": {"path": run.path, "label": run.label},
         "benchmarks": rows,
         "geomean": geomean_row(rows),
-        "only_in_baseline": [n for n in old_all
-                             if n not in new_all and n not in errored_names],
-        "only_in_run": [n for n in new_all
-                        if n not in old_all and n not in errored_names],
+        "only_in_baseline": [b.name for k, b in old_by_key.items()
+                             if k not in new_by_key and k not in errored_keys],
+        "only_in_run": [b.name for k, b in new_by_key.items()
+                        if k not in old_by_key and k not in errored_keys],
         "errored": errored,
-        "in_common": sum(1 for n in old_all if n in new_all),
+        "in_common": sum(1 for k in old_by_key if k in new_by_key),
+        "regressions": [],
     }
 
 
-def find_regressions(report: dict, threshold_pct: float) -> list:
-    """Mark and return regressions beyond ``threshold_pct`` in a difference report.
+def find_regressions(report: dict, threshold_pct: Optional[float] = None,
+                     fail_on_missing: bool = False) -> list:
+    """Mark and return the regressions in a difference report.
 
-    Time (lower is better) and higher-is-better counters are judged.  Each
-    benchmark row's ``regressions`` list is filled with the metric names;
-    returns a list of {"name", "metric", "change_pct"}.
+    With ``threshold_pct``, time (lower is better) and higher-is-better
+    counters that got worse by more than ``threshold_pct`` percent; each
+    benchmark row's ``regressions`` list is filled with those metric names.
+    Always (this runs for --threshold or --fail-on-missing), a benchmark
+    that errored in the run but not in the baseline (metric "error").  With
+    ``fail_on_missing``, every benchmark only in the baseline (metric
+    "missing").  Returns a list of {"name", "metric", "change_pct",
+    "message"} (change_pct None and a message for "error" and "missing").
     """
     found = []
     for row in report["benchmarks"]:
         row["regressions"] = []
+        if threshold_pct is None:
+            continue
         metrics = [("time", gbench.LOWER, row["time_change_pct"])]
         metrics += [(c["name"], c["direction"], c["change_pct"])
                     for c in row["counters"] if c["direction"] == gbench.HIGHER]
@@ -223,7 +331,16 @@ def find_regressions(report: dict, threshold_pct: float) -> list:
             if is_worse(change, direction, threshold_pct):
                 row["regressions"].append(metric)
                 found.append({"name": row["name"], "metric": metric,
-                              "change_pct": change})
+                              "change_pct": change, "message": None})
+    for entry in report["errored"]:
+        sides = [p["side"] for p in entry["problems"]]
+        if entry["in_baseline"] and "run" in sides and "baseline" not in sides:
+            message = next(p["message"] for p in entry["problems"] if p["side"] == "run")
+            found.append({"name": entry["name"], "metric": "error", "change_pct": None,
+                          "message": message})
+    if fail_on_missing:
+        found += [{"name": name, "metric": "missing", "change_pct": None,
+                   "message": "not in the run"} for name in report["only_in_baseline"]]
     return found
 
 
@@ -296,19 +413,43 @@ def format_context(runs: list, diffs: list) -> str:
     return "\n".join(lines)
 
 
-def format_report(report: dict, threshold_pct: Optional[float] = None) -> str:
-    """Human-readable text for one difference report."""
+def _fmt_p(row: dict) -> str:
+    """p-value cell: the value, 'n too small', or 'n/a'."""
+    if row["p_value"] is not None:
+        return f"{row['p_value']:.4f}"
+    return P_N_TOO_SMALL if row.get("p_value_reason") == P_N_TOO_SMALL else "n/a"
+
+
+def describe_regression(found: dict, changes: dict) -> str:
+    """One metric of the regression list: 'time +30.0%', 'errored in the run ...'."""
+    if found["metric"] == "error":
+        return f"errored in the run but not in the baseline ({found['message']})"
+    if found["metric"] == "missing":
+        return "missing from the run (only in the baseline)"
+    return f"{found['metric']} {_fmt_change(changes.get(found['metric']))}"
+
+
+def format_report(report: dict, threshold_pct: Optional[float] = None,
+                  checked: Optional[bool] = None) -> str:
+    """Human-readable text for one difference report.
+
+    The regression list is printed when ``checked`` (default: when
+    ``threshold_pct`` is given), from ``report["regressions"]``.
+    """
+    if checked is None:
+        checked = threshold_pct is not None
     base, run = report["baseline"], report["run"]
     lines = [f"== {run['path']} ({run['label']}) vs baseline "
              f"{base['path']} ({base['label']}) =="]
-    table = [("Benchmark", "Baseline", "New", "Ratio", "Change", "p-value", "")]
+    table = [("Benchmark", "Baseline", "New", "Ratio", "Change", "p-value", "", "")]
     for row in report["benchmarks"]:
-        flag = "REGRESSION" if "time" in row["regressions"] else ""
-        p = row["p_value"]
+        mark = verdict(row["time_change_pct"], gbench.LOWER)
+        if "time" in row["regressions"]:
+            mark = "REGRESSION"
         table.append((row["name"], gbench.format_seconds(row["base"]["time_s"]),
                       gbench.format_seconds(row["new"]["time_s"]),
                       _fmt_ratio(row["time_ratio"]), _fmt_change(row["time_change_pct"]),
-                      "n/a" if p is None else f"{p:.4f}", flag))
+                      _fmt_p(row), mark, row.get("settings_note", "")))
         for c in row["counters"]:
             mark = verdict(c["change_pct"], c["direction"])
             if c["name"] in row["regressions"]:
@@ -317,14 +458,15 @@ def format_report(report: dict, threshold_pct: Optional[float] = None) -> str:
                           if c["direction"] != gbench.NEUTRAL_DIRECTION
                           else f"    {c['name']} [neutral]",
                           _fmt_value(c["base"]), _fmt_value(c["new"]),
-                          _fmt_ratio(c["ratio"]), _fmt_change(c["change_pct"]), "", mark))
+                          _fmt_ratio(c["ratio"]), _fmt_change(c["change_pct"]), "", mark,
+                          ""))
     geo = report["geomean"]
     plural = "" if geo["benchmarks"] == 1 else "s"
     table.append((f"geomean ({geo['benchmarks']} benchmark{plural}, time)", "", "",
-                  _fmt_ratio(geo["time_ratio"]), "", "", ""))
+                  _fmt_ratio(geo["time_ratio"]), "", "", "", ""))
     for name, info in geo["counters"].items():
         table.append((f"    {name} [{info['direction']}]", "", "",
-                      _fmt_ratio(info["ratio"]), "", "", ""))
+                      _fmt_ratio(info["ratio"]), "", "", "", ""))
     lines += _table(table)
     if report["only_in_baseline"]:
         lines.append(f"Only in baseline ({len(report['only_in_baseline'])}):")
@@ -338,15 +480,23 @@ def format_report(report: dict, threshold_pct: Optional[float] = None) -> str:
             where = "; ".join(
                 f"{'baseline' if p['side'] == 'baseline' else run['path']}: {p['message']}"
                 for p in e["problems"])
-            lines.append(f"  {e['name']} ({where})")
-    if threshold_pct is not None:
-        bad = [r for r in report["benchmarks"] if r["regressions"]]
-        lines.append(f"Regressions beyond {threshold_pct:g}%: {len(bad)} benchmark(s)")
-        for r in bad:
-            changes = {"time": r["time_change_pct"]}
-            changes.update({c["name"]: c["change_pct"] for c in r["counters"]})
-            detail = ", ".join(f"{m} {_fmt_change(changes[m])}" for m in r["regressions"])
-            lines.append(f"  {r['name']}: {detail}")
+            note = f" [{e['settings_note']}]" if e.get("settings_note") else ""
+            lines.append(f"  {e['name']}{note} ({where})")
+    if checked:
+        found = report.get("regressions", [])
+        by_name: dict = {}
+        for item in found:
+            by_name.setdefault(item["name"], []).append(item)
+        beyond = f" beyond {threshold_pct:g}%" if threshold_pct is not None else ""
+        lines.append(f"Regressions{beyond}: {len(by_name)} benchmark(s)")
+        rows = {r["name"]: r for r in report["benchmarks"]}
+        for name, items in by_name.items():
+            changes = {}
+            if name in rows:
+                changes = {"time": rows[name]["time_change_pct"]}
+                changes.update({c["name"]: c["change_pct"] for c in rows[name]["counters"]})
+            detail = ", ".join(describe_regression(item, changes) for item in items)
+            lines.append(f"  {name}: {detail}")
     return "\n".join(lines)
 
 
@@ -359,12 +509,46 @@ def build_parser() -> argparse.ArgumentParser:
                         help="baseline run followed by one or more runs to compare")
     parser.add_argument("--filter", metavar="REGEX",
                         help="only benchmarks whose run name matches (re.search)")
-    parser.add_argument("--threshold", type=float, metavar="PCT",
+    parser.add_argument("--threshold", metavar="PCT",
                         help="exit 1 when time grew, or a higher-is-better counter "
-                             "fell, by more than PCT percent")
+                             "fell, by more than PCT percent (a finite number >= 0), "
+                             "or a benchmark errored in the run but not in the baseline")
+    parser.add_argument("--fail-on-missing", action="store_true",
+                        help="exit 1 also when a baseline benchmark is missing from "
+                             "the run (or errored in it but not in the baseline)")
     parser.add_argument("--json", metavar="FILE", dest="json_out",
                         help="also write the comparison as JSON to FILE")
     return parser
+
+
+def parse_threshold(text: Optional[str]) -> tuple:
+    """(threshold or None, problem or None) for the --threshold value."""
+    if text is None:
+        return None, None
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < 0:
+        return None, f"invalid --threshold {text!r}: must be a finite number >= 0 (percent)"
+    return value, None
+
+
+def summary_line(regressions: list, threshold_pct: Optional[float]) -> str:
+    """The stderr line for exit status 1: how many benchmarks failed, and why."""
+    kinds: dict = {}
+    for item in regressions:
+        kind = item["metric"] if item["metric"] in ("error", "missing") else "worse"
+        kinds.setdefault(kind, set()).add(item["name"])
+    names = {item["name"] for item in regressions}
+    parts = []
+    if "worse" in kinds:
+        parts.append(f"{len(kinds['worse'])} regressed beyond {threshold_pct:g}%")
+    if "error" in kinds:
+        parts.append(f"{len(kinds['error'])} errored in the run but not in the baseline")
+    if "missing" in kinds:
+        parts.append(f"{len(kinds['missing'])} missing from the run")
+    return f"{PROG}: {len(names)} benchmark(s) failed the check: {'; '.join(parts)}"
 
 
 def main(argv=None) -> int:
@@ -373,6 +557,10 @@ def main(argv=None) -> int:
     if len(args.files) < 2:
         print(f"{PROG}: need at least two JSON files (baseline and a run to compare)",
               file=sys.stderr)
+        return 2
+    threshold, problem = parse_threshold(args.threshold)
+    if problem:
+        print(f"{PROG}: {problem}", file=sys.stderr)
         return 2
     name_filter = None
     if args.filter is not None:
@@ -395,15 +583,16 @@ def main(argv=None) -> int:
                   f"baseline {runs[0].path}", file=sys.stderr)
             return 2
         reports.append(report)
+    checked = threshold is not None or args.fail_on_missing
     regressions = []
-    if args.threshold is not None:
+    if checked:
         for report in reports:
-            found = find_regressions(report, args.threshold)
+            found = find_regressions(report, threshold, args.fail_on_missing)
             report["regressions"] = found
             regressions += found
     diffs = context_differences(runs)
     out = [format_context(runs, diffs)]
-    out += [format_report(r, args.threshold) for r in reports]
+    out += [format_report(r, threshold, checked) for r in reports]
     try:
         print("\n\n".join(out))
         sys.stdout.flush()
@@ -413,7 +602,8 @@ def main(argv=None) -> int:
         document = {
             "baseline": runs[0].path,
             "runs": [r.path for r in runs[1:]],
-            "threshold_pct": args.threshold,
+            "threshold_pct": threshold,
+            "fail_on_missing": args.fail_on_missing,
             "context_differences": [{"key": k, "label": label, "values": v}
                                     for k, label, v in diffs],
             "comparisons": reports,
@@ -428,9 +618,7 @@ def main(argv=None) -> int:
             print(f"{PROG}: {args.json_out}: cannot write JSON: {err}", file=sys.stderr)
             return 2
     if regressions:
-        names = {r["name"] for r in regressions}
-        print(f"{PROG}: {len(names)} benchmark(s) regressed beyond {args.threshold:g}%",
-              file=sys.stderr)
+        print(summary_line(regressions, threshold), file=sys.stderr)
         return 1
     return 0
 

@@ -9,7 +9,16 @@ disappears silently.  Columns:
 
     name, family, <axes in first-seen order>, run_type, aggregate_name,
     repetition_index, iterations, real_time, cpu_time, time_unit,
+    real_time_s, cpu_time_s,
     <every counter of the file in first-seen order>, error_message
+
+real_time and cpu_time are written as in the file, in its time_unit (a
+trainbench file mixes s, ms and us); real_time_s and cpu_time_s are the same
+times converted to seconds, so one column has one unit.  They are blank where
+the times are not durations (aggregates whose aggregate_unit is not "time",
+such as cv, which is a fraction) and where the row has no time.  Errored rows
+(error_occurred) leave iterations and all four time cells blank: Google
+Benchmark writes 0 there, which is not a measurement.
 
 The axes are the ``key:value`` segments of the name (batch, model, workers,
 precision, pin, device, bytes, pinned...; unnamed numeric arguments become
@@ -18,9 +27,8 @@ columns from the first benchmark, the counter columns are the union over the
 whole file.  Output is UTF-8 via the csv module (minimal quoting), to ``-o
 FILE`` or stdout.  Bad input prints one line on stderr, exit status 2.
 
-What it deliberately doesn't do: no unit conversion (real_time/cpu_time are
-written as in the file, next to their time_unit), no averaging, no
-filtering, and run settings in the name (iterations:N, repeats:N,
+What it deliberately doesn't do: no conversion of counters, no averaging,
+no filtering, and run settings in the name (iterations:N, repeats:N,
 threads:N) and flags (manual_time) are not axis columns.
 """
 
@@ -38,7 +46,7 @@ import gbench  # noqa: E402
 PROG = "csv_export"
 LEADING = ("name", "family")
 MIDDLE = ("run_type", "aggregate_name", "repetition_index", "iterations",
-          "real_time", "cpu_time", "time_unit")
+          "real_time", "cpu_time", "time_unit", "real_time_s", "cpu_time_s")
 TRAILING = ("error_message",)
 
 
@@ -89,6 +97,24 @@ def column_names(axes: list, counters: list) -> list:
     return header
 
 
+def time_cells(row: dict) -> list:
+    """[iterations, real_time, cpu_time, real_time_s, cpu_time_s] cells of a row.
+
+    Errored rows get blanks (their zeros aren't measurements); the seconds
+    columns are blank for aggregates that aren't times (cv) and for missing
+    or non-numeric times.
+    """
+    if gbench.is_errored(row):
+        return ["", "", "", "", ""]
+    unit = row.get("time_unit", "ns")
+    is_time = row.get("aggregate_unit", "time") == "time" and unit in gbench.TIME_UNITS
+    seconds = [gbench.to_seconds(float(row[key]), unit)
+               if is_time and gbench.is_number(row.get(key)) else ""
+               for key in ("real_time", "cpu_time")]
+    return [row.get("iterations", ""), row.get("real_time", ""),
+            row.get("cpu_time", "")] + seconds
+
+
 def build_table(run: gbench.Run, aggregates: bool = False) -> tuple:
     """Return (header, rows) for a run; every row is a list of cells."""
     rows = select_rows(run.rows, aggregates)
@@ -100,10 +126,11 @@ def build_table(run: gbench.Run, aggregates: bool = False) -> tuple:
         row_counters = gbench.counters_of(row)
         cells = [row["name"], parsed.family]
         cells += [parsed.axes.get(a, "") for a in axes]
+        iterations, real_time, cpu_time, real_s, cpu_s = time_cells(row)
         cells += [row.get("run_type", "aggregate" if gbench.is_aggregate(row) else "iteration"),
                   row.get("aggregate_name", ""), row.get("repetition_index", ""),
-                  row.get("iterations", ""), row.get("real_time", ""),
-                  row.get("cpu_time", ""), row.get("time_unit", "ns")]
+                  iterations, real_time, cpu_time, row.get("time_unit", "ns"),
+                  real_s, cpu_s]
         cells += [row_counters.get(c, "") for c in counters]
         cells.append(row.get("error_message", ""))
         table.append(cells)

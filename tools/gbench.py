@@ -10,6 +10,11 @@ What it does:
     ``BM_TrainEpoch/batch:256/model:Medium/iterations:2/manual_time`` into the
     family, the ``key:value`` axes, the run settings Google Benchmark appends
     (``iterations``, ``repeats``, ``threads``, ...) and bare flags.
+  * ``match_key(name)`` is the name without the run-setting segments that do
+    not change what one iteration measures (``iterations:N``, ``repeats:N``,
+    ``min_time:X``, ``min_warmup_time:X``), so runs made with different
+    settings (e.g. trainbench ``--epochs``) can be matched; ``run_settings``
+    returns those dropped segments as a dict.
   * ``to_seconds`` / ``format_seconds`` convert between time units.
   * ``counter_direction`` says whether a higher or lower counter value is
     better (trainbench counters, plus the ``*_per_second`` convention).
@@ -50,6 +55,12 @@ STANDARD_KEYS = frozenset({
 # Name segments "key:value" that are run settings, not benchmark parameters.
 SETTING_KEYS = frozenset({"iterations", "repeats", "threads", "min_time",
                           "min_warmup_time"})
+
+# Run-setting segments match_key drops: they change how long or how often a
+# benchmark runs, not what one iteration measures (real_time is per iteration).
+# threads:N is kept: it changes the work measured.
+_MATCH_DROPPED = re.compile(
+    r"^(?:(?:iterations|repeats):\d+|(?:min_time|min_warmup_time):[^/]+)$")
 
 # Bare name segments Google Benchmark appends as flags.
 FLAG_WORDS = frozenset({"manual_time", "real_time", "process_time"})
@@ -259,6 +270,30 @@ def parse_name(name: str) -> ParsedName:
             axes[f"arg{positional}"] = seg
             positional += 1
     return ParsedName("/".join(family_parts), axes, settings, flags)
+
+
+def match_key(name: str) -> str:
+    """The name without the run-setting segments that don't change a per-iteration time.
+
+    Drops ``iterations:N``, ``repeats:N``, ``min_time:X`` and
+    ``min_warmup_time:X`` segments (never the first segment, the family);
+    keeps axes, positional arguments, ``threads:N`` and bare flags such as
+    ``manual_time``.  ``BM_TrainEpoch/batch:256/iterations:2/manual_time``
+    gives ``BM_TrainEpoch/batch:256/manual_time``.
+    """
+    segments = name.split("/")
+    return "/".join(segments[:1] + [s for s in segments[1:]
+                                    if not _MATCH_DROPPED.match(s)])
+
+
+def run_settings(name: str) -> dict:
+    """The segments :func:`match_key` drops, as {key: value} in name order."""
+    out = {}
+    for seg in name.split("/")[1:]:
+        if _MATCH_DROPPED.match(seg):
+            key, value = seg.split(":", 1)
+            out[key] = value
+    return out
 
 
 def base_name(row: dict) -> str:

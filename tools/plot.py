@@ -19,6 +19,10 @@ go into the legend.  Several runs are overlaid in one figure, one legend
 entry per run (context device_name, else host_name, else the file stem).  A figure whose data is missing from every run is skipped
 with one line on stderr.  Bad input prints one line on stderr, exit status 2.
 
+Each ``figure_*`` function saves its PNG and returns the matplotlib
+``Figure`` (``figure_precision`` returns None when it draws nothing), so
+callers and tests can inspect what was plotted.
+
 What it deliberately doesn't do: no error bars, no interactive display
 (Agg backend only), no figure for benchmark families it doesn't know.
 """
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -183,14 +188,15 @@ def time_series(selections: list) -> list:
     return [(label, xy(sel, lambda b: b.time_s)) for label, sel in selections]
 
 
-def figure_part1(selections: list, path: str, subtitle: str) -> None:
-    """Part 1 bar chart: epoch time by device."""
+def figure_part1(selections: list, path: str, subtitle: str) -> Figure:
+    """Part 1 bar chart: epoch time by device; returns the saved Figure."""
     fig = Figure(figsize=(8, 5))
     ax = fig.add_subplot()
     draw_bars(ax, time_series(selections), category_order(labparts.PART1, selections))
     ax.set_xlabel("Device")
     ax.set_ylabel("Epoch time (s)")
     finish(fig, "Part 1: CPU vs GPU - epoch time (BM_TrainEpoch)", path, subtitle)
+    return fig
 
 
 def _memory_axis(ax, selections: list, draw) -> bool:
@@ -205,8 +211,8 @@ def _memory_axis(ax, selections: list, draw) -> bool:
     return mixed
 
 
-def figure_part2(selections: list, path: str, subtitle: str) -> None:
-    """Part 2: epoch time, peak memory and test accuracy vs batch size."""
+def figure_part2(selections: list, path: str, subtitle: str) -> Figure:
+    """Part 2: epoch time, peak memory and test accuracy vs batch size; returns the Figure."""
     fig = Figure(figsize=(16, 5.5))
     ax_time, ax_mem, ax_acc = fig.subplots(1, 3)
     draw_lines(ax_time, time_series(selections), log2_x=True)
@@ -227,10 +233,11 @@ def figure_part2(selections: list, path: str, subtitle: str) -> None:
         ax.set_xlabel("Batch size (samples)")
     finish(fig, "Part 2: Batch size effects (BM_TrainEpoch)", path, subtitle,
            own_legend=(ax_mem,) if mixed else ())
+    return fig
 
 
-def figure_part3(selections: list, path: str, subtitle: str) -> None:
-    """Part 3: epoch time, peak memory and parameters by model."""
+def figure_part3(selections: list, path: str, subtitle: str) -> Figure:
+    """Part 3: epoch time, peak memory and parameters by model; returns the Figure."""
     fig = Figure(figsize=(16, 5.5))
     ax_time, ax_mem, ax_par = fig.subplots(1, 3)
     categories = category_order(labparts.PART3, selections)
@@ -251,10 +258,13 @@ def figure_part3(selections: list, path: str, subtitle: str) -> None:
         ax.set_xlabel("Model")
     finish(fig, "Part 3: Model complexity (BM_TrainEpoch)", path, subtitle,
            own_legend=(ax_mem,) if mixed else ())
+    return fig
 
 
-def figure_part4(selections: list, path: str, subtitle: str) -> None:
-    """Part 4: epoch time (and data wait %, if measured) vs DataLoader workers."""
+def figure_part4(selections: list, path: str, subtitle: str) -> Figure:
+    """Part 4: epoch time (and data wait %, if measured) vs DataLoader workers.
+
+    Returns the saved Figure."""
     wait = [(label, pts) for label, sel in selections
             if (pts := xy(sel, lambda b: b.counter("data_wait_pct")))]
     fig = Figure(figsize=(12 if wait else 8, 5))
@@ -270,14 +280,16 @@ def figure_part4(selections: list, path: str, subtitle: str) -> None:
         axes[1].set_ylabel("Data wait (% of epoch)")
         axes[1].set_title("Time waiting for data")
     finish(fig, "Part 4: DataLoader workers (BM_TrainEpoch)", path, subtitle)
+    return fig
 
 
-def figure_precision(selections: list, path: str, subtitle: str) -> bool:
-    """Samples/s by precision; False (nothing drawn) without samples_per_second."""
+def figure_precision(selections: list, path: str, subtitle: str) -> Optional[Figure]:
+    """Samples/s by precision; returns the Figure, or None (nothing drawn) without
+    samples_per_second."""
     series = [(label, pts) for label, sel in selections
               if (pts := xy(sel, lambda b: b.counter("samples_per_second")))]
     if not series:
-        return False
+        return None
     fig = Figure(figsize=(8, 5))
     ax = fig.add_subplot()
     draw_bars(ax, series, category_order(labparts.PRECISION, selections))
@@ -286,7 +298,7 @@ def figure_precision(selections: list, path: str, subtitle: str) -> bool:
     families = sorted({sel.family for _, sel in selections})
     finish(fig, f"Training throughput by precision ({', '.join(families)})", path,
            subtitle)
-    return True
+    return fig
 
 
 BANDWIDTH_STYLES = {("H2D", True): "-", ("H2D", False): "--",
@@ -310,8 +322,8 @@ def bandwidth_lines(runs_series: list) -> list:
     return lines
 
 
-def figure_bandwidth(runs_series: list, path: str) -> None:
-    """GB/s vs transfer size, one line per run, direction and memory kind."""
+def figure_bandwidth(runs_series: list, path: str) -> Figure:
+    """GB/s vs transfer size, one line per run, direction and memory kind; returns the Figure."""
     fig = Figure(figsize=(9, 5.5))
     ax = fig.add_subplot()
     for name, sizes, gbps, style in bandwidth_lines(runs_series):
@@ -323,6 +335,7 @@ def figure_bandwidth(runs_series: list, path: str) -> None:
     subtitle = runs_series[0][0] if len(runs_series) == 1 else ""
     finish(fig, "Host-device copy bandwidth (BM_HostToDevice / BM_DeviceToHost)",
            path, subtitle)
+    return fig
 
 
 def describe_missing(part: labparts.Part) -> str:
@@ -355,7 +368,7 @@ def make_plots(runs: list, out_dir: str, log=None) -> list:
             print(f"{PROG}: skipping {part.filename}: {describe_missing(part)}", file=log)
             continue
         selections, subtitle = label_selections(selections)
-        if drawer(selections, path, subtitle) is False:
+        if drawer(selections, path, subtitle) is None:
             print(f"{PROG}: skipping {part.filename}: no samples_per_second counter "
                   f"in the {part.vary} benchmarks", file=log)
             continue

@@ -79,7 +79,8 @@ def test_report_ratios_pvalue_counters_and_one_sided_names():
     slow = rows["BM_memcpy/64"]
     assert slow["time_ratio"] == pytest.approx(1.3)
     assert slow["time_change_pct"] == pytest.approx(30.0)
-    assert slow["p_value"] == pytest.approx(0.1)
+    # 3 vs 3 repetitions: even complete separation gives only p = 0.1
+    assert slow["p_value"] is None and slow["p_value_reason"] == "n too small"
     counters = {c["name"]: c for c in slow["counters"]}
     assert counters["bytes_per_second"]["direction"] == "higher"
     assert counters["bytes_per_second"]["ratio"] == pytest.approx(1 / 1.3, rel=1e-3)
@@ -118,8 +119,10 @@ def test_report_aggregates_only_side_gives_no_pvalue():
 def test_report_lists_errored_and_does_not_compare_them():
     report = report_for(REPS, ERRORED)
     assert "BM_memcpy/64" not in by_name(report)
-    assert report["errored"] == [{"name": "BM_memcpy/64", "problems": [
-        {"side": "run", "message": "buffer allocation failed"}]}]
+    assert report["errored"] == [{
+        "name": "BM_memcpy/64", "run_name": "BM_memcpy/64", "in_baseline": True,
+        "settings_note": "",
+        "problems": [{"side": "run", "message": "buffer allocation failed"}]}]
     assert "BM_memcpy/64" not in report["only_in_baseline"]
 
 
@@ -154,6 +157,9 @@ def test_context_differences():
     runs = [gbench.load_run(CPU), gbench.load_run(GPU)]
     diffs = {key: values for key, _, values in compare.context_differences(runs)}
     assert diffs["device_name"] == ["cpu only", "NVIDIA H100 80GB HBM3"]
+    assert diffs["pcie_link"] == [None, "gen5 x16"]
+    assert diffs["data_dir"] == ["data/cifar-10", "/usr/share/datasets/fashion-mnist"]
+    assert "dataset" not in diffs                   # trainbench never writes it
     assert diffs["cpu_model"] == ["AMD EPYC 7B13", "Intel Xeon Platinum 8480+"]
     assert diffs["num_cpus"] == [16, 32]
     assert diffs["host_name"] == ["lab-cpu-01", "gpu-node-7"]
@@ -176,19 +182,25 @@ def test_cli_threshold_regression_exit_1(capsys):
     captured = capsys.readouterr()
     assert "REGRESSION" in captured.out
     assert "BM_memcpy/64: time +30.0%" in captured.out
-    assert "regressed beyond 5%" in captured.err
+    assert "1 regressed beyond 5%" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
     assert compare.main([REPS, SLOWER, "--threshold", "40"]) == 0
     assert compare.main([REPS, SLOWER]) == 0
 
 
-def test_cli_prints_context_one_sided_and_errored(capsys):
+def test_cli_prints_context_matches_and_one_sided(capsys):
     assert compare.main([CPU, GPU]) == 0
     out = capsys.readouterr().out
     assert "Context that differs:" in out
     assert "NVIDIA H100 80GB HBM3" in out and "lab-cpu-01" in out
-    assert "CUDA driver" in out and "550.54.15" in out
+    assert "CUDA driver" in out and "12.8" in out
+    assert "PCIe link" in out and "gen5 x16" in out
+    # the CPU Part 1 epoch (iterations:1) matches the GPU file's (iterations:2)
+    matched = [line for line in out.splitlines()
+               if line.startswith("BM_TrainEpoch/batch:64/model:Medium/workers:0/")]
+    assert len(matched) == 1 and "device:cpu/iterations:1/" in matched[0]
+    assert matched[0].rstrip().endswith("iterations 1->2")
     assert "Only in baseline (11):" in out
-    assert "Errored, not compared (1):" in out and "CUDA out of memory" in out
     assert "samples_per_second [higher is better]" in out
 
 
@@ -254,5 +266,209 @@ def test_real_output_against_itself(capsys):
     out = capsys.readouterr().out
     assert "Errored, not compared (1):" in out and "BM_err" in out
     assert "geomean (5 benchmarks, time)" in out
+    assert "n too small" in out                    # 3 repetitions a side
     rows = by_name(report_for(real, real))
-    assert rows["BM_memcpy/64"]["p_value"] == pytest.approx(1.0)
+    assert rows["BM_memcpy/64"]["p_value"] is None
+    assert rows["BM_memcpy/64"]["p_value_reason"] == "n too small"
+    assert rows["BM_thr/min_time:0.010/threads:2"]["settings_note"] == ""
+
+
+# ---- matching across run settings (--epochs changes iterations:N) ---------------
+
+EPOCH = ("BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda"
+         "/iterations:{}/manual_time")
+
+
+def test_runs_with_different_iterations_match_and_show_a_note(tmp_path, capsys):
+    base = write_doc(tmp_path / "a.json", [row(EPOCH.format(2), 1.5, "s",
+                                               samples_per_second=40000.0)])
+    new = write_doc(tmp_path / "b.json", [row(EPOCH.format(3), 1.2, "s",
+                                              samples_per_second=50000.0)])
+    report = report_for(base, new)
+    assert report["only_in_baseline"] == [] and report["only_in_run"] == []
+    [matched] = report["benchmarks"]
+    assert matched["name"] == EPOCH.format(2)           # the baseline's name
+    assert matched["run_name"] == EPOCH.format(3)
+    assert matched["settings_note"] == "iterations 2->3"
+    assert matched["time_ratio"] == pytest.approx(0.8)
+    assert compare.main([base, new, "--threshold", "5"]) == 0
+    out = capsys.readouterr().out
+    line = [l for l in out.splitlines() if l.startswith("BM_TrainEpoch/")][0]
+    assert line.startswith(EPOCH.format(2)) and line.endswith("iterations 2->3")
+    assert EPOCH.format(3) not in out
+
+
+def test_settings_note_lists_every_changed_setting():
+    assert compare.settings_note("BM_a/repeats:3/iterations:2/min_time:0.5",
+                                 "BM_a/iterations:4/min_time:0.5") == \
+        "repeats 3->-, iterations 2->4"
+    assert compare.settings_note("BM_a/iterations:2", "BM_a/iterations:2") == ""
+
+
+def test_names_colliding_on_a_key_are_matched_by_full_name(tmp_path):
+    base = write_doc(tmp_path / "a.json", [row("BM_a/iterations:2", 10.0),
+                                           row("BM_a/iterations:3", 20.0),
+                                           row("BM_b/iterations:2", 5.0)])
+    new = write_doc(tmp_path / "b.json", [row("BM_a/iterations:2", 11.0),
+                                          row("BM_a/iterations:5", 30.0),
+                                          row("BM_b/iterations:7", 5.0)])
+    report = report_for(base, new)
+    rows = by_name(report)
+    assert set(rows) == {"BM_a/iterations:2", "BM_b/iterations:2"}
+    assert rows["BM_a/iterations:2"]["time_ratio"] == pytest.approx(1.1)
+    assert rows["BM_a/iterations:2"]["settings_note"] == ""
+    assert rows["BM_b/iterations:2"]["settings_note"] == "iterations 2->7"
+    assert report["only_in_baseline"] == ["BM_a/iterations:3"]
+    assert report["only_in_run"] == ["BM_a/iterations:5"]
+    # a collision in one file only still keeps that key exact on both sides
+    single = write_doc(tmp_path / "c.json", [row("BM_a/iterations:3", 21.0)])
+    report = report_for(base, single)
+    assert [r["name"] for r in report["benchmarks"]] == ["BM_a/iterations:3"]
+    assert report["only_in_baseline"] == ["BM_a/iterations:2", "BM_b/iterations:2"]
+
+
+def test_match_keys():
+    old, new = compare.match_keys(["BM_x/iterations:2/manual_time", "BM_y/threads:2"],
+                                  ["BM_x/iterations:9/manual_time", "BM_y/threads:4"])
+    assert old == {"BM_x/iterations:2/manual_time": "BM_x/manual_time",
+                   "BM_y/threads:2": "BM_y/threads:2"}
+    assert new["BM_x/iterations:9/manual_time"] == "BM_x/manual_time"
+    assert new["BM_y/threads:4"] == "BM_y/threads:4"    # threads: never the same benchmark
+
+
+# ---- errored and missing benchmarks as regressions -------------------------------
+
+OOM = "CUDA out of memory. Tried to allocate 2.00 GiB"
+
+
+def errored_pair(tmp_path, base_error=False):
+    base_rows = [row("BM_ok", 10.0), row("BM_big/iterations:2", 100.0)]
+    if base_error:
+        base_rows[1] = row("BM_big/iterations:2", 0.0, error_occurred=True,
+                           error_message="old failure")
+    base = write_doc(tmp_path / "a.json", base_rows)
+    new = write_doc(tmp_path / "b.json", [
+        row("BM_ok", 10.0),
+        row("BM_big/iterations:3", 0.0, error_occurred=True, error_message=OOM)])
+    return base, new
+
+
+def test_error_in_run_only_is_a_regression(tmp_path, capsys):
+    base, new = errored_pair(tmp_path)
+    out_json = tmp_path / "cmp.json"
+    assert compare.main([base, new, "--threshold", "5", "--json", str(out_json)]) == 1
+    captured = capsys.readouterr()
+    assert "Regressions beyond 5%: 1 benchmark(s)" in captured.out
+    assert (f"  BM_big/iterations:2: errored in the run but not in the baseline ({OOM})"
+            in captured.out)
+    assert "1 errored in the run but not in the baseline" in captured.err
+    doc = json.loads(out_json.read_text())
+    assert doc["regressions"] == [{"name": "BM_big/iterations:2", "metric": "error",
+                                   "change_pct": None, "message": OOM}]
+    assert doc["comparisons"][0]["errored"][0]["settings_note"] == "iterations 2->3"
+    assert compare.main([base, new]) == 0           # no check asked for
+
+
+def test_error_on_both_sides_or_baseline_only_is_not_a_regression(tmp_path):
+    base, new = errored_pair(tmp_path, base_error=True)
+    assert compare.main([base, new, "--threshold", "5"]) == 0
+    assert compare.main([new, base, "--threshold", "5"]) == 0
+    fine = write_doc(tmp_path / "fine.json", [row("BM_ok", 10.0),
+                                              row("BM_big/iterations:2", 100.0)])
+    assert compare.main([new, fine, "--threshold", "5"]) == 0   # errored only in baseline
+
+
+def test_fail_on_missing(tmp_path, capsys):
+    assert compare.main([REPS, SLOWER, "--threshold", "40"]) == 0
+    capsys.readouterr()
+    out_json = tmp_path / "cmp.json"
+    assert compare.main([REPS, SLOWER, "--threshold", "40", "--fail-on-missing",
+                         "--json", str(out_json)]) == 1
+    captured = capsys.readouterr()
+    assert f"  {SPIN}: missing from the run (only in the baseline)" in captured.out
+    assert "1 missing from the run" in captured.err
+    doc = json.loads(out_json.read_text())
+    assert doc["fail_on_missing"] is True
+    assert [(r["name"], r["metric"]) for r in doc["regressions"]] == [(SPIN, "missing")]
+    # on its own, without --threshold: only missing (and newly errored) benchmarks count
+    assert compare.main([REPS, SLOWER, "--fail-on-missing"]) == 1
+    out = capsys.readouterr().out
+    assert "Regressions: 1 benchmark(s)" in out and "REGRESSION" not in out
+    assert compare.main([REPS, SLOWER, "--fail-on-missing", "--filter", "memcpy"]) == 0
+
+
+# ---- p-values and sample sizes ------------------------------------------------------
+
+@pytest.mark.parametrize("n1,n2,expected", [
+    (2, 2, 1 / 3), (3, 3, 0.1), (4, 4, 2 / 70), (3, 4, 2 / 35), (2, 8, 2 / 45),
+    (9, 9, 2 / 48620), (1, 1, 1.0)])
+def test_min_two_sided_p(n1, n2, expected):
+    assert compare.min_two_sided_p(n1, n2) == pytest.approx(expected)
+
+
+def test_p_value_reasons():
+    assert compare.p_value([1.0], [2.0, 3.0]) == (None, "fewer than 2 samples on a side")
+    assert compare.p_value([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == (None, "n too small")
+    assert compare.p_value([1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0]) == (None, "n too small")
+    p, reason = compare.p_value([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0])
+    assert p == pytest.approx(2 / 70) and reason is None
+    p, reason = compare.p_value([1.0, 2.0], [3.0 + i for i in range(8)])
+    assert p == pytest.approx(2 / 45) and reason is None
+
+
+def test_p_value_text_and_json(tmp_path, capsys):
+    def reps(name, times):
+        return [row(name, t, repetitions=len(times), repetition_index=i)
+                for i, t in enumerate(times)]
+    base = write_doc(tmp_path / "a.json", reps("BM_four", [1.0, 1.1, 1.2, 1.3])
+                     + reps("BM_three", [1.0, 1.1, 1.2]) + [row("BM_one", 1.0)])
+    new = write_doc(tmp_path / "b.json", reps("BM_four", [2.0, 2.1, 2.2, 2.3])
+                    + reps("BM_three", [2.0, 2.1, 2.2]) + [row("BM_one", 2.0)])
+    out_json = tmp_path / "cmp.json"
+    assert compare.main([base, new, "--json", str(out_json)]) == 0
+    lines = {l.split()[0]: l for l in capsys.readouterr().out.splitlines()
+             if l.startswith("BM_")}
+    assert "0.0286" in lines["BM_four"]
+    assert "n too small" in lines["BM_three"]
+    assert " n/a " in lines["BM_one"] and "n too small" not in lines["BM_one"]
+    rows = {r["name"]: r for r in json.loads(out_json.read_text())["comparisons"][0]["benchmarks"]}
+    assert rows["BM_four"]["p_value"] == pytest.approx(2 / 70)
+    assert rows["BM_four"]["p_value_reason"] is None
+    assert rows["BM_three"]["p_value"] is None
+    assert rows["BM_three"]["p_value_reason"] == "n too small"
+    assert rows["BM_one"]["p_value"] is None
+    assert rows["BM_one"]["p_value_reason"] == "fewer than 2 samples on a side"
+
+
+# ---- --threshold validation and the time row's marker -------------------------------
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "-inf", "abc", ""])
+def test_cli_bad_threshold_exit_2(value, capsys):
+    assert compare.main([REPS, SLOWER, f"--threshold={value}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("compare: invalid --threshold")
+    assert "finite number >= 0" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_script_bad_threshold_one_line_no_traceback():
+    result = run_script("compare", REPS, SLOWER, "--threshold", "nan")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_threshold_zero_is_valid(capsys):
+    assert compare.main([REPS, REPS, "--threshold", "0"]) == 0
+
+
+def test_time_row_is_marked_without_threshold(capsys):
+    assert compare.main([REPS, SLOWER]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    slow = [l for l in lines if l.startswith("BM_memcpy/64 ")][0]
+    same = [l for l in lines if l.startswith("BM_memcpy/8 ")][0]
+    assert slow.split()[-1] == "worse"
+    assert not same.rstrip().endswith(("worse", "better"))   # +0.0%: no verdict
+    assert compare.main([SLOWER, REPS]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [l for l in lines if l.startswith("BM_memcpy/64 ")][0].split()[-1] == "better"

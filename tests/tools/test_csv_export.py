@@ -46,8 +46,8 @@ def test_counter_columns_are_the_union_over_the_file():
 def test_column_names_layout_and_clashes():
     assert csv_export.column_names(["batch"], ["samples_per_second"]) == [
         "name", "family", "batch", "run_type", "aggregate_name", "repetition_index",
-        "iterations", "real_time", "cpu_time", "time_unit", "samples_per_second",
-        "error_message"]
+        "iterations", "real_time", "cpu_time", "time_unit", "real_time_s", "cpu_time_s",
+        "samples_per_second", "error_message"]
     header = csv_export.column_names(["name", "size"], ["size"])
     assert "axis_name" in header and "size" in header and "counter_size" in header
     assert len(header) == len(set(header))
@@ -64,12 +64,46 @@ def test_build_table_values():
     assert "iterations" in header and "manual_time" not in header
 
 
-def test_errored_row_has_message_and_empty_counters():
+def test_errored_row_has_message_and_empty_counters_and_times():
     header, table = csv_export.build_table(load("gbench_errored.json"))
     rows = [dict(zip(header, r)) for r in table]
     errored = [r for r in rows if r["name"] == "BM_memcpy/64"][0]
     assert errored["error_message"] == "buffer allocation failed"
     assert errored["bytes_per_second"] == ""
+    # Google Benchmark writes iterations 0 and times 0.0 for it: not measurements
+    for column in ("iterations", "real_time", "cpu_time", "real_time_s", "cpu_time_s"):
+        assert errored[column] == ""
+    assert errored["time_unit"] == "ns"
+    ok = [r for r in rows if r["name"] == "BM_memcpy/8"][0]
+    assert ok["iterations"] == 1000 and ok["real_time"] == pytest.approx(4.1)
+
+
+def test_seconds_columns_convert_every_unit():
+    header, table = csv_export.build_table(load("trainbench_gpu.json"))
+    rows = {r["name"]: r for r in (dict(zip(header, cells)) for cells in table)}
+    epoch = rows["BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1"
+                 "/device:cuda/iterations:2/manual_time"]
+    step = rows["BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cuda/manual_time"]
+    copy = rows["BM_HostToDevice/bytes:268435456/pinned:1/manual_time"]
+    assert (epoch["time_unit"], step["time_unit"], copy["time_unit"]) == ("s", "ms", "us")
+    assert epoch["real_time_s"] == pytest.approx(1.46)
+    assert step["real_time"] == pytest.approx(1.05)
+    assert step["real_time_s"] == pytest.approx(1.05e-3)
+    assert copy["real_time_s"] == pytest.approx(copy["real_time"] * 1e-6)
+    assert copy["cpu_time_s"] == pytest.approx(copy["cpu_time"] * 1e-6)
+    assert copy["real_time_s"] == pytest.approx(268435456 / (copy["GB_per_s"] * 1e9))
+    assert header.index("real_time_s") == header.index("time_unit") + 1
+    assert header.index("cpu_time_s") == header.index("real_time_s") + 1
+
+
+def test_seconds_columns_blank_for_non_time_aggregates():
+    header, table = csv_export.build_table(load("gbench_aggregates_only.json"), True)
+    rows = [dict(zip(header, cells)) for cells in table]
+    mean = [r for r in rows if r["aggregate_name"] == "mean"][0]
+    cv = [r for r in rows if r["aggregate_name"] == "cv"][0]
+    assert mean["time_unit"] == "us"
+    assert mean["real_time_s"] == pytest.approx(mean["real_time"] * 1e-6)
+    assert cv["real_time"] != "" and cv["real_time_s"] == "" and cv["cpu_time_s"] == ""
 
 
 def test_cli_file_output_roundtrip_with_quoting(tmp_path):

@@ -217,3 +217,26 @@ def test_collect_real_output_skips_complexity_rows_and_keeps_errors():
     assert train.times_s == pytest.approx([3e-3] * 3)
     assert train.counter("late_counter") == 1.0
     assert benches["BM_thr/min_time:0.010/threads:2"].axes == {}
+
+
+@pytest.mark.parametrize("name,key", [
+    ("BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda"
+     "/iterations:2/manual_time",
+     "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda"
+     "/manual_time"),
+    ("BM_x/8/repeats:3/min_time:0.500/min_warmup_time:1.000/threads:4/real_time",
+     "BM_x/8/threads:4/real_time"),
+    ("BM_thr/min_time:0.010/threads:2", "BM_thr/threads:2"),
+    ("BM_memcpy/64", "BM_memcpy/64"),
+    ("Fixture/BM_y/iterations:10", "Fixture/BM_y"),
+    ("iterations:2", "iterations:2"),                     # never drops the first segment
+    ("BM_z/iterations:many", "BM_z/iterations:many"),      # not a count: an axis
+])
+def test_match_key_drops_only_run_settings(name, key):
+    assert gbench.match_key(name) == key
+
+
+def test_run_settings():
+    assert gbench.run_settings("BM_a/batch:2/repeats:3/iterations:2/threads:2/manual_time") \
+        == {"repeats": "3", "iterations": "2"}
+    assert gbench.run_settings("BM_a/batch:2") == {}

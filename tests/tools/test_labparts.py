@@ -59,8 +59,9 @@ def test_errored_benchmarks_are_not_points():
 
 def test_part3_lab_model_order():
     sel = labparts.select_part(labparts.PART3, benches_of("trainbench_gpu.json"))
-    assert sel.xs == ["Small", "Medium", "Large"]   # file order is Large, Small, Medium
-    assert sel.settings["device"] == "cuda"
+    assert sel.xs == ["Small", "Medium", "Large"]   # file order is Medium, Small, Large
+    assert sel.settings == {"batch": "256", "workers": "4", "precision": "fp32",
+                            "pin": "1", "device": "cuda"}
 
 
 def test_part1_fixed_axes_and_devices():
@@ -73,16 +74,36 @@ def test_part1_fixed_axes_and_devices():
     assert labparts.select_part(labparts.PART1, only_batch_32) is None
 
 
+def test_part2_from_the_real_gpu_sweep():
+    sel = labparts.select_part(labparts.PART2, benches_of("trainbench_gpu.json"))
+    assert sel.xs == ["16", "64", "256", "1024"]
+    assert sel.settings == {"model": "Medium", "workers": "4", "precision": "fp32",
+                            "pin": "1", "device": "cuda"}
+
+
 def test_part4_workers_numeric():
     sel = labparts.select_part(labparts.PART4, benches_of("trainbench_gpu.json"))
     assert sel.xs == ["0", "2", "4", "8"]
+    assert sel.settings == {"batch": "256", "model": "Medium", "precision": "fp32",
+                            "pin": "1", "device": "cuda"}
 
 
-def test_precision_needs_two_precisions_and_considers_train_step():
+def test_precision_comes_from_train_epoch_in_the_real_gpu_sweep():
     assert labparts.select_part(labparts.PRECISION, benches_of("trainbench_cpu.json")) is None
     sel = labparts.select_part(labparts.PRECISION, benches_of("trainbench_gpu.json"))
-    assert sel.family == "BM_TrainStep"
-    assert sel.xs == ["fp32", "fp16", "bf16"]
+    # BM_TrainStep runs fp32 only; precision varies only in BM_TrainEpoch
+    assert sel.family == "BM_TrainEpoch"
+    assert sel.xs == ["fp32", "tf32", "fp16", "bf16"]
+    assert sel.settings == {"batch": "256", "model": "Large", "workers": "4", "pin": "1",
+                            "device": "cuda"}
+
+
+def test_precision_considers_train_step():
+    step = "BM_TrainStep/batch:256/model:Medium/precision:{}/device:cuda/manual_time"
+    benches = as_dict(fake(step.format("fp32")), fake(step.format("bf16")),
+                      fake(epoch(256, precision="fp32")))
+    sel = labparts.select_part(labparts.PRECISION, benches)
+    assert sel.family == "BM_TrainStep" and sel.xs == ["fp32", "bf16"]
 
 
 def test_unrelated_run_selects_nothing():
@@ -96,7 +117,9 @@ def test_bandwidth_series_from_counter_and_from_time():
     series = labparts.bandwidth_series(benches_of("trainbench_gpu.json"))
     assert list(series) == [("H2D", True), ("H2D", False), ("D2H", True), ("D2H", False)]
     sizes = [size for size, _ in series[("H2D", True)]]
-    assert sizes == [4096, 1048576, 67108864]
+    assert sizes == [65536 * 4 ** k for k in range(7)]
+    assert sizes[-1] == 268435456
+    assert all([s for s, _ in points] == sizes for points in series.values())
     assert series[("H2D", True)][-1][1] > series[("H2D", False)][-1][1]
     computed = labparts.bandwidth_series(as_dict(
         fake("BM_HostToDevice/bytes:1000000/pinned:1/manual_time", time_s=1e-4)))

@@ -1,6 +1,7 @@
 """Tests for tools/plot.py: figures are real PNGs, missing parts are skipped."""
 
 import io
+import json
 import os
 
 import pytest
@@ -126,6 +127,82 @@ def test_bandwidth_lines_labels_and_styles():
     assert [name for name, *_ in single] == ["H2D pinned", "H2D pageable",
                                              "D2H pinned", "D2H pageable"]
     assert len({style for *_, style in single}) == 4
-    assert single[0][1] == [4096, 1048576, 67108864]
+    assert single[0][1] == [65536 * 4 ** k for k in range(7)]
     double = plot.bandwidth_lines([("H100", series), ("A100", series)])
     assert len(double) == 8 and double[4][0] == "A100: H2D pinned"
+
+
+# ---- what the figures show ------------------------------------------------------
+
+EPOCH = ("BM_TrainEpoch/batch:{batch}/model:{model}/workers:{workers}/precision:{precision}"
+         "/pin:1/device:cuda/iterations:2/manual_time")
+
+
+def raw_rows(name):
+    """name -> benchmark row, read straight from the JSON file (not through gbench)."""
+    with open(input_path(name), encoding="utf-8") as handle:
+        return {r["name"]: r for r in json.load(handle)["benchmarks"]}
+
+
+def drawn(part, drawer, tmp_path, runs=("trainbench_gpu.json",)):
+    selections = [(name, labparts.select_part(part, gbench.collect_benchmarks(load(name))))
+                  for name in runs]
+    labelled, subtitle = plot.label_selections(selections)
+    path = tmp_path / part.filename
+    fig = drawer(labelled, str(path), subtitle)
+    assert_png(path)
+    return fig
+
+
+def test_part2_figure_plots_batch_sizes_against_the_epoch_times(tmp_path):
+    rows = raw_rows("trainbench_gpu.json")
+    batches = [16, 64, 256, 1024]
+    names = [EPOCH.format(batch=b, model="Medium", workers=4, precision="fp32")
+             for b in batches]
+    assert all(rows[n]["time_unit"] == "s" for n in names)
+    fig = drawn(labparts.PART2, plot.figure_part2, tmp_path)
+    ax_time, ax_mem, ax_acc = fig.axes
+    [line] = ax_time.get_lines()
+    assert list(line.get_xdata()) == batches
+    assert list(line.get_ydata()) == pytest.approx([rows[n]["real_time"] for n in names])
+    assert ax_time.get_xscale() == "log"
+    [mem] = ax_mem.get_lines()
+    assert list(mem.get_ydata()) == pytest.approx([rows[n]["peak_alloc_MB"] for n in names])
+    [acc] = ax_acc.get_lines()
+    assert list(acc.get_ydata()) == pytest.approx([100 * rows[n]["test_acc"] for n in names])
+
+
+def test_part3_figure_bars_are_the_epoch_times_in_model_order(tmp_path):
+    rows = raw_rows("trainbench_gpu.json")
+    models = ["Small", "Medium", "Large"]
+    names = [EPOCH.format(batch=256, model=m, workers=4, precision="fp32") for m in models]
+    fig = drawn(labparts.PART3, plot.figure_part3, tmp_path)
+    ax_time, _, ax_par = fig.axes
+    assert [t.get_text() for t in ax_time.get_xticklabels()] == models
+    assert [p.get_height() for p in ax_time.patches] == \
+        pytest.approx([rows[n]["real_time"] for n in names])
+    assert [p.get_height() for p in ax_par.patches] == \
+        pytest.approx([rows[n]["params_M"] for n in names])
+
+
+def test_precision_figure_bars_are_epoch_throughput(tmp_path):
+    rows = raw_rows("trainbench_gpu.json")
+    precisions = ["fp32", "tf32", "fp16", "bf16"]
+    names = [EPOCH.format(batch=256, model="Large", workers=4, precision=p)
+             for p in precisions]
+    fig = drawn(labparts.PRECISION, plot.figure_precision, tmp_path)
+    [ax] = fig.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == precisions
+    assert [p.get_height() for p in ax.patches] == \
+        pytest.approx([rows[n]["samples_per_second"] for n in names])
+    assert "BM_TrainEpoch" in fig.get_suptitle()
+
+
+def test_overlaid_runs_are_one_line_each(tmp_path):
+    fig = drawn(labparts.PART4, plot.figure_part4, tmp_path,
+                runs=("trainbench_gpu.json", "trainbench_cpu.json"))
+    lines = fig.axes[0].get_lines()
+    assert [l.get_label() for l in lines] == [
+        "trainbench_gpu.json (batch=256 device=cuda)",
+        "trainbench_cpu.json (batch=64 device=cpu)"]
+    assert [list(l.get_xdata()) for l in lines] == [[0, 2, 4, 8], [0, 2, 4, 8]]

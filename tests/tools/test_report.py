@@ -45,14 +45,15 @@ def test_fmt_pct_and_human_bytes():
 
 def test_part1_table(gpu_md):
     assert "| Device | Epoch Time (s) | Samples/s |" in gpu_md
-    assert "| cpu | 80.400 |" in gpu_md            # mean of 80.0 and 80.8 s
-    assert "| cuda | 8.040 |" in gpu_md
+    assert "| cpu | 41.600 | 1442.3 |" in gpu_md
+    assert "| cuda | 6.240 | 9615.4 |" in gpu_md
 
 
 def test_part2_table_gpu_and_cpu_memory(gpu_md, cpu_md):
     header = "| Batch Size | Epoch Time (s) | Peak Memory (MB) | Test Accuracy |"
     assert header in gpu_md and header in cpu_md
-    assert "| 32 | 5.124 | 117.2 | 70.50% |" in gpu_md
+    assert "| 16 | 9.820 | 23.2 | 90.50% |" in gpu_md
+    assert "| 1024 | 1.130 | 577.6 | 84.20% |" in gpu_md
     assert "`peak_alloc_MB`" in gpu_md
     assert "| 32 | 50.982 | 940.0 | 70.50% |" in cpu_md
     assert "`host_peak_rss_MB`" in cpu_md
@@ -81,27 +82,52 @@ def test_part4_data_wait_column_only_when_measured(tmp_path, gpu_md):
 
 def test_precision_and_bandwidth_tables_only_when_present(gpu_md, cpu_md):
     assert "## Training precision" in gpu_md
-    assert "| fp16 |" in gpu_md and "2.10x" in gpu_md
+    assert "| Precision | Epoch Time (s) | Samples/s | Speed-up vs fp32 |" in gpu_md
+    assert "| tf32 | 2.91 | 20618.6 | 1.59x |" in gpu_md
+    assert "| fp16 | 2.18 | 27522.9 | 2.12x |" in gpu_md
     assert "## Host-device bandwidth" in gpu_md
-    assert "| H2D | pinned | 67,108,864 | 64 MiB | 24.80 |" in gpu_md
+    assert "| H2D | pinned | 268,435,456 | 256 MiB | 53.55 |" in gpu_md
+    assert "| D2H | pageable | 65,536 | 64 KiB | 1.10 |" in gpu_md
     assert "## Training precision" not in cpu_md
     assert "## Host-device bandwidth" not in cpu_md
 
 
 def test_settings_line_and_repetitions(gpu_md, cpu_md):
     assert ("_Measured with BM_TrainEpoch, model=Medium, workers=4, precision=fp32, pin=1, "
-            "device=cuda; mean of 2 repetitions._") in gpu_md
-    assert "repetitions" not in cpu_md
+            "device=cuda._") in gpu_md
+    assert "repetitions" not in cpu_md and "repetitions" not in gpu_md
+    real = report.build_report(load("trainbench_real_cpu.json"))
+    assert ("_Measured with BM_TrainEpoch, model=Medium, workers=0, precision=fp32, pin=0, "
+            "device=cpu; mean of 2 repetitions._") in real
 
 
-def test_context_and_errored_sections(gpu_md, cpu_md):
-    assert "| CUDA driver | 550.54.15 |" in gpu_md
+def test_context_and_errored_sections(gpu_md, cpu_md, tmp_path):
+    assert "| CUDA driver | 12.8 |" in gpu_md
     assert "| cuDNN | 9.1.0 |" in gpu_md
+    assert "| Data directory | /usr/share/datasets/fashion-mnist |" in gpu_md
     assert "| Host | lab-cpu-01 |" in cpu_md
     assert "| CPU model | AMD EPYC 7B13 |" in cpu_md
     assert "CUDA driver" not in cpu_md
-    assert "## Errored benchmarks" in gpu_md and "CUDA out of memory" in gpu_md
-    assert "## Errored benchmarks" not in cpu_md
+    assert "## Errored benchmarks" not in gpu_md and "## Errored benchmarks" not in cpu_md
+    # the same run with the batch-1024 epoch out of GPU memory
+    doc = json.load(open(input_path("trainbench_gpu.json")))
+    oom = ("BM_TrainEpoch/batch:1024/model:Medium/workers:4/precision:fp32/pin:1/device:cuda"
+           "/iterations:2/manual_time")
+    for row in doc["benchmarks"]:
+        if row["name"] == oom:
+            for key in list(row):
+                if key not in ("name", "family_index", "per_family_instance_index",
+                               "run_name", "run_type", "repetitions", "repetition_index",
+                               "threads", "time_unit"):
+                    del row[key]
+            row.update(error_occurred=True, iterations=0, real_time=0.0, cpu_time=0.0,
+                       error_message="CUDA out of memory. Tried to allocate 2.00 GiB")
+    path = tmp_path / "oom.json"
+    path.write_text(json.dumps(doc))
+    md = report.build_report(gbench.load_run(str(path)))
+    assert "## Errored benchmarks" in md and "CUDA out of memory" in md
+    assert f"| {oom} | CUDA out of memory" in md
+    assert "| 1024 |" not in md.split("## Part 2")[1].split("## Part 3")[0]
 
 
 def test_unrelated_run_says_not_measured():

@@ -6,6 +6,14 @@ They mimic Google Benchmark v1.7.1 JSON output (iteration rows, aggregates,
 errored rows, time units ns..s) and trainbench's names, counters and context.
 The numbers are made up; tests assert on them, so rerun the tests afterwards.
 
+trainbench_gpu.json follows trainbench's real default sweep on a GPU machine
+(bench/config.cc DefaultEpochSweep/DefaultStepSweep, bench/transfer.cc), as
+one default run writes it (one repetition, --epochs=2): its names, time
+units, counters (sorted by name, as Google Benchmark writes them) and
+context keys.  Only the numbers are invented (plausible for an H100 and
+Fashion-MNIST).  trainbench_cpu.json is an older, smaller trainbench-like
+file (iterations:1 names, CPU-only).
+
 gbench_real_v171.json is not generated here: it is the real output of a small
 Google Benchmark 1.7.1 program (Complexity(), SkipWithError, UseManualTime,
 ArgNames, Threads, user counters), run with --benchmark_repetitions=3.
@@ -33,12 +41,15 @@ def ctx(**extra):
     return c
 
 class Builder:
-    def __init__(self):
+    # family_per_name: every name is its own family, as with trainbench, which
+    # registers each configuration with its own benchmark::RegisterBenchmark call.
+    def __init__(self, family_per_name=False):
         self.rows = []
         self.family = {}
+        self.family_per_name = family_per_name
     def bench(self, name, times_s, unit, counters_list, iterations=1, aggregates=True,
               aggregates_only=False, error=None):
-        fam = name.split("/")[0]
+        fam = name if self.family_per_name else name.split("/")[0]
         fi = self.family.setdefault(fam, len(self.family))
         pfi = sum(1 for r in self.rows if r["family_index"] == fi and r.get("repetition_index", 0) == 0 and r["run_type"] == "iteration")
         reps = len(times_s)
@@ -117,7 +128,7 @@ for fname, units in (("gbench_units_a.json", {"BM_ns": "ns", "BM_us": "us", "BM_
         b.bench(n, [d], units[n], [{}], 10, aggregates=False)
     b.dump(fname, ctx())
 
-# ---- trainbench-like runs
+# ---- trainbench-like CPU run (older, smaller file)
 def epoch_name(batch, model, workers, precision, pin, device):
     return (f"BM_TrainEpoch/batch:{batch}/model:{model}/workers:{workers}/precision:{precision}"
             f"/pin:{pin}/device:{device}/iterations:1/manual_time")
@@ -142,7 +153,8 @@ def epoch_time(batch, model, workers, device):
     w = {0: 2.0, 2: 1.3, 4: 1.0, 8: 0.95}[workers]
     return base * m * w * (64 / batch) ** 0.35
 
-def trainbench(fname, device, reps, context, unit="s", errors=()):
+def trainbench(fname, device, reps, context, unit="s"):
+    """The older trainbench-like CPU file (not trainbench's real sweep)."""
     b = Builder()
     seen = set()
     def add(batch, model, workers, pin, dev=device, precision="fp32"):
@@ -154,8 +166,6 @@ def trainbench(fname, device, reps, context, unit="s", errors=()):
         ts = [t * (1 + 0.01 * i) for i in range(reps)]
         b.bench(n, ts, unit, [epoch_counters(batch, model, workers, dev, x) for x in ts])
     add(64, "Medium", 0, 0, dev="cpu")          # Part 1
-    if device == "cuda":
-        add(64, "Medium", 0, 0, dev="cuda")
     for batch in (32, 64, 128, 256):            # Part 2
         add(batch, "Medium", 4, 1)
     for batch in (64, 128):                     # a smaller pin:0 set (must not win)
@@ -164,25 +174,6 @@ def trainbench(fname, device, reps, context, unit="s", errors=()):
         add(64, model, 4, 1)
     for workers in (0, 2, 4, 8):                # Part 4
         add(64, "Medium", workers, 1)
-    for n, msg in errors:
-        b.bench(n, [0], unit, [{}], error=msg)
-    if device == "cuda":
-        for prec, speed in (("fp32", 1.0), ("fp16", 2.1), ("bf16", 1.9)):
-            n = f"BM_TrainStep/batch:256/model:Medium/precision:{prec}/device:cuda/manual_time"
-            step = 0.012 / speed
-            ts = [step * (1 + 0.02 * i) for i in range(reps)]
-            b.bench(n, ts, "ms", [{"samples_per_second": 256 / x, "step_ms": x * 1e3,
-                                   "tflops": 3.5 * speed} for x in ts], iterations=200)
-        for fam, d in (("BM_HostToDevice", "h2d"), ("BM_DeviceToHost", "d2h")):
-            for pinned in (0, 1):
-                for size in (4096, 1048576, 67108864):
-                    peak = 25.0 if pinned else 11.0
-                    gbps = peak * size / (size + 2e5)
-                    t = size / (gbps * 1e9)
-                    ts = [t * (1 + 0.01 * i) for i in range(reps)]
-                    b.bench(f"{fam}/bytes:{size}/pinned:{pinned}/manual_time", ts, "us",
-                            [{"GB_per_s": size / x / 1e9, "pcie_peak_pct": 100 * size / x / 1e9 / 32}
-                             for x in ts], iterations=50)
     b.dump(fname, context)
 
 cpu_ctx = ctx(host_name="lab-cpu-01", num_cpus=16, mhz_per_cpu=3000,
@@ -190,17 +181,139 @@ cpu_ctx = ctx(host_name="lab-cpu-01", num_cpus=16, mhz_per_cpu=3000,
               trainbench_version="0.1.0", git_commit="abc1234", libtorch_version="2.5.1",
               cpu_threads="16", dataset="CIFAR-10", data_dir="data/cifar-10",
               train_samples="50000", test_samples="10000")
-gpu_ctx = ctx(host_name="gpu-node-7", num_cpus=32, mhz_per_cpu=2400,
-              cpu_model="Intel Xeon Platinum 8480+",
-              trainbench_version="0.1.0", git_commit="abc1234", libtorch_version="2.5.1",
-              device_name="NVIDIA H100 80GB HBM3", cuda_runtime_version="12.4",
-              cuda_driver_version="550.54.15", cudnn_version="9.1.0",
-              gpu_memory_MB="81559", sm_count="132", compute_capability="9.0",
-              cpu_threads="32", dataset="CIFAR-10", data_dir="data/cifar-10",
-              train_samples="50000", test_samples="10000")
 trainbench("trainbench_cpu.json", "cpu", 1, cpu_ctx)
-trainbench("trainbench_gpu.json", "cuda", 2, gpu_ctx,
-           errors=[(epoch_name(4096, "Large", 4, "fp32", 1, "cuda"), "CUDA out of memory. Tried to allocate 2.00 GiB")])
+
+# ---- trainbench's real default sweep on a GPU machine (made-up numbers)
+GPU_TRAIN, GPU_TEST = 60000, 10000
+PARAMS = {"Small": 26698, "Medium": 421642, "Large": 6798730}   # models/models.h
+PCIE_GBPS = 32.0 * 128 / 130 / 8 * 16                          # gen5 x16, one direction
+
+# Epoch time (s) of every configuration in the default GPU sweep, in the
+# order trainbench registers them; a configuration listed by two parts
+# appears once (AppendUnique).  Key: (batch, model, workers, precision, pin, device).
+GPU_EPOCHS = {}
+for key, t in (
+        ((64, "Medium", 0, "fp32", 0, "cpu"), 41.6),        # Part 1: CPU vs GPU
+        ((64, "Medium", 0, "fp32", 0, "cuda"), 6.24),
+        ((16, "Medium", 4, "fp32", 1, "cuda"), 9.82),       # Part 2: batch size
+        ((64, "Medium", 4, "fp32", 1, "cuda"), 3.12),
+        ((256, "Medium", 4, "fp32", 1, "cuda"), 1.46),
+        ((1024, "Medium", 4, "fp32", 1, "cuda"), 1.13),
+        ((256, "Small", 4, "fp32", 1, "cuda"), 1.05),       # Part 3: model
+        ((256, "Medium", 4, "fp32", 1, "cuda"), 1.46),
+        ((256, "Large", 4, "fp32", 1, "cuda"), 4.62),
+        ((256, "Medium", 0, "fp32", 1, "cuda"), 3.91),      # Part 4: workers
+        ((256, "Medium", 2, "fp32", 1, "cuda"), 2.08),
+        ((256, "Medium", 4, "fp32", 1, "cuda"), 1.46),
+        ((256, "Medium", 8, "fp32", 1, "cuda"), 1.32),
+        ((256, "Large", 4, "fp32", 1, "cuda"), 4.62),       # precision
+        ((256, "Large", 4, "tf32", 1, "cuda"), 2.91),
+        ((256, "Large", 4, "fp16", 1, "cuda"), 2.18),
+        ((256, "Large", 4, "bf16", 1, "cuda"), 2.27)):
+    GPU_EPOCHS.setdefault(key, t)
+
+# Step time (ms): (model, batch, device).
+GPU_STEPS = {("Small", 16, "cpu"): 1.62, ("Small", 256, "cpu"): 14.5,
+             ("Medium", 16, "cpu"): 5.84, ("Medium", 256, "cpu"): 62.0,
+             ("Large", 16, "cpu"): 38.1, ("Large", 256, "cpu"): 521.0,
+             ("Small", 16, "cuda"): 0.42, ("Small", 256, "cuda"): 0.55,
+             ("Medium", 16, "cuda"): 0.61, ("Medium", 256, "cuda"): 1.05,
+             ("Large", 16, "cuda"): 1.93, ("Large", 256, "cuda"): 6.84}
+FORWARD_FLOPS = {"Small": 0.62e6, "Medium": 8.5e6, "Large": 121e6}   # per sample
+ACTIVATION_MB = {"Small": 0.12, "Medium": 0.55, "Large": 2.4}       # per sample, fp32
+LOSS_BY_BATCH = {16: 0.29, 64: 0.33, 256: 0.41, 1024: 0.58}
+ACC_BY_BATCH = {16: 0.905, 64: 0.897, 256: 0.878, 1024: 0.842}
+MODEL_LOSS = {"Small": 0.08, "Medium": 0.0, "Large": -0.05}
+MODEL_ACC = {"Small": -0.031, "Medium": 0.0, "Large": 0.012}
+HALF_PRECISION = ("fp16", "bf16")
+
+
+def sorted_counters(c):
+    """Google Benchmark writes a row's counters sorted by name (a std::map)."""
+    return {k: c[k] for k in sorted(c)}
+
+
+def gpu_epoch_counters(batch, model, workers, precision, device, t):
+    wait = ({0: 38.0, 2: 12.4, 4: 4.6, 8: 2.1}[workers] if device == "cuda" else 1.5)
+    c = {"samples_per_second": round(GPU_TRAIN / t, 3),
+         "wall_s_per_epoch": round(t * 1.02 + 0.05, 4),
+         "data_wait_pct": wait,
+         "host_peak_rss_MB": round((1850.0 + 60 * workers + 0.4 * batch) if device == "cuda"
+                                   else (1100.0 + 0.8 * batch), 2),
+         "params_M": PARAMS[model] / 1e6,
+         "train_loss": round(LOSS_BY_BATCH[batch] + MODEL_LOSS[model]
+                             + (0.004 if precision in HALF_PRECISION else 0.0), 4),
+         "test_acc": round(ACC_BY_BATCH[batch] + MODEL_ACC[model]
+                           - (0.002 if precision in HALF_PRECISION else 0.0), 4)}
+    if device == "cuda":
+        act = ACTIVATION_MB[model] * (0.55 if precision in HALF_PRECISION else 1.0)
+        alloc = round(PARAMS[model] * 4 * 4 / 2**20 + act * batch + 8.0, 2)
+        busy = round(90.0 - 0.9 * wait, 1)
+        c.update({"gpu_busy_pct": busy, "nvml_util_pct": min(100.0, busy + 3.0),
+                  "peak_alloc_MB": alloc,
+                  "peak_reserved_MB": float(2 * math.ceil((alloc * 1.25 + 20) / 2))})
+    return sorted_counters(c)
+
+
+def auto_iterations(seconds, min_time=0.5):
+    """Iterations Google Benchmark settles on: a power of 10 reaching min_time."""
+    return max(1, 10 ** math.ceil(math.log10(min_time / seconds)))
+
+
+def transfer_gbps(to_device, pinned, size):
+    peak = {(True, True): 53.6, (False, True): 52.1,
+            (True, False): 22.4, (False, False): 18.7}[(to_device, pinned)]
+    half = 262144 if pinned else 1048576
+    return peak * size / (size + half)
+
+
+def trainbench_gpu(fname, context):
+    b = Builder(family_per_name=True)
+    for (batch, model, workers, precision, pin, device), t in GPU_EPOCHS.items():
+        name = (f"BM_TrainEpoch/batch:{batch}/model:{model}/workers:{workers}"
+                f"/precision:{precision}/pin:{pin}/device:{device}/iterations:2/manual_time")
+        b.bench(name, [t], "s",
+                [gpu_epoch_counters(batch, model, workers, precision, device, t)],
+                iterations=2)
+    for device in ("cpu", "cuda"):
+        for model in ("Small", "Medium", "Large"):
+            for batch in (16, 256):
+                ms = GPU_STEPS[(model, batch, device)]
+                sps = batch / (ms / 1e3)
+                c = {"samples_per_second": round(sps, 3), "step_ms": ms,
+                     "tflops": round(3 * FORWARD_FLOPS[model] * sps / 1e12, 5)}
+                if device == "cuda":
+                    c["peak_alloc_MB"] = round(PARAMS[model] * 4 * 4 / 2**20
+                                               + ACTIVATION_MB[model] * batch + 8.0, 2)
+                b.bench(f"BM_TrainStep/batch:{batch}/model:{model}/precision:fp32"
+                        f"/device:{device}/manual_time", [ms / 1e3], "ms",
+                        [sorted_counters(c)], iterations=auto_iterations(ms / 1e3))
+    for to_device in (True, False):
+        fam = "BM_HostToDevice" if to_device else "BM_DeviceToHost"
+        size = 65536
+        while size <= 268435456:
+            for pinned in (0, 1):
+                gbps = round(transfer_gbps(to_device, bool(pinned), size), 3)
+                t = size / (gbps * 1e9)
+                b.bench(f"{fam}/bytes:{size}/pinned:{pinned}/manual_time", [t], "us",
+                        [{"GB_per_s": gbps,
+                          "pcie_peak_pct": round(100 * gbps / PCIE_GBPS, 2)}],
+                        iterations=auto_iterations(t))
+            size *= 4
+    b.dump(fname, context)
+
+
+gpu_ctx = ctx(host_name="gpu-node-7", executable="./build/trainbench", num_cpus=32,
+              mhz_per_cpu=2400)
+gpu_ctx.update(sorted({   # AddCustomContext keys: Google Benchmark writes them sorted
+    "compute_capability": "9.0", "cpu_model": "Intel Xeon Platinum 8480+",
+    "cpu_threads": "32", "cuda_driver_version": "12.8", "cuda_runtime_version": "12.4",
+    "cudnn_version": "9.1.0", "data_dir": "/usr/share/datasets/fashion-mnist",
+    "device_name": "NVIDIA H100 80GB HBM3", "git_commit": "abc1234",
+    "gpu_memory_MB": "85029", "libtorch_version": "2.5.1", "pcie_link": "gen5 x16",
+    "sm_count": "132", "test_samples": str(GPU_TEST), "train_samples": str(GPU_TRAIN),
+    "trainbench_version": "0.1.0"}.items()))
+trainbench_gpu("trainbench_gpu.json", gpu_ctx)
 
 # ---- bad inputs
 src = open(os.path.join(OUT, "gbench_errored.json")).read()
