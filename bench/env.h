@@ -37,10 +37,9 @@ struct BenchEnv {
 // REQUIRES: env outlives benchmark::RunSpecifiedBenchmarks.
 void RegisterTrainEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env);
 void RegisterTrainStep(const std::vector<StepConfig>& configs, const BenchEnv& env);
-// BM_HostToDevice and BM_DeviceToHost over TransferSizesBytes(), pinned and pageable; only
-// when env.cuda is set.
+// BM_HostToDevice and BM_DeviceToHost, 64 KiB to 256 MiB, pinned and pageable; only when
+// env.cuda is set.
 void RegisterTransfers(const BenchEnv& env);
-[[nodiscard]] std::vector<int64_t> TransferSizesBytes();
 
 // "batch:256 model:Large", for out-of-memory messages.
 std::string BatchAndModel(int64_t batch, ModelKind model);

@@ -50,14 +50,14 @@ void TransferBenchmark(benchmark::State& state, const std::string& name, bool to
   state.SetBytesProcessed(bytes * copies);
 }
 
-}  // namespace
-
 std::vector<int64_t> TransferSizesBytes() {
   std::vector<int64_t> sizes;
   // 64 KiB to 256 MiB in steps of 4x.
   for (int64_t b = int64_t{64} << 10; b <= int64_t{256} << 20; b *= 4) sizes.push_back(b);
   return sizes;
 }
+
+}  // namespace
 
 void RegisterTransfers(const BenchEnv& env) {
   if (!env.cuda) return;

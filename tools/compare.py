@@ -569,10 +569,8 @@ def main(argv=None) -> int:
         except re.error as err:
             print(f"{PROG}: invalid --filter regex {args.filter!r}: {err}", file=sys.stderr)
             return 2
-    try:
-        runs = [gbench.load_run(path) for path in args.files]
-    except gbench.InputError as err:
-        print(f"{PROG}: {err.path}: {err.problem}", file=sys.stderr)
+    runs = gbench.load_runs_for_cli(PROG, args.files)
+    if runs is None:
         return 2
     reports = []
     for run in runs[1:]:

@@ -167,11 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
     args = build_parser().parse_args(argv)
-    try:
-        run = gbench.load_run(args.file)
-    except gbench.InputError as err:
-        print(f"{PROG}: {err.path}: {err.problem}", file=sys.stderr)
+    runs = gbench.load_runs_for_cli(PROG, [args.file])
+    if runs is None:
         return 2
+    run = runs[0]
     if args.output:
         try:
             export(run, args.output, args.aggregates)

@@ -385,6 +385,16 @@ def load_run(path: str) -> Run:
     return Run(path=path, context=context, rows=doc["benchmarks"])
 
 
+def load_runs_for_cli(prog: str, paths: list) -> Optional[list]:
+    """Loads every file for a command-line tool. On the first bad one, prints
+    "<prog>: <path>: <problem>" (one line) on stderr and returns None: exit status 2."""
+    try:
+        return [load_run(path) for path in paths]
+    except InputError as err:
+        print(f"{prog}: {err.path}: {err.problem}", file=sys.stderr)
+        return None
+
+
 def quiet_broken_pipe() -> None:
     """After a BrokenPipeError on stdout (``tool | head``): point stdout at
     /dev/null so the interpreter's final flush doesn't print a traceback."""

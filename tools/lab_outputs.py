@@ -59,11 +59,10 @@ def main(argv=None) -> int:
         description="Write RESULT.csv, RESULT-plots/*.png and RESULT.md next to RESULT.json.")
     parser.add_argument("file", metavar="RESULT.json")
     args = parser.parse_args(argv)
-    try:
-        run = gbench.load_run(args.file)
-    except gbench.InputError as err:
-        print(f"{PROG}: {err.path}: {err.problem}", file=sys.stderr)
+    runs = gbench.load_runs_for_cli(PROG, [args.file])
+    if runs is None:
         return 2
+    run = runs[0]
     try:
         paths = write_outputs(run)
     except OSError as err:

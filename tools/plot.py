@@ -400,10 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
     args = build_parser().parse_args(argv)
-    try:
-        runs = [gbench.load_run(path) for path in args.files]
-    except gbench.InputError as err:
-        print(f"{PROG}: {err.path}: {err.problem}", file=sys.stderr)
+    runs = gbench.load_runs_for_cli(PROG, args.files)
+    if runs is None:
         return 2
     try:
         written = make_plots(runs, args.output_dir)

@@ -263,11 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
     args = build_parser().parse_args(argv)
-    try:
-        run = gbench.load_run(args.file)
-    except gbench.InputError as err:
-        print(f"{PROG}: {err.path}: {err.problem}", file=sys.stderr)
+    runs = gbench.load_runs_for_cli(PROG, [args.file])
+    if runs is None:
         return 2
+    run = runs[0]
     report_dir = os.path.dirname(os.path.abspath(args.output)) if args.output else os.getcwd()
     plots = os.path.abspath(args.plots) if args.plots else None
     text = build_report(run, plots, report_dir)
