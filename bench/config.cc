@@ -138,6 +138,16 @@ std::string BenchmarkName(const StepConfig& c) {
                       "/precision:", PrecisionName(c.precision), "/device:", DeviceName(c.device));
 }
 
+std::string BenchmarkName(const LoaderConfig& c) {
+  return absl::StrCat("BM_DataLoader/batch:", c.batch, "/workers:", c.workers, "/pin:", c.pin ? 1 : 0);
+}
+
+std::vector<LoaderConfig> LoaderConfigs(const std::vector<EpochConfig>& epoch_configs) {
+  std::vector<LoaderConfig> out;
+  for (const EpochConfig& e : epoch_configs) AppendUnique(out, LoaderConfig{e.batch, e.workers, e.pin});
+  return out;
+}
+
 std::vector<EpochConfig> DefaultEpochSweep(bool cuda_available) {
   std::vector<EpochConfig> out;
   const auto add = [&out](int64_t batch, ModelKind model, int workers, Precision precision,

@@ -50,10 +50,24 @@ struct StepConfig {
   }
 };
 
+// One BM_DataLoader configuration: the loader alone (no model, no copy), building batches in
+// pinned (pin) or pageable host memory.
+struct LoaderConfig {
+  int64_t batch = 256;
+  int workers = 0;
+  bool pin = false;
+
+  bool operator==(const LoaderConfig& o) const {
+    return batch == o.batch && workers == o.workers && pin == o.pin;
+  }
+};
+
 // "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda"
 std::string BenchmarkName(const EpochConfig& c);
 // "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cuda"
 std::string BenchmarkName(const StepConfig& c);
+// "BM_DataLoader/batch:256/workers:4/pin:1"
+std::string BenchmarkName(const LoaderConfig& c);
 
 // The axis flags as given (empty = not given). Each entry is one value, e.g. {"16", "64"}.
 struct AxisFlags {
@@ -70,6 +84,11 @@ struct AxisFlags {
 std::vector<EpochConfig> DefaultEpochSweep(bool cuda_available);
 // Small/Medium/Large at batch 16 and 256, fp32, on every device present.
 std::vector<StepConfig> DefaultStepSweep(bool cuda_available);
+
+// The loader settings the epoch configurations use, deduplicated, in order: BM_DataLoader
+// measures, for each, how fast the loader alone produces batches (the ceiling it sets on
+// BM_TrainEpoch), so it follows the default sweeps and the axis flags alike.
+std::vector<LoaderConfig> LoaderConfigs(const std::vector<EpochConfig>& epoch_configs);
 
 // With no axis flag: the default sweeps. With any: the cartesian product of the given values,
 // the other axes at their lab defaults; pin:1 combinations on cpu are dropped (only pin:0

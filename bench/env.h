@@ -40,6 +40,8 @@ void RegisterTrainStep(const std::vector<StepConfig>& configs, const BenchEnv& e
 // BM_HostToDevice and BM_DeviceToHost, 64 KiB to 256 MiB, pinned and pageable; only when
 // env.cuda is set.
 void RegisterTransfers(const BenchEnv& env);
+// BM_DataLoader for each configuration; pin:1 ones only when env.cuda is set.
+void RegisterDataLoader(const std::vector<LoaderConfig>& configs, const BenchEnv& env);
 
 // "batch:256 model:Large", for out-of-memory messages.
 std::string BatchAndModel(int64_t batch, ModelKind model);

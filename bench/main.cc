@@ -195,6 +195,7 @@ int main(int argc, char** argv) {
   AddContext(env);
   RegisterTrainEpoch(*epoch_configs, env);
   RegisterTrainStep(*step_configs, env);
+  RegisterDataLoader(LoaderConfigs(*epoch_configs), env);
   // Transfers have none of the axes; --device without cuda leaves them out.
   if (axes.device.empty() ||
       std::any_of(axes.device.begin(), axes.device.end(),

@@ -2,6 +2,7 @@
 // are reported on which device.
 #include <algorithm>
 #include <map>
+#include <ostream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -10,6 +11,10 @@
 #include "bench/counters.h"
 
 namespace trainbench {
+
+// Readable gtest failure messages for loader configurations.
+void PrintTo(const LoaderConfig& c, std::ostream* os) { *os << BenchmarkName(c); }
+
 namespace {
 
 TEST(NamesTest, EpochNameHasAxesInOrder) {
@@ -19,6 +24,30 @@ TEST(NamesTest, EpochNameHasAxesInOrder) {
             "BM_TrainEpoch/batch:16/model:Small/workers:0/precision:bf16/pin:0/device:cpu");
   EXPECT_EQ(BenchmarkName(StepConfig{64, ModelKind::kMedium, Precision::kFp16, DeviceKind::kCuda}),
             "BM_TrainStep/batch:64/model:Medium/precision:fp16/device:cuda");
+  EXPECT_EQ(BenchmarkName(LoaderConfig{256, 4, true}), "BM_DataLoader/batch:256/workers:4/pin:1");
+  EXPECT_EQ(BenchmarkName(LoaderConfig{16, 0, false}), "BM_DataLoader/batch:16/workers:0/pin:0");
+}
+
+TEST(LoaderConfigsTest, OnePerLoaderSettingTheEpochsUseInFirstUseOrder) {
+  const std::vector<LoaderConfig> gpu = LoaderConfigs(DefaultEpochSweep(/*cuda_available=*/true));
+  // Part 1 (pageable, 0 workers, cpu and cuda share it), Part 2's batches, Part 4's workers;
+  // Parts 3 and the precision sweep add no loader setting of their own.
+  const std::vector<LoaderConfig> want = {{64, 0, false}, {16, 4, true},  {64, 4, true},
+                                          {256, 4, true}, {1024, 4, true}, {256, 0, true},
+                                          {256, 2, true}, {256, 8, true}};
+  EXPECT_EQ(gpu, want);
+  for (const LoaderConfig& c : LoaderConfigs(DefaultEpochSweep(false))) EXPECT_FALSE(c.pin);
+
+  AxisFlags f;
+  f.model = {"Small", "Large"};
+  f.workers = {"0", "2"};
+  f.pin = {"0", "1"};
+  absl::StatusOr<std::vector<EpochConfig>> e = EpochConfigs(f, /*cuda_available=*/true);
+  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_EQ(e->size(), 8u);  // 2 models x 2 workers x 2 pins
+  const std::vector<LoaderConfig> want_flags = {
+      {256, 0, false}, {256, 0, true}, {256, 2, false}, {256, 2, true}};
+  EXPECT_EQ(LoaderConfigs(*e), want_flags);
 }
 
 bool Unique(const std::vector<EpochConfig>& v) {

@@ -132,11 +132,30 @@ def test_train_step_family_reports_step_counters(tmp_path):
     assert b["tflops"] > 0
 
 
+def test_data_loader_family_follows_the_epoch_axes(tmp_path):
+    out = tmp_path / "loader.json"
+    run(["--dataset=synthetic", "--samples=512", "--batch=64,128", "--workers=0,2",
+         "--device=cpu", "--benchmark_filter=BM_DataLoader", "--benchmark_min_time=0.02"], out)
+    rows = by_name(load(out))
+    assert sorted(rows) == sorted(
+        f"BM_DataLoader/batch:{b}/workers:{w}/pin:0/manual_time" for b in (64, 128) for w in (0, 2))
+    for b in rows.values():
+        assert not b.get("error_occurred"), b.get("error_message")
+        assert b["time_unit"] == "ms"
+        # One iteration is one epoch of the 512 images.
+        assert b["samples_per_second"] == pytest.approx(512 / (b["real_time"] / 1e3), rel=1e-6)
+
+
 def test_list_tests_shows_the_default_sweep():
     proc = run(["--benchmark_list_tests", "--dataset=synthetic"])
     names = proc.stdout.split()
     assert "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/iterations:2/manual_time" in names
     assert "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cpu/manual_time" in names
+    # One loader benchmark per loader setting the epochs use; no pinned memory on CPU.
+    loaders = [n for n in names if n.startswith("BM_DataLoader/")]
+    assert "BM_DataLoader/batch:256/workers:4/pin:0/manual_time" in loaders
+    if not os.path.exists("/dev/nvidia0"):
+        assert len(loaders) == 8 and not any("/pin:1/" in n for n in loaders)
     assert len(names) == len(set(names))
 
 
@@ -218,6 +237,18 @@ def test_cuda_out_of_memory_skips_one_benchmark_and_the_rest_run(gpu, tmp_path):
     assert "out of memory at batch:262144 model:Large" in rows["batch:262144"]["error_message"]
     assert rows["batch:256"]["samples_per_second"] > 0
     assert proc.returncode == 0
+
+
+def test_pinned_data_loader_runs_on_a_gpu_machine(gpu, tmp_path):
+    out = tmp_path / "pinned_loader.json"
+    run(["--device=cuda", "--dataset=synthetic", "--samples=4096", "--batch=256",
+         "--workers=0,4", "--pin=0,1", "--model=Small", "--benchmark_filter=BM_DataLoader",
+         "--benchmark_min_time=0.05"], out)
+    rows = by_name(load(out))
+    assert len(rows) == 4
+    for b in rows.values():
+        assert not b.get("error_occurred"), b.get("error_message")
+        assert b["samples_per_second"] > 0
 
 
 def test_transfers_report_bandwidth(gpu, tmp_path):
