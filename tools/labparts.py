@@ -70,6 +70,7 @@ PRECISION = Part("precision", "Training precision", "precision.png",
                  prefer={"model": "Large", "batch": "256", "workers": "4",
                          "pin": "1", "device": "cuda"},
                  order=PRECISION_ORDER, min_points=2)
+LOADER_FAMILY = "BM_DataLoader"  # the loader alone: the ceiling it puts on BM_TrainEpoch
 BANDWIDTH_FILENAME = "bandwidth.png"
 BANDWIDTH_FAMILIES = (("BM_HostToDevice", "H2D"), ("BM_DeviceToHost", "D2H"))
 
@@ -154,6 +155,21 @@ def select_part(part: Part, benchmarks: dict) -> Optional[Selection]:
     points = sorted(best["points"].items(), key=lambda kv: x_sort_key(part, kv[0]))
     return Selection(part=part, family=family, settings=best["others"],
                      points=points)
+
+
+def loader_alone(benchmarks: dict, batch: Optional[str], workers: Optional[str],
+                 pin: Optional[str]) -> Optional[Benchmark]:
+    """The usable BM_DataLoader benchmark with these loader settings, or None.
+
+    Axis values are compared as the strings in the names; a missing ``pin``
+    (``None``) matches ``pin:0``, as an epoch run without a pin axis is pageable.
+    """
+    want = {"batch": batch, "workers": workers, "pin": pin or "0"}
+    for bench in benchmarks.values():
+        if bench.family == LOADER_FAMILY and usable(bench) and all(
+                bench.axes.get(k, "0" if k == "pin" else None) == v for k, v in want.items()):
+            return bench
+    return None
 
 
 def bandwidth_series(benchmarks: dict) -> dict:

@@ -8,7 +8,8 @@ own shape
     Part 2  Batch Size | Epoch Time (s) | Peak Memory (MB) | Test Accuracy
     Part 3  Model Complexity | Training Time (s) | Peak GPU Memory (MB)
             (Peak Host RSS (MB) on CPU) | Parameters (M)
-    Part 4  num_workers | Epoch Time (s) [| Data Wait (%)]
+    Part 4  num_workers | Epoch Time (s) | Samples/s [| Data Wait (%)]
+            [| Loader Alone (samples/s), from BM_DataLoader]
 
 plus a precision table and a host<->device bandwidth table when the run has
 them, the settings each table was measured with, the device context, a list
@@ -27,6 +28,7 @@ numbers.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import sys
@@ -137,13 +139,34 @@ def part3_section(sel: labparts.Selection) -> str:
             + "\n\nTraining time is per epoch.")
 
 
-def part4_section(sel: labparts.Selection) -> str:
-    """Part 4 table: num_workers, Epoch Time (s), Data Wait (%) when measured."""
+def part4_section(sel: labparts.Selection, benches: Optional[dict] = None) -> str:
+    """Part 4 table: num_workers, epoch time, samples/s, data wait and the loader alone.
+
+    Data Wait (%) appears when measured; Loader Alone (samples/s) when the run
+    has BM_DataLoader rows with the same batch and pin (``benches`` given): an
+    epoch close to its loader's rate is limited by the loader, not the device.
+    """
     wait = any(b.counter("data_wait_pct") is not None for _, b in sel.points)
-    header = ["num_workers", "Epoch Time (s)"] + (["Data Wait (%)"] if wait else [])
-    rows = [[x, fmt(b.time_s)] + ([fmt(b.counter("data_wait_pct"), ".1f")] if wait else [])
-            for x, b in sel.points]
-    return md_table(header, rows)
+    alone = {x: labparts.loader_alone(benches or {}, sel.settings.get("batch"), x,
+                                      sel.settings.get("pin")) for x, _ in sel.points}
+    has_alone = any(a is not None for a in alone.values())
+    header = (["num_workers", "Epoch Time (s)", "Samples/s"]
+              + (["Data Wait (%)"] if wait else [])
+              + (["Loader Alone (samples/s)"] if has_alone else []))
+    rows = []
+    for x, b in sel.points:
+        row = [x, fmt(b.time_s), fmt(b.counter("samples_per_second"), ".1f")]
+        if wait:
+            row.append(fmt(b.counter("data_wait_pct"), ".1f"))
+        if has_alone:
+            a = alone[x]
+            row.append(fmt(a.counter("samples_per_second") if a else None, ".1f"))
+        rows.append(row)
+    table = md_table(header, rows)
+    if has_alone:
+        table += ("\n\nLoader Alone is `BM_DataLoader` with the same batch, workers and pin: "
+                  "the loader with no model, the most an epoch can reach.")
+    return table
 
 
 def precision_section(sel: labparts.Selection) -> str:
@@ -214,7 +237,8 @@ def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
                 "CPU timings may be noisy.", ""]
     sections = (
         (labparts.PART1, part1_section), (labparts.PART2, part2_section),
-        (labparts.PART3, part3_section), (labparts.PART4, part4_section),
+        (labparts.PART3, part3_section),
+        (labparts.PART4, functools.partial(part4_section, benches=benches)),
         (labparts.PRECISION, precision_section),
     )
     links = []

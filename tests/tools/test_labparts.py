@@ -143,3 +143,15 @@ def test_x_sort_key():
     assert sorted(["Large", "Huge2", "Small"],
                   key=lambda v: labparts.x_sort_key(labparts.PART3, v)) \
         == ["Small", "Large", "Huge2"]
+
+
+def test_loader_alone_matches_settings_and_defaults_pin_to_0():
+    benches = as_dict(
+        fake("BM_DataLoader/batch:256/workers:4/pin:1/manual_time", samples_per_second=9.0),
+        fake("BM_DataLoader/batch:256/workers:4/pin:0/manual_time", samples_per_second=5.0),
+        fake("BM_DataLoader/batch:64/workers:2/pin:0/manual_time", error="boom"),
+        fake(epoch(batch=256, workers=4), samples_per_second=1.0))
+    assert labparts.loader_alone(benches, "256", "4", "1").counter("samples_per_second") == 9.0
+    assert labparts.loader_alone(benches, "256", "4", None).counter("samples_per_second") == 5.0
+    assert labparts.loader_alone(benches, "256", "2", "1") is None
+    assert labparts.loader_alone(benches, "64", "2", "0") is None   # errored

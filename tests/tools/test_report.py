@@ -70,14 +70,44 @@ def test_part3_memory_header_depends_on_device(gpu_md, cpu_md):
 
 
 def test_part4_data_wait_column_only_when_measured(tmp_path, gpu_md):
-    assert "| num_workers | Epoch Time (s) | Data Wait (%) |" in gpu_md
+    assert "| num_workers | Epoch Time (s) | Samples/s | Data Wait (%) |" in gpu_md
     doc = json.load(open(input_path("trainbench_cpu.json")))
     for row in doc["benchmarks"]:
         row.pop("data_wait_pct", None)
     path = tmp_path / "nowait.json"
     path.write_text(json.dumps(doc))
     md = report.build_report(gbench.load_run(str(path)))
-    assert "| num_workers | Epoch Time (s) |\n" in md
+    assert "| num_workers | Epoch Time (s) | Samples/s |\n" in md
+
+
+def loader_row(batch, workers, pin, sps, error=None):
+    """A BM_DataLoader row as trainbench writes it (one iteration = one epoch)."""
+    row = {"name": f"BM_DataLoader/batch:{batch}/workers:{workers}/pin:{pin}/manual_time",
+           "run_name": f"BM_DataLoader/batch:{batch}/workers:{workers}/pin:{pin}/manual_time",
+           "run_type": "iteration", "repetitions": 1, "repetition_index": 0, "threads": 1,
+           "iterations": 10, "real_time": 60000 / sps * 1e3, "cpu_time": 1.0,
+           "time_unit": "ms", "samples_per_second": sps}
+    if error:
+        row.update({"error_occurred": True, "error_message": error})
+    return row
+
+
+def test_part4_loader_alone_column_matches_batch_workers_and_pin(tmp_path):
+    doc = json.load(open(input_path("trainbench_cpu.json")))
+    # Part 4 here is batch 64, pin 1. Rows with another batch or pin must not be picked.
+    doc["benchmarks"] += [loader_row(64, 0, 1, 900000.0), loader_row(64, 2, 1, 1500000.0),
+                          loader_row(64, 4, 0, 1.0), loader_row(256, 4, 1, 2.0),
+                          loader_row(64, 8, 1, 7.0, error="pinned memory: out of memory")]
+    path = tmp_path / "loader.json"
+    path.write_text(json.dumps(doc))
+    md = report.build_report(gbench.load_run(str(path)))
+    assert ("| num_workers | Epoch Time (s) | Samples/s | Data Wait (%) | "
+            "Loader Alone (samples/s) |") in md
+    assert "| 0 | 80.000 | 625.0 | 40.0 | 900000.0 |" in md
+    assert "| 2 | 52.000 | 961.5 | 13.3 | 1500000.0 |" in md
+    assert "| 4 | 40.000 | 1250.0 | 8.0 | - |" in md   # only other batch/pin rows
+    assert "| 8 | 38.000 | 1315.8 | 4.4 | - |" in md   # errored row is not a point
+    assert "`BM_DataLoader` with the same batch, workers and pin" in md
 
 
 def test_precision_and_bandwidth_tables_only_when_present(gpu_md, cpu_md):

@@ -288,6 +288,18 @@ def trainbench_gpu(fname, context):
                 b.bench(f"BM_TrainStep/batch:{batch}/model:{model}/precision:fp32"
                         f"/device:{device}/manual_time", [ms / 1e3], "ms",
                         [sorted_counters(c)], iterations=auto_iterations(ms / 1e3))
+    # BM_DataLoader: one per (batch, workers, pin) of the epochs, in first-use order.
+    loaders = []
+    for (batch, _, workers, _, pin, _) in GPU_EPOCHS:
+        if (batch, workers, pin) not in loaders:
+            loaders.append((batch, workers, pin))
+    for batch, workers, pin in loaders:
+        sps = (610000.0 * max(1, workers) * (0.9 if pin else 1.0)
+               * batch / (batch + 24))   # per-batch hand-off cost shows at small batches
+        t = GPU_TRAIN / sps
+        b.bench(f"BM_DataLoader/batch:{batch}/workers:{workers}/pin:{pin}/manual_time",
+                [t], "ms", [{"samples_per_second": round(sps, 3)}],
+                iterations=auto_iterations(t))
     for to_device in (True, False):
         fam = "BM_HostToDevice" if to_device else "BM_DeviceToHost"
         size = 65536
