@@ -6,7 +6,8 @@ What it does: writes into ``-o DIR``
     part1_cpu_vs_gpu.png           epoch time by device (Medium, batch 64)
     part2_batch_size_effects.png   epoch time, peak memory, test accuracy vs batch size
     part3_model_complexity.png     epoch time, peak memory, parameters by model
-    part4_num_workers_effect.png   epoch time (and data wait %) vs DataLoader workers
+    part4_num_workers_effect.png   epoch time (and data wait %) vs DataLoader workers,
+                                   with BM_DataLoader's epoch time dashed beneath
     precision.png                  samples/s by precision (BM_TrainEpoch or
                                    BM_TrainStep, needs two precisions)
     bandwidth.png                  host<->device GB/s vs transfer size (log x),
@@ -40,7 +41,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
 import gbench  # noqa: E402
 import labparts  # noqa: E402
@@ -261,16 +262,37 @@ def figure_part3(selections: list, path: str, subtitle: str) -> Figure:
     return fig
 
 
-def figure_part4(selections: list, path: str, subtitle: str) -> Figure:
+def loader_floor(sel: labparts.Selection, benches: dict) -> list:
+    """[(workers, seconds)]: BM_DataLoader's time per epoch at each of a Part 4
+    selection's worker counts, with its batch and pin: the shortest epoch the
+    loader alone allows.  Empty where the run has no such rows."""
+    points = []
+    for x, _ in sel.points:
+        alone = labparts.loader_alone(benches, sel.settings.get("batch"), x,
+                                      sel.settings.get("pin"))
+        if alone is not None and alone.time_s:
+            points.append((x, alone.time_s))
+    return points
+
+
+def figure_part4(selections: list, path: str, subtitle: str,
+                 loader_floors: Optional[list] = None) -> Figure:
     """Part 4: epoch time (and data wait %, if measured) vs DataLoader workers.
 
-    Returns the saved Figure."""
+    ``loader_floors`` is [(legend label, loader_floor points)]: each is drawn
+    dashed, in its run's colour, under the epoch times.  Returns the saved Figure."""
     wait = [(label, pts) for label, sel in selections
             if (pts := xy(sel, lambda b: b.counter("data_wait_pct")))]
     fig = Figure(figsize=(12 if wait else 8, 5))
     axes = fig.subplots(1, 2 if wait else 1)
     ax_time = axes[0] if wait else axes
     draw_lines(ax_time, time_series(selections))
+    colours = {line.get_label(): line.get_color() for line in ax_time.get_lines()}
+    for label, points in loader_floors or ():
+        if points:
+            ax_time.plot([float(x) for x, _ in points], [y for _, y in points],
+                         linestyle="--", marker=".", color=colours.get(label),
+                         label=f"{label}: loader alone (BM_DataLoader)")
     ax_time.set_xlabel("DataLoader workers (num_workers)")
     ax_time.set_ylabel("Epoch time (s)")
     ax_time.set_title("Epoch time")
@@ -279,6 +301,8 @@ def figure_part4(selections: list, path: str, subtitle: str) -> Figure:
         axes[1].set_xlabel("DataLoader workers (num_workers)")
         axes[1].set_ylabel("Data wait (% of epoch)")
         axes[1].set_title("Time waiting for data")
+    for ax in fig.axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # worker counts are whole
     finish(fig, "Part 4: DataLoader workers (BM_TrainEpoch)", path, subtitle)
     return fig
 
@@ -362,13 +386,18 @@ def make_plots(runs: list, out_dir: str, log=None) -> list:
                (labparts.PRECISION, figure_precision))
     for part, drawer in drawers:
         path = os.path.join(out_dir, part.filename)
-        selections = [(label, sel) for label, b in zip(labels, benches)
-                      if (sel := labparts.select_part(part, b)) is not None]
-        if not selections:
+        picked = [(label, sel, b) for label, b in zip(labels, benches)
+                  if (sel := labparts.select_part(part, b)) is not None]
+        if not picked:
             print(f"{PROG}: skipping {part.filename}: {describe_missing(part)}", file=log)
             continue
-        selections, subtitle = label_selections(selections)
-        if drawer(selections, path, subtitle) is None:
+        selections, subtitle = label_selections([(label, sel) for label, sel, _ in picked])
+        extra = {}
+        if part is labparts.PART4:
+            # label_selections keeps the order, so the labels pair up with picked.
+            extra["loader_floors"] = [(label, loader_floor(sel, b)) for (label, _), (_, sel, b)
+                                      in zip(selections, picked)]
+        if drawer(selections, path, subtitle, **extra) is None:
             print(f"{PROG}: skipping {part.filename}: no samples_per_second counter "
                   f"in the {part.vary} benchmarks", file=log)
             continue

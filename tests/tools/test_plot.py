@@ -206,3 +206,59 @@ def test_overlaid_runs_are_one_line_each(tmp_path):
         "trainbench_gpu.json (batch=256 device=cuda)",
         "trainbench_cpu.json (batch=64 device=cpu)"]
     assert [list(l.get_xdata()) for l in lines] == [[0, 2, 4, 8], [0, 2, 4, 8]]
+
+
+def test_part4_draws_the_loader_floor_dashed_in_the_runs_colour(tmp_path):
+    rows = raw_rows("trainbench_gpu.json")
+    benches = gbench.collect_benchmarks(load("trainbench_gpu.json"))
+    sel = labparts.select_part(labparts.PART4, benches)
+    floor = plot.loader_floor(sel, benches)
+    # batch 256, pin 1 (Part 4's settings); BM_DataLoader times are in ms.
+    want = [rows[f"BM_DataLoader/batch:256/workers:{w}/pin:1/manual_time"]["real_time"] / 1e3
+            for w in (0, 2, 4, 8)]
+    assert [x for x, _ in floor] == ["0", "2", "4", "8"]
+    assert [y for _, y in floor] == pytest.approx(want)
+    labelled, subtitle = plot.label_selections([("gpu", sel)])
+    fig = plot.figure_part4(labelled, str(tmp_path / "p4.png"), subtitle,
+                            loader_floors=[("gpu", floor)])
+    epoch_line, floor_line = fig.axes[0].get_lines()
+    assert floor_line.get_label() == "gpu: loader alone (BM_DataLoader)"
+    assert floor_line.get_linestyle() == "--"
+    assert floor_line.get_color() == epoch_line.get_color()
+    assert list(floor_line.get_ydata()) == pytest.approx(want)
+
+
+def test_make_plots_passes_each_runs_loader_floor_to_part4(tmp_path, monkeypatch):
+    seen = {}
+    real = plot.figure_part4
+
+    def spy(selections, path, subtitle, loader_floors=None):
+        seen["floors"] = loader_floors
+        return real(selections, path, subtitle, loader_floors=loader_floors)
+
+    monkeypatch.setattr(plot, "figure_part4", spy)
+    plot.make_plots([load("trainbench_gpu.json"), load("trainbench_cpu.json")],
+                    str(tmp_path), log=io.StringIO())
+    (gpu_label, gpu_floor), (cpu_label, cpu_floor) = seen["floors"]
+    assert gpu_label.startswith("NVIDIA H100") and len(gpu_floor) == 4
+    assert cpu_floor == []   # the CPU input has no BM_DataLoader rows
+
+
+def test_part4_worker_ticks_are_whole_numbers(tmp_path):
+    # Workers 0/1/2/4, as the CPU suite runs them: the default locator puts ticks at 0.5 steps.
+    doc = json.load(open(input_path("trainbench_cpu.json"), encoding="utf-8"))
+    for row in doc["benchmarks"]:
+        for key in ("name", "run_name"):
+            if key in row:
+                row[key] = row[key].replace("/workers:8/", "/workers:1/")
+    path = tmp_path / "w0124.json"
+    path.write_text(json.dumps(doc))
+    sel = labparts.select_part(labparts.PART4,
+                               gbench.collect_benchmarks(gbench.load_run(str(path))))
+    assert sel.xs == ["0", "1", "2", "4"]
+    labelled, subtitle = plot.label_selections([("cpu", sel)])
+    fig = plot.figure_part4(labelled, str(tmp_path / "p4.png"), subtitle)
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
