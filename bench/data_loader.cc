@@ -1,9 +1,10 @@
 // BM_DataLoader: the loader alone, with no model and no copy to the device: one benchmark
 // iteration is one epoch of batches built (shuffle, per-sample crop/flip/normalize, into
 // pinned or pageable host memory) and handed out in order, then dropped. Its samples/s is the
-// ceiling the data pipeline puts on BM_TrainEpoch with the same batch, workers and pin: when
-// it is not well above BM_TrainStep's samples/s, the loader, not the device, limits training
-// (the lab's Part 4 question, answered without a model in the way).
+// ceiling the data pipeline puts on BM_TrainEpoch with the same batch, workers and pin: an
+// epoch that comes close to it is limited by the loader, not the device, and an epoch can
+// reach its BM_TrainStep ceiling only when this is well above that (the lab's Part 4
+// question, answered without a model in the way).
 //
 // Timed section: as in BM_TrainEpoch, from before the loader is created (its threads start)
 // to after the last batch is handed out, on a steady clock.

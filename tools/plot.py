@@ -287,6 +287,9 @@ def figure_part4(selections: list, path: str, subtitle: str,
     axes = fig.subplots(1, 2 if wait else 1)
     ax_time = axes[0] if wait else axes
     draw_lines(ax_time, time_series(selections))
+    # The floor shares the epoch-time axis, so the axis reaches down to it (to 0 s in
+    # practice): the gap between the two lines is the point, and on a zero-based axis the
+    # differences between worker counts are not exaggerated either.
     colours = {line.get_label(): line.get_color() for line in ax_time.get_lines()}
     for label, points in loader_floors or ():
         if points:

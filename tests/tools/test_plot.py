@@ -226,6 +226,7 @@ def test_part4_draws_the_loader_floor_dashed_in_the_runs_colour(tmp_path):
     assert floor_line.get_linestyle() == "--"
     assert floor_line.get_color() == epoch_line.get_color()
     assert list(floor_line.get_ydata()) == pytest.approx(want)
+    assert fig.axes[0].get_ylim()[0] <= min(want)   # the floor is in view, not clipped
 
 
 def test_make_plots_passes_each_runs_loader_floor_to_part4(tmp_path, monkeypatch):
