@@ -172,6 +172,14 @@ def loader_alone(benchmarks: dict, batch: Optional[str], workers: Optional[str],
     return None
 
 
+def loaders_for(sel: Selection, benchmarks: dict) -> dict:
+    """{workers: BM_DataLoader Benchmark} for a Part 4 selection's points, with its
+    batch and pin; worker counts without a usable loader row are left out."""
+    found = {x: loader_alone(benchmarks, sel.settings.get("batch"), x, sel.settings.get("pin"))
+             for x, _ in sel.points}
+    return {x: bench for x, bench in found.items() if bench is not None}
+
+
 def bandwidth_series(benchmarks: dict) -> dict:
     """Host<->device copy series: {(direction, pinned): [(bytes, GB/s), ...]}.
 

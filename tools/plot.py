@@ -266,13 +266,8 @@ def loader_floor(sel: labparts.Selection, benches: dict) -> list:
     """[(workers, seconds)]: BM_DataLoader's time per epoch at each of a Part 4
     selection's worker counts, with its batch and pin: the shortest epoch the
     loader alone allows.  Empty where the run has no such rows."""
-    points = []
-    for x, _ in sel.points:
-        alone = labparts.loader_alone(benches, sel.settings.get("batch"), x,
-                                      sel.settings.get("pin"))
-        if alone is not None and alone.time_s:
-            points.append((x, alone.time_s))
-    return points
+    return [(x, bench.time_s) for x, bench in labparts.loaders_for(sel, benches).items()
+            if bench.time_s]
 
 
 def figure_part4(selections: list, path: str, subtitle: str,

@@ -147,9 +147,8 @@ def part4_section(sel: labparts.Selection, benches: Optional[dict] = None) -> st
     epoch close to its loader's rate is limited by the loader, not the device.
     """
     wait = any(b.counter("data_wait_pct") is not None for _, b in sel.points)
-    alone = {x: labparts.loader_alone(benches or {}, sel.settings.get("batch"), x,
-                                      sel.settings.get("pin")) for x, _ in sel.points}
-    has_alone = any(a is not None for a in alone.values())
+    alone = labparts.loaders_for(sel, benches or {})
+    has_alone = bool(alone)
     header = (["num_workers", "Epoch Time (s)", "Samples/s"]
               + (["Data Wait (%)"] if wait else [])
               + (["Loader Alone (samples/s)"] if has_alone else []))
@@ -159,7 +158,7 @@ def part4_section(sel: labparts.Selection, benches: Optional[dict] = None) -> st
         if wait:
             row.append(fmt(b.counter("data_wait_pct"), ".1f"))
         if has_alone:
-            a = alone[x]
+            a = alone.get(x)
             row.append(fmt(a.counter("samples_per_second") if a else None, ".1f"))
         rows.append(row)
     table = md_table(header, rows)
