@@ -127,6 +127,14 @@ absl::StatusOr<DeviceKind> ParseDevice(absl::string_view s) {
   return FlagError("device", s, "unknown device (expected cpu or cuda)");
 }
 
+absl::string_view AdamName(AdamKind a) { return a == AdamKind::kLoop ? "loop" : "fused"; }
+
+absl::StatusOr<AdamKind> ParseAdam(absl::string_view s) {
+  if (absl::EqualsIgnoreCase(s, "fused")) return AdamKind::kFused;
+  if (absl::EqualsIgnoreCase(s, "loop")) return AdamKind::kLoop;
+  return FlagError("adam", s, "unknown Adam update (expected fused or loop)");
+}
+
 std::string BenchmarkName(const EpochConfig& c) {
   return absl::StrCat("BM_TrainEpoch/batch:", c.batch, "/model:", ModelName(c.model),
                       "/workers:", c.workers, "/precision:", PrecisionName(c.precision),

@@ -15,6 +15,9 @@ namespace trainbench {
 enum class ModelKind { kSmall, kMedium, kLarge };
 enum class Precision { kFp32, kTf32, kFp16, kBf16 };
 enum class DeviceKind { kCpu, kCuda };
+// fused: one multi-tensor Adam update per step (at::_fused_adam_, what
+// torch.optim.Adam(fused=True) runs); loop: torch::optim::Adam, several kernels per parameter.
+enum class AdamKind { kFused, kLoop };
 
 [[nodiscard]] absl::string_view ModelName(ModelKind m);
 [[nodiscard]] absl::string_view PrecisionName(Precision p);
@@ -22,6 +25,8 @@ enum class DeviceKind { kCpu, kCuda };
 absl::StatusOr<ModelKind> ParseModel(absl::string_view s);
 absl::StatusOr<Precision> ParsePrecision(absl::string_view s);
 absl::StatusOr<DeviceKind> ParseDevice(absl::string_view s);
+[[nodiscard]] absl::string_view AdamName(AdamKind a);
+absl::StatusOr<AdamKind> ParseAdam(absl::string_view s);
 
 // One BM_TrainEpoch configuration. pin = batches in pinned host memory, copied non_blocking.
 struct EpochConfig {

@@ -1,6 +1,15 @@
 #include "bench/counters.h"
 
 namespace trainbench {
+namespace {
+
+void AddKernelCounters(const std::optional<KernelBusy>& k, CounterList& c) {
+  if (!k || k->wall_seconds <= 0 || k->steps <= 0) return;
+  c.emplace_back("gpu_kernel_busy_pct", 100.0 * k->kernel_seconds / k->wall_seconds);
+  c.emplace_back("kernel_ms_per_step", 1e3 * k->kernel_seconds / static_cast<double>(k->steps));
+}
+
+}  // namespace
 
 CounterList EpochCounters(const EpochMeasurements& m) {
   CounterList c;
@@ -9,9 +18,11 @@ CounterList EpochCounters(const EpochMeasurements& m) {
   c.emplace_back("wall_s_per_epoch", m.epochs > 0 ? m.wall_seconds / m.epochs : 0.0);
   c.emplace_back("data_wait_pct",
                  m.timed_seconds > 0 ? 100.0 * m.data_wait_seconds / m.timed_seconds : 0.0);
-  if (m.busy_seconds && m.timed_seconds > 0) {
-    c.emplace_back("gpu_busy_pct", 100.0 * *m.busy_seconds / m.timed_seconds);
+  if (m.step_span_seconds && m.timed_seconds > 0) {
+    c.emplace_back("step_span_pct", 100.0 * *m.step_span_seconds / m.timed_seconds);
   }
+  AddKernelCounters(m.kernel_busy, c);
+  if (m.amp_skipped_steps) c.emplace_back("amp_skipped_steps", static_cast<double>(*m.amp_skipped_steps));
   if (m.nvml_util_pct) c.emplace_back("nvml_util_pct", *m.nvml_util_pct);
   if (m.peak_alloc_bytes) c.emplace_back("peak_alloc_MB", *m.peak_alloc_bytes / kBytesPerMB);
   if (m.peak_reserved_bytes) c.emplace_back("peak_reserved_MB", *m.peak_reserved_bytes / kBytesPerMB);
@@ -29,6 +40,8 @@ CounterList StepCounters(const StepMeasurements& m) {
   c.emplace_back("samples_per_second", samples_per_second);
   c.emplace_back("step_ms", m.steps > 0 ? 1e3 * m.timed_seconds / m.steps : 0.0);
   c.emplace_back("tflops", 3.0 * m.forward_flops_per_sample * samples_per_second / 1e12);
+  AddKernelCounters(m.kernel_busy, c);
+  if (m.amp_skipped_steps) c.emplace_back("amp_skipped_steps", static_cast<double>(*m.amp_skipped_steps));
   if (m.peak_alloc_bytes) c.emplace_back("peak_alloc_MB", *m.peak_alloc_bytes / kBytesPerMB);
   return c;
 }

@@ -13,13 +13,22 @@ namespace trainbench {
 
 inline constexpr double kBytesPerMB = 1024.0 * 1024.0;  // MB = 2^20 bytes, as the lab prints
 
+// Kernel time over an untimed traced span (CUPTI), in seconds.
+struct KernelBusy {
+  double wall_seconds = 0;    // the traced span
+  double kernel_seconds = 0;  // time at least one kernel ran
+  int64_t steps = 0;          // optimizer steps in the span
+};
+
 struct EpochMeasurements {
   int epochs = 0;
   int64_t samples_per_epoch = 0;
   double timed_seconds = 0;      // sum of the epochs' manual (event or steady-clock) times
   double wall_seconds = 0;       // sum of the epochs' host-clock times, synchronized
   double data_wait_seconds = 0;  // training thread waiting for the next batch
-  std::optional<double> busy_seconds;  // compute stream executing steps (CUDA)
+  std::optional<double> step_span_seconds;  // compute stream between step begin/end events (CUDA)
+  std::optional<KernelBusy> kernel_busy;     // the traced, untimed epoch (CUDA with CUPTI)
+  std::optional<int64_t> amp_skipped_steps;  // fp16: steps skipped for inf/nan gradients
   std::optional<int64_t> peak_alloc_bytes;     // CUDA caching allocator
   std::optional<int64_t> peak_reserved_bytes;  // CUDA caching allocator
   std::optional<double> nvml_util_pct;         // NVML utilization.gpu, mean of samples
@@ -32,7 +41,8 @@ struct EpochMeasurements {
 using CounterList = std::vector<std::pair<std::string, double>>;
 
 // samples_per_second, wall_s_per_epoch, data_wait_pct, params_M, train_loss, test_acc always;
-// gpu_busy_pct, peak_alloc_MB, peak_reserved_MB, nvml_util_pct, host_peak_rss_MB when measured.
+// step_span_pct, gpu_kernel_busy_pct, kernel_ms_per_step, amp_skipped_steps, peak_alloc_MB,
+// peak_reserved_MB, nvml_util_pct, host_peak_rss_MB when measured.
 CounterList EpochCounters(const EpochMeasurements& m);
 
 struct StepMeasurements {
@@ -41,10 +51,13 @@ struct StepMeasurements {
   double timed_seconds = 0;
   double forward_flops_per_sample = 0;
   std::optional<int64_t> peak_alloc_bytes;
+  std::optional<KernelBusy> kernel_busy;     // one traced, untimed iteration (CUDA with CUPTI)
+  std::optional<int64_t> amp_skipped_steps;  // fp16
 };
 
-// samples_per_second, step_ms, tflops (forward + backward = 3x forward FLOPs); peak_alloc_MB
-// when measured.
+// samples_per_second, step_ms, tflops (forward + backward = 3x forward FLOPs);
+// gpu_kernel_busy_pct, kernel_ms_per_step, amp_skipped_steps, peak_alloc_MB when measured.
 CounterList StepCounters(const StepMeasurements& m);
+
 
 }  // namespace trainbench

@@ -4,6 +4,7 @@
 
 #include <c10/util/Exception.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "models/trainer.h"
 
@@ -35,18 +36,43 @@ DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, Devic
   return ctx;
 }
 
-bool RunOrSkip(benchmark::State& state, const std::string& name, const std::string& what_ran,
-               DeviceContext& ctx, const std::function<void()>& body) {
+bool IsOutOfMemoryMessage(const std::string& first_line) {
+  for (const char* marker : {"out of memory", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED",
+                             "cudaErrorMemoryAllocation", "can't allocate memory"}) {
+    if (absl::StrContains(first_line, marker)) return true;
+  }
+  return false;
+}
+
+absl::Status RunGuarded(DeviceContext& ctx, const std::string& what_ran,
+                        const std::function<void()>& body) {
+  if (ctx.lost_reason()) return absl::UnavailableError(*ctx.lost_reason());
   std::string error;
+  bool oom = false;
   try {
-    body();
-    return true;
-  } catch (const c10::OutOfMemoryError& e) {
     ctx.ReleaseCachedMemory();
-    error = absl::StrCat("out of memory at ", what_ran, ": ", FirstLine(e.what()));
+    body();
+    return absl::OkStatus();
+  } catch (const c10::OutOfMemoryError& e) {
+    error = FirstLine(e.what());
+    oom = true;
+  } catch (const std::bad_alloc& e) {
+    error = FirstLine(e.what());
+    oom = true;
   } catch (const std::exception& e) {
     error = FirstLine(e.what());
+    oom = IsOutOfMemoryMessage(error);
   }
+  if (oom) error = absl::StrCat("out of memory at ", what_ran, ": ", error);
+  ctx.RecoverAfterFailure(error);
+  return oom ? absl::ResourceExhaustedError(error) : absl::InternalError(error);
+}
+
+bool RunOrSkip(benchmark::State& state, const std::string& name, const std::string& what_ran,
+               DeviceContext& ctx, const std::function<void()>& body) {
+  const absl::Status s = RunGuarded(ctx, what_ran, body);
+  if (s.ok()) return true;
+  const std::string error(s.message());
   std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), error.c_str());
   state.SkipWithError(error.c_str());
   return false;

@@ -10,6 +10,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "absl/status/status.h"
 #include "bench/config.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
@@ -17,10 +18,21 @@
 namespace trainbench {
 
 struct RunOptions {
-  int warmup_steps = 20;  // untimed optimizer steps before the first timed one
+  int warmup_steps = 20;  // untimed optimizer steps before the first timed one, at least
+  // Untimed warm-up lasts at least this long too (clocks up, caches and plans built);
+  // negative: kCudaWarmupSeconds on CUDA, none on CPU.
+  double warmup_seconds = -1;
   int epochs = 2;         // timed epochs per BM_TrainEpoch benchmark
   uint64_t seed = 0;
   bool quiet = false;     // no per-epoch progress lines on stderr
+  AdamKind adam = AdamKind::kFused;
+  bool trace_epoch = true;  // one untimed epoch (or step iteration) traced for kernel time
+
+  static constexpr double kCudaWarmupSeconds = 0.5;
+  [[nodiscard]] double WarmupSeconds(DeviceKind d) const {
+    if (warmup_seconds >= 0) return warmup_seconds;
+    return d == DeviceKind::kCuda ? kCudaWarmupSeconds : 0.0;
+  }
 };
 
 struct BenchEnv {
@@ -54,9 +66,22 @@ std::string FirstLine(const std::string& message);
 DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, DeviceKind device,
                              Precision precision);
 
-// Runs body. An exception skips the benchmark with a one-line reason and returns false; on
-// out-of-memory the reason names what_ran (e.g. "batch:256 model:Large"), and the device's
-// cached memory is released (body's tensors are gone by then), so later benchmarks still run.
+// Whether an exception's first line reports an allocation failure: LibTorch's
+// OutOfMemoryError, a failed cudaMalloc/cudaHostAlloc (AcceleratorError), cuBLAS or cuDNN
+// failing to allocate a workspace, or the CPU allocator.
+[[nodiscard]] bool IsOutOfMemoryMessage(const std::string& first_line);
+
+// Runs body on ctx's device. A device lost earlier runs nothing and returns its reason
+// ("CUDA context lost: <first error>"). The device's cached memory is released first, so the
+// benchmark's memory peaks are its own. An exception returns a one-line reason (on
+// out-of-memory naming what_ran, e.g. "out of memory at batch:256 model:Large: ..."); the
+// device is then recovered (caches released, body's tensors are gone by then) or marked
+// lost, so that later benchmarks still run or are skipped with the reason.
+absl::Status RunGuarded(DeviceContext& ctx, const std::string& what_ran,
+                        const std::function<void()>& body);
+
+// RunGuarded, turning a failure into the benchmark's skip reason (and a line on stderr).
+// Returns whether body completed.
 bool RunOrSkip(benchmark::State& state, const std::string& name, const std::string& what_ran,
                DeviceContext& ctx, const std::function<void()>& body);
 

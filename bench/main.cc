@@ -38,7 +38,11 @@ ABSL_FLAG(int64_t, samples, 0,
           "Training images per epoch, the first N of 60000 (0: all 60000 with a GPU, 2048 on "
           "a CPU-only machine).");
 ABSL_FLAG(uint64_t, seed, 0, "Seed for model init, shuffling, augmentation and synthetic data.");
-ABSL_FLAG(int32_t, warmup_steps, 20, "Untimed optimizer steps before the first timed one.");
+ABSL_FLAG(int32_t, warmup_steps, 20,
+          "Untimed optimizer steps before the first timed one, at least (warm-up also runs the "
+          "epoch's smaller last batch).");
+ABSL_FLAG(double, warmup_seconds, -1,
+          "Warm-up lasts at least this many seconds too (-1: 0.5 on cuda, 0 on cpu).");
 ABSL_FLAG(int32_t, epochs, 2, "Timed epochs per BM_TrainEpoch benchmark.");
 ABSL_FLAG(std::vector<std::string>, batch, {}, "Batch sizes, e.g. 16,64 (axis).");
 ABSL_FLAG(std::vector<std::string>, model, {}, "Models: Small, Medium, Large (axis).");
@@ -48,6 +52,12 @@ ABSL_FLAG(std::vector<std::string>, pin, {}, "Pinned host memory for batches: 0,
 ABSL_FLAG(std::vector<std::string>, device, {}, "Devices: cpu, cuda (axis).");
 ABSL_FLAG(int32_t, cpu_threads, 0, "LibTorch intra-op threads (0: all cores).");
 ABSL_FLAG(bool, quiet, false, "No per-epoch progress lines on stderr.");
+ABSL_FLAG(std::string, adam, "fused",
+          "Adam update: fused (one multi-tensor kernel per step) or loop (torch::optim::Adam, "
+          "kernels per parameter).");
+ABSL_FLAG(bool, trace_epoch, true,
+          "After the timed epochs, trace one untimed epoch (BM_TrainStep: iteration) with CUPTI "
+          "for gpu_kernel_busy_pct and kernel_ms_per_step (CUDA).");
 
 namespace trainbench {
 namespace {
@@ -56,8 +66,9 @@ constexpr int64_t kCpuDefaultSamples = 2048;
 constexpr int kBadInput = 2;
 
 const char* const kOwnFlags[] = {"data_dir", "dataset", "samples", "seed", "warmup_steps",
-                                 "epochs", "batch", "model", "workers", "precision", "pin",
-                                 "device", "cpu_threads", "quiet"};
+                                 "warmup_seconds", "epochs", "batch", "model", "workers",
+                                 "precision", "pin", "device", "cpu_threads", "quiet", "adam",
+                                 "trace_epoch"};
 
 [[noreturn]] void Fail(const std::string& line) {
   std::fprintf(stderr, "trainbench: %s\n", line.c_str());
@@ -88,9 +99,10 @@ void ParseOwnFlags(int argc, char** argv) {
     bool known = false;
     for (const char* own : kOwnFlags) known = known || name == own;
     if (!known && absl::StartsWith(name, "no") && eq == absl::string_view::npos) {
-      name.remove_prefix(2);  // --noquiet
+      name.remove_prefix(2);  // --noquiet, --notrace_epoch
       value = "false";
-      known = name == "quiet";
+      for (const char* own : kOwnFlags) known = known || name == own;
+      known = known && absl::FindCommandLineFlag(name)->IsOfType<bool>();
     }
     if (!known) Fail(absl::StrCat("--", name, ": unknown flag (see --help)"));
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
@@ -120,7 +132,15 @@ RunOptions ReadRunOptions() {
   r.epochs = absl::GetFlag(FLAGS_epochs);
   r.seed = absl::GetFlag(FLAGS_seed);
   r.quiet = absl::GetFlag(FLAGS_quiet);
+  r.trace_epoch = absl::GetFlag(FLAGS_trace_epoch);
+  r.warmup_seconds = absl::GetFlag(FLAGS_warmup_seconds);
+  absl::StatusOr<AdamKind> adam = ParseAdam(absl::GetFlag(FLAGS_adam));
+  if (!adam.ok()) Fail(std::string(adam.status().message()));
+  r.adam = *adam;
   if (r.warmup_steps < 0) Fail(absl::StrCat("--warmup_steps=", r.warmup_steps, ": must be >= 0"));
+  if (!(r.warmup_seconds >= 0) && r.warmup_seconds != -1) {
+    Fail(absl::StrCat("--warmup_seconds=", r.warmup_seconds, ": must be >= 0 (or -1, the default)"));
+  }
   if (r.epochs < 1) Fail(absl::StrCat("--epochs=", r.epochs, ": must be >= 1"));
   return r;
 }
@@ -145,6 +165,7 @@ FashionMnist LoadData(bool cuda_available) {
 
 void AddContext(const BenchEnv& env) {
   benchmark::AddCustomContext("trainbench_version", TRAINBENCH_VERSION);
+  benchmark::AddCustomContext("adam", std::string(AdamName(env.run.adam)));
   benchmark::AddCustomContext("git_commit", TRAINBENCH_GIT_COMMIT);
   benchmark::AddCustomContext("libtorch_version", TORCH_VERSION);
   benchmark::AddCustomContext("cpu_threads", absl::StrCat(at::get_num_threads()));

@@ -3,7 +3,8 @@
 //
 // Timed section: from before the epoch's loader is created (its threads start) to after the
 // last optimizer step, on the device's clock (CUDA events on the compute stream, or a steady
-// clock on CPU). Everything after it (loss read-back, test accuracy) is diagnostics.
+// clock on CPU). Everything after it (loss read-back, test accuracy, the kernel-traced extra
+// epoch) is diagnostics.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include "bench/env.h"
 #include "fixtures/host_memory.h"
 #include "fixtures/loader.h"
+#include "fixtures/warmup.h"
 #include "models/trainer.h"
 
 namespace trainbench {
@@ -30,35 +32,18 @@ class UtilizationSampling {
   DeviceContext& ctx_;
 };
 
-// Runs warm-up steps through the same loader settings, on negative epochs so the timed
-// epochs see the same batches whatever the warm-up length.
-void WarmUp(Trainer& trainer, DeviceContext& ctx, const ImageSet& train, const LoaderOptions& lo,
-            int steps) {
-  int done = 0;
-  for (int64_t pass = -1; done < steps; --pass) {
-    EpochLoader loader(train, lo, pass);
-    while (done < steps) {
-      std::optional<HostBatch> host = loader.Next();
-      if (!host) break;
-      DeviceBatch b = ctx.Stage(host->images, host->labels, lo.pinned);
-      ctx.Use(b);
-      trainer.Step(b.images, b.labels);
-      ++done;
-    }
-  }
-  ctx.Synchronize();
-}
-
 struct EpochResult {
   double timed_seconds = 0;
   double wall_seconds = 0;
   double wait_seconds = 0;
-  std::optional<double> busy_seconds;
+  std::optional<double> step_span_seconds;
   double mean_loss = 0;
+  int64_t steps = 0;
 };
 
-// One timed epoch. The copy of batch i+1 is started before step i runs, so with pinned
-// memory it overlaps compute on the copy stream.
+// One epoch, timed. The copy of batch i+1 is started before step i runs, so with pinned
+// memory it overlaps compute on the copy stream; each host batch goes back to the loader's
+// pool as soon as it is staged.
 EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train,
                      const LoaderOptions& lo, int64_t epoch) {
   EpochResult r;
@@ -71,11 +56,11 @@ EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train
   EpochLoader loader(train, lo, epoch);
   at::Tensor loss_sum = at::zeros({}, at::TensorOptions().device(ctx.device()).dtype(at::kFloat));
   std::optional<DeviceBatch> next;
-  if (std::optional<HostBatch> h = loader.Next()) next = ctx.Stage(h->images, h->labels, lo.pinned);
+  if (std::optional<HostBatch> h = loader.Next()) next = ctx.Stage(*h, lo.pinned);
   while (next) {
     DeviceBatch current = std::move(*next);
     next.reset();
-    if (std::optional<HostBatch> h = loader.Next()) next = ctx.Stage(h->images, h->labels, lo.pinned);
+    if (std::optional<HostBatch> h = loader.Next()) next = ctx.Stage(*h, lo.pinned);
     ctx.Use(current);
     ctx.MarkStepBegin();
     loss_sum += trainer.Step(current.images, current.labels);
@@ -87,8 +72,9 @@ EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train
   ctx.Synchronize();
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   r.wait_seconds = loader.wait_seconds();
-  r.busy_seconds = ctx.StepBusySeconds();
-  r.mean_loss = loss_sum.item<double>() / static_cast<double>(loader.num_batches());
+  r.step_span_seconds = ctx.StepBusySeconds();
+  r.steps = loader.num_batches();
+  r.mean_loss = loss_sum.item<double>() / static_cast<double>(r.steps);
   return r;
 }
 
@@ -103,9 +89,16 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
   const bool rss_resettable = ResetPeakRss();
   const bool ok = RunOrSkip(state, name, BatchAndModel(c.batch, c.model), *ctx, [&] {
     ctx->SetTf32(c.precision == Precision::kTf32);
-    Trainer trainer(c.model, c.precision, *ctx, env.run.seed);
+    Trainer trainer(c.model, c.precision, *ctx, env.run.seed, env.run.adam);
     m.parameters = trainer.parameter_count();
-    WarmUp(trainer, *ctx, train, lo, env.run.warmup_steps);
+    WarmUpOnLoader(train, lo, {env.run.warmup_steps, env.run.WarmupSeconds(c.device)},
+                   [&](const HostBatch& h) {
+                     DeviceBatch b = ctx->Stage(h, lo.pinned);
+                     ctx->Use(b);
+                     trainer.Step(b.images, b.labels);
+                   });
+    ctx->Synchronize();
+    const int64_t skipped_before = trainer.scaler() ? trainer.scaler()->skipped_steps() : 0;
     ctx->ResetPeakMemory();
     UtilizationSampling sampling(*ctx);
     int64_t epoch = 0;
@@ -115,7 +108,9 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
       m.timed_seconds += r.timed_seconds;
       m.wall_seconds += r.wall_seconds;
       m.data_wait_seconds += r.wait_seconds;
-      if (r.busy_seconds) m.busy_seconds = m.busy_seconds.value_or(0) + *r.busy_seconds;
+      if (r.step_span_seconds) {
+        m.step_span_seconds = m.step_span_seconds.value_or(0) + *r.step_span_seconds;
+      }
       m.train_loss = r.mean_loss;
       ++epoch;
       if (!env.run.quiet) {
@@ -132,7 +127,16 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
       m.peak_alloc_bytes = peaks->allocated_bytes;
       m.peak_reserved_bytes = peaks->reserved_bytes;
     }
+    if (trainer.scaler()) m.amp_skipped_steps = trainer.scaler()->skipped_steps() - skipped_before;
     m.test_acc = trainer.Evaluate(env.data.test);
+    // ---- diagnostics: one more epoch, untimed, traced for the GPU's own kernel time (the
+    // tracing cost stays out of every timed number; the model has been evaluated already).
+    if (env.run.trace_epoch && ctx->StartKernelTrace()) {
+      const EpochResult traced = RunEpoch(trainer, *ctx, train, lo, epoch);
+      if (const std::optional<KernelTrace> t = ctx->StopKernelTrace()) {
+        m.kernel_busy = KernelBusy{t->wall_seconds, t->kernel_busy_seconds, traced.steps};
+      }
+    }
   });
   if (!ok) return;
   if (rss_resettable) m.host_peak_rss_bytes = PeakRssBytes();

@@ -5,9 +5,13 @@
 // One benchmark iteration is kCudaStepsPerIteration steps on CUDA (so the host can queue
 // ahead, as it does in a real epoch, and one event pair times them all) and one step on CPU.
 // step_ms is per step on both.
+//
+// After timing, one more iteration runs untimed under the kernel tracer (CUDA with CUPTI):
+// kernel_ms_per_step against step_ms is the launch-bound share of a step.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include <ATen/ops/empty.h>
 #include "bench/counters.h"
@@ -20,7 +24,11 @@
 namespace trainbench {
 namespace {
 
-constexpr int kCudaStepsPerIteration = 10;
+// Each iteration ends by reading its stop event, which drains the queue: the next
+// iteration's first step then starts with the GPU idle while the host launches it. That
+// costs at most about one step's launch time per iteration, so 128 steps keep it under 1%
+// (at 10 it could be 10% for a host-bound Small step).
+constexpr int kCudaStepsPerIteration = 128;
 
 // Up to this many distinct batches stay resident and are stepped on in turn, so that, as in
 // an epoch, a step reads input it did not just read, and the model does not overfit one
@@ -56,7 +64,7 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Benc
   m.forward_flops_per_sample = ForwardFlopsPerSample(c.model);
   const bool ok = RunOrSkip(state, BenchmarkName(c), BatchAndModel(c.batch, c.model), *ctx, [&] {
     ctx->SetTf32(c.precision == Precision::kTf32);
-    Trainer trainer(c.model, c.precision, *ctx, env.run.seed);
+    Trainer trainer(c.model, c.precision, *ctx, env.run.seed, env.run.adam);
     const std::vector<HostBatch> batches =
         MakeResidentBatches(env.data.train, c.batch, env.run.seed, *ctx);
     size_t next = 0;
@@ -64,8 +72,18 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Benc
       trainer.Step(batches[next].images, batches[next].labels);
       next = (next + 1) % batches.size();
     };
-    for (int i = 0; i < env.run.warmup_steps; ++i) step();
+    // Warm-up: at least warmup_steps, and at least WarmupSeconds of device time.
+    const double warmup_seconds = env.run.WarmupSeconds(c.device);
+    const auto warmup_start = std::chrono::steady_clock::now();
+    for (int i = 0; i < env.run.warmup_steps ||
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - warmup_start).count() <
+                        warmup_seconds;
+         ++i) {
+      step();
+      if (i % steps_per_iteration == steps_per_iteration - 1) ctx->Synchronize();
+    }
     ctx->Synchronize();
+    const int64_t skipped_before = trainer.scaler() ? trainer.scaler()->skipped_steps() : 0;
     ctx->ResetPeakMemory();
     std::unique_ptr<IntervalTimer> timer = ctx->NewTimer();
     for (auto _ : state) {
@@ -78,6 +96,14 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Benc
       m.steps += steps_per_iteration;
     }
     if (auto peaks = ctx->PeakMemory()) m.peak_alloc_bytes = peaks->allocated_bytes;
+    if (trainer.scaler()) m.amp_skipped_steps = trainer.scaler()->skipped_steps() - skipped_before;
+    // ---- diagnostics: one untimed iteration under the kernel tracer.
+    if (env.run.trace_epoch && ctx->StartKernelTrace()) {
+      for (int i = 0; i < steps_per_iteration; ++i) step();
+      if (const std::optional<KernelTrace> t = ctx->StopKernelTrace()) {
+        m.kernel_busy = KernelBusy{t->wall_seconds, t->kernel_busy_seconds, steps_per_iteration};
+      }
+    }
   });
   if (!ok) return;
   for (const auto& [key, value] : StepCounters(m)) state.counters[key] = value;

@@ -3,6 +3,9 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/_amp_foreach_non_finite_check_and_unscale.h>
 #include <ATen/ops/_amp_update_scale.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/zeros.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/utils.h>
 
@@ -51,9 +54,11 @@ std::optional<c10::ScalarType> AutocastType(Precision p) {
 
 LossScaler::LossScaler(c10::Device device, double init_scale, double growth_factor,
                        double backoff_factor, int64_t growth_interval)
-    : scale_(at::full({1}, init_scale, at::TensorOptions().device(device).dtype(at::kFloat))),
-      growth_tracker_(at::zeros({1}, at::TensorOptions().device(device).dtype(at::kInt))),
-      found_inf_(at::zeros({1}, at::TensorOptions().device(device).dtype(at::kFloat))),
+    : scale_(at::full({}, init_scale, at::TensorOptions().device(device).dtype(at::kFloat))),
+      growth_tracker_(at::zeros({}, at::TensorOptions().device(device).dtype(at::kInt))),
+      found_inf_(at::zeros({}, at::TensorOptions().device(device).dtype(at::kFloat))),
+      one_(at::ones({}, at::TensorOptions().device(device).dtype(at::kFloat))),
+      skipped_(at::zeros({}, at::TensorOptions().device(device).dtype(at::kFloat))),
       growth_factor_(growth_factor),
       backoff_factor_(backoff_factor),
       growth_interval_(growth_interval) {}
@@ -68,13 +73,24 @@ bool LossScaler::UnscaleAndUpdate(torch::optim::Optimizer& optimizer) {
   found_inf_.zero_();
   at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf_, scale_.reciprocal());
   const bool finite = found_inf_.item<float>() == 0.0f;
-  at::_amp_update_scale_(scale_, growth_tracker_, found_inf_, growth_factor_, backoff_factor_,
-                         growth_interval_);
-  if (!finite) ++skipped_steps_;
+  Update();
   return finite;
 }
 
+void LossScaler::CheckFinite(const std::vector<at::Tensor>& grads) {
+  found_inf_.zero_();
+  at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf_, one_);
+}
+
+void LossScaler::Update() {
+  skipped_.add_(found_inf_);
+  at::_amp_update_scale_(scale_, growth_tracker_, found_inf_, growth_factor_, backoff_factor_,
+                         growth_interval_);
+}
+
 double LossScaler::scale() const { return scale_.item<double>(); }
+
+int64_t LossScaler::skipped_steps() const { return static_cast<int64_t>(skipped_.item<double>()); }
 
 std::optional<std::string> UnsupportedPrecision(Precision p, DeviceKind d) {
   if (d != DeviceKind::kCpu) return std::nullopt;
@@ -85,14 +101,20 @@ std::optional<std::string> UnsupportedPrecision(Precision p, DeviceKind d) {
   return std::nullopt;
 }
 
-Trainer::Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed)
+Trainer::Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed,
+                 AdamKind adam)
     : ctx_(ctx), precision_(precision) {
   torch::manual_seed(seed);
   model_ = MakeModel(model);
   model_->to(ctx_.device());
   model_->train();
-  optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
-                                                    torch::optim::AdamOptions(/*lr=*/1e-3));
+  constexpr double kLr = 1e-3;
+  if (adam == AdamKind::kFused) {
+    fused_.emplace(model_->parameters(), kLr);
+  } else {
+    optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
+                                                      torch::optim::AdamOptions(kLr));
+  }
   if (precision_ == Precision::kFp16) scaler_.emplace(ctx_.device());
 }
 
@@ -103,6 +125,20 @@ at::Tensor Trainer::ForwardLoss(const at::Tensor& images, const at::Tensor& labe
 }
 
 at::Tensor Trainer::Step(const at::Tensor& images, const at::Tensor& labels) {
+  if (fused_) {
+    fused_->ZeroGrad();
+    at::Tensor loss = ForwardLoss(images, labels);
+    if (scaler_) {
+      scaler_->Scale(loss).backward();
+      scaler_->CheckFinite(fused_->Gradients());
+      fused_->Step(scaler_->scale_tensor(), scaler_->found_inf());
+      scaler_->Update();
+    } else {
+      loss.backward();
+      fused_->Step();
+    }
+    return loss.detach();
+  }
   optimizer_->zero_grad();
   at::Tensor loss = ForwardLoss(images, labels);
   if (scaler_) {

@@ -1,6 +1,7 @@
-// One model being trained: the model, its Adam optimizer (lr 1e-3), cross-entropy loss and
-// the precision mode (autocast for forward and loss; dynamic loss scaling for fp16). Used by
-// every benchmark family and by the tests, so all of them train the same way.
+// One model being trained: the model, its Adam optimizer (lr 1e-3; fused by default, or
+// torch::optim::Adam's per-parameter loop), cross-entropy loss and the precision mode
+// (autocast for forward and loss; dynamic loss scaling for fp16). Used by every benchmark
+// family and by the tests, so all of them train the same way.
 // It does not load data or time anything.
 #pragma once
 
@@ -16,33 +17,47 @@
 #include "bench/config.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
+#include "models/fused_adam.h"
 
 namespace trainbench {
 
 // Dynamic loss scaling for fp16, the state machine of PyTorch's GradScaler: the scale halves
 // (backoff) on a step whose gradients hold inf/nan, and that step is skipped; after
-// growth_interval finite steps in a row it doubles. State lives on the device.
+// growth_interval finite steps in a row it doubles. State, and the count of skipped steps,
+// live on the device.
 class LossScaler {
  public:
   LossScaler(c10::Device device, double init_scale = 65536.0, double growth_factor = 2.0,
              double backoff_factor = 0.5, int64_t growth_interval = 2000);
 
   [[nodiscard]] at::Tensor Scale(const at::Tensor& loss) const { return loss * scale_; }
-  // Unscales the gradients in place and updates the scale. Returns true when they were
-  // finite, i.e. the optimizer step should run. NOTE: reads one flag back from the device
-  // (a synchronization per step), as PyTorch's GradScaler.step does.
+
+  // With a per-parameter optimizer: unscales the gradients in place and updates the scale.
+  // Returns true when they were finite, i.e. the optimizer step should run. NOTE: reads one
+  // flag back from the device (a synchronization per step), as GradScaler.step does then.
   bool UnscaleAndUpdate(torch::optim::Optimizer& optimizer);
 
+  // With the fused optimizer, nothing read back: CheckFinite sets found_inf() from the
+  // still-scaled gradients (the fused update unscales them by scale_tensor() and skips the
+  // step where found_inf is set); Update, after that step, moves the scale and counts a
+  // skipped step.
+  void CheckFinite(const std::vector<at::Tensor>& grads);
+  void Update();
+  [[nodiscard]] const at::Tensor& scale_tensor() const { return scale_; }
+  [[nodiscard]] const at::Tensor& found_inf() const { return found_inf_; }
+
+  // NOTE: both read the device (synchronize): call once per benchmark, not per step.
   [[nodiscard]] double scale() const;
-  [[nodiscard]] int64_t skipped_steps() const { return skipped_steps_; }
+  [[nodiscard]] int64_t skipped_steps() const;
 
  private:
-  at::Tensor scale_;           // float32 [1]
-  at::Tensor growth_tracker_;  // int32 [1]: finite steps since the last change
-  at::Tensor found_inf_;       // float32 [1]
+  at::Tensor scale_;           // float32, one element
+  at::Tensor growth_tracker_;  // int32, one element: finite steps since the last change
+  at::Tensor found_inf_;       // float32, one element: 1 when the last checked grads were not finite
+  at::Tensor one_;             // float32 1.0: "unscale" by 1 = check only
+  at::Tensor skipped_;         // float32, one element: steps skipped so far
   double growth_factor_, backoff_factor_;
   int64_t growth_interval_;
-  int64_t skipped_steps_ = 0;
 };
 
 // Why a precision cannot run on a device, or nullopt when it can.
@@ -52,7 +67,8 @@ class Trainer {
  public:
   // Seeds torch's generators with seed, then builds the model and moves it to ctx's device.
   // REQUIRES: UnsupportedPrecision(precision, ctx's device) is nullopt.
-  Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed);
+  Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed,
+          AdamKind adam = AdamKind::kFused);
 
   // One optimizer step on a batch already on the device. Returns the batch's mean loss,
   // detached, still on the device (reading it would synchronize).
@@ -71,7 +87,8 @@ class Trainer {
   DeviceContext& ctx_;
   Precision precision_;
   torch::nn::Sequential model_;
-  std::unique_ptr<torch::optim::Adam> optimizer_;
+  std::unique_ptr<torch::optim::Adam> optimizer_;  // AdamKind::kLoop
+  std::optional<FusedAdam> fused_;                  // AdamKind::kFused
   std::optional<LossScaler> scaler_;
 };
 

@@ -51,6 +51,17 @@ TEST(UtilizationSamplerTest, AveragesWhatItReads) {
   EXPECT_DOUBLE_EQ(*mean, expected);
 }
 
+TEST(UtilizationSamplerTest, FirstReadWaitsOnePeriod) {
+  // NVML's first value would describe the idle time before the epoch: a sampler stopped
+  // before one period has passed has read nothing.
+  std::atomic<int> calls{0};
+  UtilizationSampler s([&calls]() -> std::optional<int> { ++calls; return 100; },
+                       std::chrono::seconds(60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(s.Stop().has_value());
+  EXPECT_EQ(calls.load(), 0);
+}
+
 TEST(UtilizationSamplerTest, NoReadingsMeansNoValue) {
   UtilizationSampler s([]() -> std::optional<int> { return std::nullopt; },
                        std::chrono::milliseconds(1));
