@@ -1,31 +1,78 @@
 #!/usr/bin/env bash
-# The GPU check, in one device call: runs THERE (the lent GPU machine), from the project's
-# root, after ../shared/device/prepare.sh filled .devcarry/ here. Call the device tool with
-#   carry [".devcarry"], command: bash scripts/device_check.sh
-# It builds against the machine's own LibTorch (../shared/device/build.sh), runs the C++
-# tests, the default suite into $OUT/<gpu>-<UTC date>.json, the out-of-memory check and the
-# GPU end-to-end tests when pytest is there. Logs go to $OUT too.
+# The GPU check, in one budgeted device call. Runs THERE (the lent GPU machine), from the
+# project's root, after ../shared/device/prepare.sh filled .devcarry/ here. Call the device
+# tool with carry [".devcarry"] and command: bash scripts/device_check.sh
+#
+# GPU time is scarce, so the headline numbers come first and every step has its own time
+# limit (seconds below): a later step that fails or hangs cannot take them away.
+#   build    Ninja, every core (.devcarry/build.sh)                                  ~1-2 min
+#   phase 1  Medium b256 w4 pin:1 fp32: one epoch pair, BM_TrainStep (b16 and b256) with
+#            --adam=fused and --adam=loop, BM_HostToDevice 64 KiB and 256 MiB pinned  ~1 min
+#   phase 2  the default suite, one process (and JSON) per family, merged into one file ~4 min
+#   phase 3  C++ tests and the GPU end-to-end tests, if time is left                  ~1 min
+# It ends within 8 minutes on an H100 and writes at most 8 files to $OUT:
+#   env.txt (GPU, clocks, throttle reasons, topology, PCIe link), log.txt (every step's
+#   output), p1-epoch.json, p1-step-fused.json, p1-step-loop.json, <gpu>-<UTC date>.json
+#   (the default suite), summary.txt, and build.log only when the build fails.
 set -uo pipefail
 out=${OUT:?set OUT to the folder whose files come back}
-bash .devcarry/build.sh > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
-source .devcarry/env.sh
-nvidia-smi --query-gpu=name,driver_version,pcie.link.gen.max,pcie.link.width.max --format=csv > "$out/gpu.txt" 2>&1
-cat "$out/gpu.txt"
-ctest --test-dir build-gpu -j"$(nproc)" --output-on-failure > "$out/ctest.log" 2>&1
-echo "ctest: $(tail -3 "$out/ctest.log" | grep -E 'tests passed|tests failed' || echo 'see ctest.log')"
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')
-json="$out/${gpu:-gpu}-$(date -u +%Y%m%d).json"
-./build-gpu/trainbench --benchmark_out="$json" --benchmark_out_format=json \
-  > "$out/suite.txt" 2> "$out/progress.log"
-echo "suite: exit $? -> $(basename "$json")"
-grep -E '^BM_' "$out/suite.txt" | cut -c1-160
-if python3 -c 'import pytest' 2>/dev/null; then
-  # The e2e tests look for build/trainbench.
-  ln -sfn build-gpu build 2>/dev/null || true
-  python3 -m pytest tests/test_trainbench_e2e.py -q -rs > "$out/pytest.log" 2>&1
-  echo "pytest: $(tail -1 "$out/pytest.log")"
-else
-  ./build-gpu/trainbench --device=cuda --model=Large --batch=262144,256 --warmup_steps=1 \
-    --benchmark_filter=BM_TrainStep > "$out/oom.txt" 2>&1
-  echo "oom check: exit $?"; grep -E 'out of memory|BM_' "$out/oom.txt" | cut -c1-200
+start=$(date +%s)
+log="$out/log.txt"
+work=$(mktemp -d)
+step() {  # step NAME SECONDS CMD...: runs CMD under a time limit, output to log.txt
+  local name=$1 limit=$2; shift 2
+  echo "== $name (limit ${limit}s, at $(( $(date +%s) - start ))s)" >> "$log"
+  timeout --kill-after=10 "$limit" "$@" >> "$log" 2>&1
+  local rc=$?
+  echo "== $name: exit $rc" >> "$log"
+  echo "$name: exit $rc ($(( $(date +%s) - start ))s)"
+  return $rc
+}
+
+if ! timeout 300 bash .devcarry/build.sh > "$work/build.log" 2>&1; then
+  cp "$work/build.log" "$out/build.log"; tail -40 "$work/build.log"; exit 1
 fi
+tail -1 "$work/build.log"
+source .devcarry/env.sh
+bin=./build-gpu/trainbench
+
+{
+  nvidia-smi --query-gpu=name,driver_version,pcie.link.gen.max,pcie.link.width.max,pcie.link.gen.current,pcie.link.width.current --format=csv
+  nvidia-smi -q -d CLOCK,PERFORMANCE
+  nvidia-smi topo -m
+} > "$out/env.txt" 2>&1
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')
+
+# ---- phase 1: the headline numbers
+centre=(--device=cuda --model=Medium --precision=fp32 --workers=4 --pin=1)
+step "phase1 epoch+transfers" 120 "$bin" "${centre[@]}" --batch=256 \
+  --benchmark_filter='^BM_TrainEpoch|^BM_HostToDevice/bytes:(65536|268435456)/pinned:1' \
+  --benchmark_out="$out/p1-epoch.json" --benchmark_out_format=json
+for adam in fused loop; do
+  step "phase1 step adam=$adam" 90 "$bin" "${centre[@]}" --batch=16,256 --adam=$adam \
+    --benchmark_filter='^BM_TrainStep' --benchmark_out="$out/p1-step-$adam.json" \
+    --benchmark_out_format=json
+done
+# While the GPU is still warm: clocks and the link under the load just finished.
+nvidia-smi --query-gpu=clocks.sm,clocks.max.sm,pcie.link.gen.current,pcie.link.width.current,clocks_throttle_reasons.active --format=csv >> "$out/env.txt" 2>&1
+
+# ---- phase 2: the default suite, one process per family
+for family in BM_TrainEpoch BM_TrainStep BM_DataLoader BM_HostToDevice BM_DeviceToHost; do
+  step "phase2 $family" 150 "$bin" --benchmark_filter="^$family/" \
+    --benchmark_out="$work/p2-$family.json" --benchmark_out_format=json
+done
+suite="$out/${gpu:-gpu}-$(date -u +%Y%m%d).json"
+python3 scripts/merge_json.py "$suite" "$work"/p2-BM_*.json >> "$log" 2>&1
+
+# ---- phase 3: tests, while time is left (the whole call must end within 8 minutes)
+if [ $(( $(date +%s) - start )) -lt 390 ]; then
+  step "ctest" 60 ctest --test-dir build-gpu -j"$(nproc)" --output-on-failure
+  if python3 -c 'import pytest' 2>/dev/null; then
+    ln -sfn build-gpu build 2>/dev/null || true  # the e2e tests look for build/trainbench
+    step "pytest gpu e2e" 60 python3 -m pytest tests/test_trainbench_e2e.py -q -rs -k "cuda or gpu or transfers or fused or pinned"
+  fi
+fi
+
+python3 scripts/device_summary.py "$out/p1-epoch.json" "$out/p1-step-fused.json" \
+  "$out/p1-step-loop.json" "$suite" | tee "$out/summary.txt"
+echo "device_check: $(( $(date +%s) - start ))s; files: $(ls "$out" | tr '\n' ' ')"

@@ -67,13 +67,18 @@ FLAG_WORDS = frozenset({"manual_time", "real_time", "process_time"})
 
 HIGHER_IS_BETTER = frozenset({
     "samples_per_second", "test_acc", "tflops", "GB_per_s", "pcie_peak_pct",
-    "gpu_busy_pct", "nvml_util_pct",
+    "step_span_pct", "gpu_kernel_busy_pct", "nvml_util_pct",
 })
 LOWER_IS_BETTER = frozenset({
     "time", "real_time", "cpu_time", "peak_alloc_MB", "peak_reserved_MB",
     "host_peak_rss_MB", "train_loss", "wall_s_per_epoch", "data_wait_pct",
-    "step_ms",
+    "step_ms", "kernel_ms_per_step", "amp_skipped_steps",
 })
+
+# Counters renamed since an earlier trainbench release: old name -> current name. Rows are
+# read under the current name, so an old run and a new one compare counter for counter.
+# gpu_busy_pct timed the span between per-step events, not GPU work (0.1.0).
+RENAMED_COUNTERS = {"gpu_busy_pct": "step_span_pct"}
 NEUTRAL = frozenset({"params_M"})
 
 HIGHER, LOWER, NEUTRAL_DIRECTION = "higher", "lower", "neutral"
@@ -328,8 +333,11 @@ def is_errored(row: dict) -> bool:
 
 
 def counters_of(row: dict) -> dict:
-    """User counters of a row: every numeric key Google Benchmark doesn't own."""
-    return {k: v for k, v in row.items()
+    """User counters of a row: every numeric key Google Benchmark doesn't own.
+
+    Renamed counters (``RENAMED_COUNTERS``) come back under their current name.
+    """
+    return {RENAMED_COUNTERS.get(k, k): v for k, v in row.items()
             if k not in STANDARD_KEYS and is_number(v)}
 
 

@@ -69,7 +69,9 @@ def test_format_seconds(seconds, text):
 
 @pytest.mark.parametrize("name,direction", [
     ("samples_per_second", "higher"), ("test_acc", "higher"), ("GB_per_s", "higher"),
-    ("tflops", "higher"), ("gpu_busy_pct", "higher"), ("nvml_util_pct", "higher"),
+    ("tflops", "higher"), ("step_span_pct", "higher"), ("nvml_util_pct", "higher"),
+    ("gpu_kernel_busy_pct", "higher"), ("kernel_ms_per_step", "lower"),
+    ("amp_skipped_steps", "lower"),
     ("pcie_peak_pct", "higher"),
     ("peak_alloc_MB", "lower"), ("host_peak_rss_MB", "lower"), ("train_loss", "lower"),
     ("data_wait_pct", "lower"), ("step_ms", "lower"), ("wall_s_per_epoch", "lower"),
@@ -84,6 +86,18 @@ def test_counters_of_keeps_only_numeric_user_keys():
     data = row("BM_x", 5.0, error_occurred=False, label="lbl", bytes_per_second=3.5,
                checks=7, note="text")
     assert gbench.counters_of(data) == {"bytes_per_second": 3.5, "checks": 7}
+
+
+def test_old_counter_names_read_as_the_current_ones():
+    # trainbench 0.1.0 wrote gpu_busy_pct for what is now step_span_pct; an old GPU run
+    # (tests/tools/inputs/trainbench_gpu.json) compares with a new one counter for counter.
+    assert gbench.counters_of({"name": "x", "real_time": 1.0, "gpu_busy_pct": 55.8}) == {
+        "step_span_pct": 55.8}
+    benches = gbench.collect_benchmarks(gbench.load_run(input_path("trainbench_gpu.json")))
+    busy = [b.counter("step_span_pct") for b in benches.values()
+            if b.family == "BM_TrainEpoch" and b.axes.get("device") == "cuda"]
+    assert busy and all(v is not None and 0 < v <= 100 for v in busy)
+    assert all(b.counter("gpu_busy_pct") is None for b in benches.values())
 
 
 def test_base_name_prefers_run_name_and_strips_aggregate_suffix():

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""One screen of what scripts/device_check.sh measured: phase 1's headline numbers against
+the GPU targets, then the default suite's rows (skipped ones with their reason).
+
+Usage: device_summary.py EPOCH.json STEP_FUSED.json STEP_LOOP.json SUITE.json (any may be
+missing: it says so).
+"""
+import json
+import sys
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)["benchmarks"]
+    except (OSError, ValueError, KeyError) as e:
+        print(f"{path}: not readable ({e})")
+        return []
+
+
+def rows_by_name(rows):
+    return {r["name"]: r for r in rows if r.get("run_type", "iteration") == "iteration"}
+
+
+def find(rows, *parts, extra=None):
+    for name, r in rows.items():
+        if all(p in name for p in parts) and (extra is None or extra(r)):
+            return r
+    return None
+
+
+def fmt(v, spec=".3g"):
+    return "-" if v is None else format(v, spec)
+
+
+def main(argv):
+    if len(argv) != 5:
+        print(__doc__.strip().splitlines()[-2], file=sys.stderr)
+        return 2
+    epoch_rows, fused_rows, loop_rows, suite_rows = (rows_by_name(load(p)) for p in argv[1:])
+    print("== phase 1 (Medium, fp32, workers 4, pin 1)")
+    epoch = find(epoch_rows, "BM_TrainEpoch/batch:256/")
+    if epoch and epoch.get("error_occurred"):
+        print(f"epoch b256: skipped: {epoch.get('error_message')}")
+    elif epoch:
+        wall_ratio = epoch["wall_s_per_epoch"] / epoch["real_time"] if epoch.get("real_time") else None
+        print(f"epoch b256: {fmt(epoch.get('samples_per_second'), '.0f')} samples/s (target >= 170000), "
+              f"data_wait {fmt(epoch.get('data_wait_pct'))}% (< 2), "
+              f"kernel busy {fmt(epoch.get('gpu_kernel_busy_pct'))}%, "
+              f"step span {fmt(epoch.get('step_span_pct'))}%, wall/events {fmt(wall_ratio, '.4f')} (within 1%)")
+    for batch in (16, 256):
+        fused = find(fused_rows, f"BM_TrainStep/batch:{batch}/")
+        loop = find(loop_rows, f"BM_TrainStep/batch:{batch}/")
+        for label, r in (("fused", fused), ("loop", loop)):
+            if r and r.get("error_occurred"):
+                print(f"step b{batch} {label}: skipped: {r.get('error_message')}")
+        if fused and loop and not fused.get("error_occurred") and not loop.get("error_occurred"):
+            ratio = fused["samples_per_second"] / loop["samples_per_second"]
+            print(f"step b{batch}: fused {fmt(fused['samples_per_second'], '.0f')} vs loop "
+                  f"{fmt(loop['samples_per_second'], '.0f')} samples/s = {ratio:.2f}x"
+                  f"{' (target >= 1.3x)' if batch == 16 else ''}; fused step {fmt(fused.get('step_ms'))} ms, "
+                  f"kernels {fmt(fused.get('kernel_ms_per_step'))} ms/step")
+        if epoch and fused and batch == 256 and not epoch.get("error_occurred") and not fused.get("error_occurred"):
+            print(f"epoch b256 / step b256: {epoch['samples_per_second'] / fused['samples_per_second']:.1%} (target >= 95%)")
+    for size in ("65536", "268435456"):
+        r = find(epoch_rows, f"BM_HostToDevice/bytes:{size}/pinned:1")
+        if r:
+            print(f"H2D {size} B pinned: {fmt(r.get('GB_per_s'))} GB/s, {fmt(r.get('pcie_peak_pct'))}% of the link"
+                  + (f" (skipped: {r.get('error_message')})" if r.get("error_occurred") else ""))
+    errors = [r for r in suite_rows.values() if r.get("error_occurred")]
+    print(f"== default suite: {len(suite_rows)} rows, {len(errors)} skipped")
+    for r in suite_rows.values():
+        name = r["name"].replace("/manual_time", "")
+        if r.get("error_occurred"):
+            print(f"{name}: skipped: {r.get('error_message')}")
+        elif "samples_per_second" in r:
+            print(f"{name}: {fmt(r['samples_per_second'], '.0f')}/s"
+                  + (f" acc {fmt(r.get('test_acc'))}" if "test_acc" in r else ""))
+        elif "GB_per_s" in r:
+            print(f"{name}: {fmt(r['GB_per_s'])} GB/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
