@@ -27,7 +27,9 @@ that isn't computed is null, with a ``p_value_reason``).
 
 Exit status 1 (regression): with ``--threshold PCT`` when any benchmark's
 time grew by more than PCT percent or a higher-is-better counter fell by
-more than PCT percent; with ``--threshold`` or ``--fail-on-missing`` when a
+more than PCT percent, or when a time or any counter of a matched benchmark
+is NaN or infinite in the run (a diverged loss, a zero-length timing; the
+means skip such samples, so they would otherwise pass unseen); with ``--threshold`` or ``--fail-on-missing`` when a
 benchmark errored in the run but not in the baseline (e.g. a new CUDA
 out-of-memory); with ``--fail-on-missing`` when a baseline benchmark is
 missing from the run.  PCT must be a finite number >= 0.  Bad input
@@ -187,6 +189,30 @@ def settings_note(old_name: str, new_name: str) -> str:
                      if old.get(key) != new.get(key))
 
 
+def non_finite_value(values: list) -> Optional[str]:
+    """'NaN', 'inf' or '-inf' for the first non-finite sample in ``values``, else None."""
+    for value in values:
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+    return None
+
+
+def non_finite_metrics(bench: gbench.Benchmark) -> list:
+    """[{"metric", "value"}] for the time and each counter with a NaN or infinite sample.
+
+    ``Benchmark.time_s`` and ``counter()`` average the finite samples only,
+    so this is where such samples are seen.
+    """
+    found = []
+    for metric, values in [("time", bench.times_s)] + list(bench.counters.items()):
+        value = non_finite_value(values)
+        if value is not None:
+            found.append({"metric": metric, "value": value})
+    return found
+
+
 def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark) -> dict:
     """Compare one benchmark present (and not errored) on both sides."""
     counters = []
@@ -214,6 +240,7 @@ def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark) -> dict:
         "p_value": p,
         "p_value_reason": reason,
         "counters": counters,
+        "non_finite_in_run": non_finite_metrics(new),
         "regressions": [],
     }
 
@@ -311,8 +338,10 @@ def find_regressions(report: dict, threshold_pct: Optional[float] = None,
     """Mark and return the regressions in a difference report.
 
     With ``threshold_pct``, time (lower is better) and higher-is-better
-    counters that got worse by more than ``threshold_pct`` percent; each
-    benchmark row's ``regressions`` list is filled with those metric names.
+    counters that got worse by more than ``threshold_pct`` percent, and the
+    time or any counter with a NaN or infinite sample in the run (change_pct
+    None, message "NaN in the run"); each benchmark row's ``regressions``
+    list is filled with those metric names.
     Always (this runs for --threshold or --fail-on-missing), a benchmark
     that errored in the run but not in the baseline (metric "error").  With
     ``fail_on_missing``, every benchmark only in the baseline (metric
@@ -324,11 +353,17 @@ def find_regressions(report: dict, threshold_pct: Optional[float] = None,
         row["regressions"] = []
         if threshold_pct is None:
             continue
+        non_finite = {entry["metric"]: entry["value"]
+                      for entry in row.get("non_finite_in_run", [])}
+        for metric, value in non_finite.items():
+            row["regressions"].append(metric)
+            found.append({"name": row["name"], "metric": metric, "change_pct": None,
+                          "message": f"{value} in the run"})
         metrics = [("time", gbench.LOWER, row["time_change_pct"])]
         metrics += [(c["name"], c["direction"], c["change_pct"])
                     for c in row["counters"] if c["direction"] == gbench.HIGHER]
         for metric, direction, change in metrics:
-            if is_worse(change, direction, threshold_pct):
+            if metric not in non_finite and is_worse(change, direction, threshold_pct):
                 row["regressions"].append(metric)
                 found.append({"name": row["name"], "metric": metric,
                               "change_pct": change, "message": None})
@@ -426,6 +461,8 @@ def describe_regression(found: dict, changes: dict) -> str:
         return f"errored in the run but not in the baseline ({found['message']})"
     if found["metric"] == "missing":
         return "missing from the run (only in the baseline)"
+    if found["change_pct"] is None and found["message"]:
+        return f"{found['metric']} is {found['message']}"
     return f"{found['metric']} {_fmt_change(changes.get(found['metric']))}"
 
 
@@ -512,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", metavar="PCT",
                         help="exit 1 when time grew, or a higher-is-better counter "
                              "fell, by more than PCT percent (a finite number >= 0), "
+                             "a time or counter is NaN or infinite in the run, "
                              "or a benchmark errored in the run but not in the baseline")
     parser.add_argument("--fail-on-missing", action="store_true",
                         help="exit 1 also when a baseline benchmark is missing from "
@@ -538,12 +576,19 @@ def summary_line(regressions: list, threshold_pct: Optional[float]) -> str:
     """The stderr line for exit status 1: how many benchmarks failed, and why."""
     kinds: dict = {}
     for item in regressions:
-        kind = item["metric"] if item["metric"] in ("error", "missing") else "worse"
+        if item["metric"] in ("error", "missing"):
+            kind = item["metric"]
+        elif item["change_pct"] is None:
+            kind = "non_finite"
+        else:
+            kind = "worse"
         kinds.setdefault(kind, set()).add(item["name"])
     names = {item["name"] for item in regressions}
     parts = []
     if "worse" in kinds:
         parts.append(f"{len(kinds['worse'])} regressed beyond {threshold_pct:g}%")
+    if "non_finite" in kinds:
+        parts.append(f"{len(kinds['non_finite'])} with a NaN or infinite value in the run")
     if "error" in kinds:
         parts.append(f"{len(kinds['error'])} errored in the run but not in the baseline")
     if "missing" in kinds:

@@ -382,7 +382,10 @@ def load_run(path: str) -> Run:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as err:
-        raise InputError(path, f"malformed or truncated JSON: {err.msg} "
+        # Some of json's messages end in "at" ("Unterminated string starting at"): drop it
+        # rather than print "at at line ...".
+        what = err.msg.removesuffix(" at")
+        raise InputError(path, f"malformed or truncated JSON: {what} "
                                f"at line {err.lineno} column {err.colno}") from None
     problem = validate_document(doc)
     if problem:

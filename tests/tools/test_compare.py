@@ -472,3 +472,57 @@ def test_time_row_is_marked_without_threshold(capsys):
     assert compare.main([SLOWER, REPS]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [l for l in lines if l.startswith("BM_memcpy/64 ")][0].split()[-1] == "better"
+
+
+# ---- NaN and infinite values in the run ---------------------------------------------
+
+NAN, INF = float("nan"), float("inf")
+
+
+def non_finite_pair(tmp_path, time=10.0, **counters):
+    """Baseline BM_a (3 repetitions) and BM_b, all finite; the run's BM_a has the given
+    time and counters in its second repetition, the others as in the baseline."""
+    finite = {"samples_per_second": 100.0, "train_loss": 0.5, "params_M": 0.4}
+    def reps(second_time, second_counters):
+        return [row("BM_a", second_time if i == 1 else 10.0, repetitions=3,
+                    repetition_index=i, **(second_counters if i == 1 else finite))
+                for i in range(3)] + [row("BM_b", 5.0)]
+    base = write_doc(tmp_path / "a.json", reps(10.0, finite))
+    new = write_doc(tmp_path / "b.json", reps(time, {**finite, **counters}))
+    return base, new
+
+
+@pytest.mark.parametrize("metric,value,text", [
+    ("time", NAN, "NaN"), ("time", INF, "inf"),
+    ("samples_per_second", INF, "inf"), ("samples_per_second", -INF, "-inf"),
+    ("train_loss", NAN, "NaN"),          # lower is better: a diverged loss
+    ("params_M", NAN, "NaN"),            # neutral counters count too
+])
+def test_non_finite_value_in_run_is_a_regression(tmp_path, capsys, metric, value, text):
+    # One repetition of three is enough: the means skip it, so it showed as no change.
+    if metric == "time":
+        base, new = non_finite_pair(tmp_path, time=value)
+    else:
+        base, new = non_finite_pair(tmp_path, **{metric: value})
+    out_json = tmp_path / "cmp.json"
+    assert compare.main([base, new, "--threshold", "5", "--json", str(out_json)]) == 1
+    captured = capsys.readouterr()
+    assert f"  BM_a: {metric} is {text} in the run" in captured.out
+    assert captured.err.strip() == ("compare: 1 benchmark(s) failed the check: "
+                                    "1 with a NaN or infinite value in the run")
+    doc = json.loads(out_json.read_text())
+    assert doc["regressions"] == [{"name": "BM_a", "metric": metric, "change_pct": None,
+                                   "message": f"{text} in the run"}]
+    assert compare.main([base, new]) == 0           # no check asked for
+
+
+def test_non_finite_value_in_baseline_only_is_not_a_regression(tmp_path):
+    base, new = non_finite_pair(tmp_path, time=NAN, train_loss=INF)
+    assert compare.main([new, base, "--threshold", "5"]) == 0
+
+
+def test_non_finite_and_slower_in_one_benchmark_lists_each_metric_once(tmp_path, capsys):
+    base, new = non_finite_pair(tmp_path, time=100.0, train_loss=NAN)
+    assert compare.main([base, new, "--threshold", "5"]) == 1
+    out = capsys.readouterr().out
+    assert "  BM_a: train_loss is NaN in the run, time +300.0%" in out

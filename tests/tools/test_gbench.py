@@ -254,3 +254,13 @@ def test_run_settings():
     assert gbench.run_settings("BM_a/batch:2/repeats:3/iterations:2/threads:2/manual_time") \
         == {"repeats": "3", "iterations": "2"}
     assert gbench.run_settings("BM_a/batch:2") == {}
+
+
+def test_malformed_json_message_says_at_once(tmp_path):
+    # json's "Unterminated string starting at" used to read "... starting at at line 1 ...".
+    path = tmp_path / "cut.json"
+    path.write_text('{"benchmarks": [{"name": "BM_x')
+    with pytest.raises(gbench.InputError) as info:
+        gbench.load_run(str(path))
+    assert info.value.problem == ("malformed or truncated JSON: Unterminated string "
+                                  "starting at line 1 column 26")
