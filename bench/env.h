@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench/config.h"
+#include "bench/memory_guard.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
 
@@ -21,6 +22,7 @@ struct RunOptions {
   int epochs = 2;         // timed epochs per BM_TrainEpoch benchmark
   uint64_t seed = 0;
   bool quiet = false;     // no per-epoch progress lines on stderr
+  bool memory_guard = true;  // skip benchmarks whose estimated memory need does not fit (issue 9)
 };
 
 struct BenchEnv {
@@ -50,14 +52,32 @@ std::string BatchAndModel(int64_t batch, ModelKind model);
 std::string FirstLine(const std::string& message);
 
 // The context for device, or nullptr after skipping the benchmark with the reason (no GPU,
-// or a precision the device does not run).
+// a precision the device does not run, or "not run: interrupted by SIGINT" after a stop).
 DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, DeviceKind device,
                              Precision precision);
 
 // Runs body. An exception skips the benchmark with a one-line reason and returns false; on
-// out-of-memory the reason names what_ran (e.g. "batch:256 model:Large"), and the device's
-// cached memory is released (body's tensors are gone by then), so later benchmarks still run.
+// out-of-memory (CUDA's, or on CPU std::bad_alloc and LibTorch's "DefaultCPUAllocator: can't
+// allocate memory") the reason is "out of memory at <what_ran>: ..." (e.g. what_ran
+// "batch:256 model:Large"), and the device's cached memory is released (body's tensors are gone
+// by then), so later benchmarks still run. After SIGINT/SIGTERM (bench/interrupt.h): a body cut
+// short by ThrowIfInterrupted is skipped as "interrupted by SIGINT"; one not yet started is not
+// run ("not run: interrupted by SIGINT").
 bool RunOrSkip(benchmark::State& state, const std::string& name, const std::string& what_ran,
                DeviceContext& ctx, const std::function<void()>& body);
+
+// The step-boundary check: throws Interrupted (bench/interrupt.h) once SIGINT or SIGTERM has
+// arrived, for RunOrSkip to record. Called between steps by the training and loader loops.
+void ThrowIfInterrupted();
+
+// The memory guard (bench/memory_guard.h): false after skipping the benchmark with "needs about
+// X GiB, Y GiB available" when its estimated need does not fit what ctx (and, for CUDA, the
+// host) can still give; true when it fits, when nothing is known, or with --no_memory_guard.
+bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+                        const EpochConfig& c);
+bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+                        const StepConfig& c);
+bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+                        const LoaderConfig& c);
 
 }  // namespace trainbench

@@ -38,6 +38,7 @@ void WarmUp(Trainer& trainer, DeviceContext& ctx, const ImageSet& train, const L
   for (int64_t pass = -1; done < steps; --pass) {
     EpochLoader loader(train, lo, pass);
     while (done < steps) {
+      ThrowIfInterrupted();  // issue 9: SIGINT/SIGTERM stop at a step boundary
       std::optional<HostBatch> host = loader.Next();
       if (!host) break;
       DeviceBatch b = ctx.Stage(host->images, host->labels, lo.pinned);
@@ -73,6 +74,7 @@ EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train
   std::optional<DeviceBatch> next;
   if (std::optional<HostBatch> h = loader.Next()) next = ctx.Stage(h->images, h->labels, lo.pinned);
   while (next) {
+    ThrowIfInterrupted();  // issue 9: SIGINT/SIGTERM stop at a step boundary
     DeviceBatch current = std::move(*next);
     next.reset();
     if (std::optional<HostBatch> h = loader.Next()) next = ctx.Stage(h->images, h->labels, lo.pinned);
@@ -95,6 +97,7 @@ EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train
 void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const BenchEnv& env) {
   DeviceContext* ctx = ContextOrSkip(state, env, c.device, c.precision);
   if (ctx == nullptr) return;
+  if (!FitsInMemoryOrSkip(state, env, *ctx, c)) return;  // issue 9: memory guard
   const std::string name = BenchmarkName(c);
   const ImageSet& train = env.data.train;
   const LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed};
@@ -132,6 +135,7 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
       m.peak_alloc_bytes = peaks->allocated_bytes;
       m.peak_reserved_bytes = peaks->reserved_bytes;
     }
+    ThrowIfInterrupted();  // issue 9: not into the evaluation pass after a stop
     m.test_acc = trainer.Evaluate(env.data.test);
   });
   if (!ok) return;
