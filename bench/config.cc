@@ -265,4 +265,23 @@ std::vector<std::string> SplitAxisValues(const std::vector<std::string>& raw) {
   return out;
 }
 
+absl::Status CheckAxisValue(absl::string_view flag, absl::string_view value) {
+  if (absl::StripAsciiWhitespace(value).empty()) {
+    return FlagError(flag, value, "empty value (leave the flag out for the lab sweep)");
+  }
+  for (absl::string_view piece : absl::StrSplit(value, ',')) {
+    if (absl::StripAsciiWhitespace(piece).empty()) return FlagError(flag, value, "empty value in the list");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCpuThreads(int64_t value, int cores) {
+  const int64_t most = int64_t{4} * std::max(1, cores);
+  if (value < 0 || value > most) {
+    return FlagError("cpu_threads", absl::StrCat(value),
+                     absl::StrCat("out of range 0..", most, " (4x the ", std::max(1, cores), " cores)"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace trainbench

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -105,5 +106,14 @@ absl::StatusOr<std::vector<StepConfig>> StepConfigs(const AxisFlags& flags, bool
 // Splits "a,b" (or several occurrences already split by the flag library) into values,
 // trimming spaces and dropping empty pieces.
 std::vector<std::string> SplitAxisValues(const std::vector<std::string>& raw);
+
+// Checks one axis flag's value as given on the command line (before the flag library splits
+// it): an empty value ("--batch=") or an empty piece ("--batch=16,,64", "--batch=16,") is an
+// error naming the flag, not "not given": leaving the flag out is how the lab sweep is asked for.
+absl::Status CheckAxisValue(absl::string_view flag, absl::string_view value);
+
+// --cpu_threads: 0 (all cores) up to 4x the cores, like --workers' bound: more threads than
+// that only measure oversubscription. "--cpu_threads=9999: out of range 0..8 (4x the 2 cores)".
+absl::Status CheckCpuThreads(int64_t value, int cores);
 
 }  // namespace trainbench

@@ -23,8 +23,8 @@ namespace {
 double LoadEpoch(const ImageSet& train, const LoaderOptions& lo, int64_t epoch) {
   const auto start = std::chrono::steady_clock::now();
   EpochLoader loader(train, lo, epoch);
-  while (loader.Next()) {
-  }
+  // Each batch handed out is a step boundary: SIGINT/SIGTERM stop the epoch there.
+  while (loader.Next()) ThrowIfInterrupted();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
@@ -33,6 +33,7 @@ void DataLoaderBenchmark(benchmark::State& state, const LoaderConfig& c, const B
   DeviceContext* ctx = ContextOrSkip(state, env, c.pin ? DeviceKind::kCuda : DeviceKind::kCpu,
                                      Precision::kFp32);
   if (ctx == nullptr) return;
+  if (!FitsInMemoryOrSkip(state, env, *ctx, c)) return;  // the loader's batches in flight
   const ImageSet& train = env.data.train;
   const LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed};
   double seconds = 0;

@@ -1,14 +1,63 @@
 #include "bench/env.h"
 
 #include <cstdio>
+#include <new>
 
 #include <c10/util/Exception.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "bench/interrupt.h"
+#include "fixtures/host_memory.h"
 #include "models/trainer.h"
 
 namespace trainbench {
+namespace {
+
+// LibTorch's CPU allocator reports a failed allocation as a plain c10::Error ("DefaultCPUAllocator:
+// can't allocate memory: you tried to allocate N bytes. Error code 12 (Cannot allocate memory)"),
+// not as c10::OutOfMemoryError as CUDA's does.
+bool IsCpuOutOfMemory(const std::string& message) {
+  return absl::StrContains(message, "DefaultCPUAllocator") &&
+         (absl::StrContains(message, "can't allocate memory") ||
+          absl::StrContains(message, "not enough memory"));
+}
+
+void Skip(benchmark::State& state, const std::string& name, const std::string& why) {
+  std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
+  state.SkipWithError(why.c_str());
+}
+
+// A benchmark that starts after a stop request returns at once, recorded as not run.
+bool NotRunAfterStop(benchmark::State& state) {
+  if (!StopRequested()) return false;
+  state.SkipWithError(NotRunMessage(StopSignal()).c_str());
+  return true;
+}
+
+bool FitsOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+                const std::string& name, const std::string& what, const MemoryNeed& need) {
+  if (!env.run.memory_guard) return true;
+  const bool on_cpu = ctx.device().is_cpu();
+  std::optional<std::string> shortfall;
+  std::string where = "host";
+  if (on_cpu) {
+    shortfall = MemoryShortfall(need.device_bytes + need.host_bytes, ctx.AvailableMemoryBytes());
+  } else {
+    shortfall = MemoryShortfall(need.device_bytes, ctx.AvailableMemoryBytes());
+    where = "GPU";
+    if (!shortfall) {
+      shortfall = MemoryShortfall(need.host_bytes, HostAvailableMemoryBytes());
+      where = "host";
+    }
+  }
+  if (!shortfall) return true;
+  Skip(state, name,
+       absl::StrCat(*shortfall, " (", where, " memory, ", what, "; --no_memory_guard runs it anyway)"));
+  return false;
+}
+
+}  // namespace
 
 std::string BatchAndModel(int64_t batch, ModelKind model) {
   return absl::StrCat("batch:", batch, " model:", ModelName(model));
@@ -20,6 +69,7 @@ std::string FirstLine(const std::string& message) {
 
 DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, DeviceKind device,
                              Precision precision) {
+  if (NotRunAfterStop(state)) return nullptr;
   DeviceContext* ctx = env.context(device);
   if (ctx == nullptr) {
     state.SkipWithError("device:cuda: no CUDA GPU is available");
@@ -41,7 +91,7 @@ bool IsOutOfMemoryMessage(const std::string& first_line) {
                              "cudaErrorMemoryAllocation", "can't allocate memory"}) {
     if (absl::StrContains(first_line, marker)) return true;
   }
-  return false;
+  return IsCpuOutOfMemory(first_line);
 }
 
 absl::Status RunGuarded(DeviceContext& ctx, const std::string& what_ran,
@@ -53,12 +103,19 @@ absl::Status RunGuarded(DeviceContext& ctx, const std::string& what_ran,
     ctx.ReleaseCachedMemory();
     body();
     return absl::OkStatus();
+  } catch (const Interrupted& e) {
+    // Not a failure of the device: nothing to recover.
+    return absl::CancelledError(InterruptedMessage(e.signal_number));
   } catch (const c10::OutOfMemoryError& e) {
-    error = FirstLine(e.what());
+    error = FirstLine(e.what_without_backtrace());
     oom = true;
   } catch (const std::bad_alloc& e) {
     error = FirstLine(e.what());
     oom = true;
+  } catch (const c10::Error& e) {
+    // what_without_backtrace: the message alone, without LibTorch's C++ stack.
+    error = FirstLine(e.what_without_backtrace());
+    oom = IsOutOfMemoryMessage(error);
   } catch (const std::exception& e) {
     error = FirstLine(e.what());
     oom = IsOutOfMemoryMessage(error);
@@ -70,12 +127,33 @@ absl::Status RunGuarded(DeviceContext& ctx, const std::string& what_ran,
 
 bool RunOrSkip(benchmark::State& state, const std::string& name, const std::string& what_ran,
                DeviceContext& ctx, const std::function<void()>& body) {
+  if (NotRunAfterStop(state)) return false;
   const absl::Status s = RunGuarded(ctx, what_ran, body);
   if (s.ok()) return true;
-  const std::string error(s.message());
-  std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), error.c_str());
-  state.SkipWithError(error.c_str());
+  Skip(state, name, std::string(s.message()));
   return false;
+}
+
+void ThrowIfInterrupted() {
+  if (StopRequested()) throw Interrupted{StopSignal()};
+}
+
+bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+                        const EpochConfig& c) {
+  return FitsOrSkip(state, env, ctx, BenchmarkName(c), BatchAndModel(c.batch, c.model),
+                    EpochNeed(c, env.data.train.count));
+}
+
+bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+                        const StepConfig& c) {
+  return FitsOrSkip(state, env, ctx, BenchmarkName(c), BatchAndModel(c.batch, c.model),
+                    StepNeed(c, env.data.train.count));
+}
+
+bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+                        const LoaderConfig& c) {
+  return FitsOrSkip(state, env, ctx, BenchmarkName(c), absl::StrCat("batch:", c.batch),
+                    LoaderNeed(c, env.data.train.count));
 }
 
 }  // namespace trainbench

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "bench/config.h"
+#include "bench/memory_guard.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
 
@@ -27,6 +28,7 @@ struct RunOptions {
   bool quiet = false;     // no per-epoch progress lines on stderr
   AdamKind adam = AdamKind::kFused;
   bool trace_epoch = true;  // one untimed epoch (or step iteration) traced for kernel time
+  bool memory_guard = true;  // skip benchmarks whose estimated memory need does not fit
 
   static constexpr double kCudaWarmupSeconds = 0.5;
   [[nodiscard]] double WarmupSeconds(DeviceKind d) const {
@@ -62,7 +64,7 @@ std::string BatchAndModel(int64_t batch, ModelKind model);
 std::string FirstLine(const std::string& message);
 
 // The context for device, or nullptr after skipping the benchmark with the reason (no GPU,
-// or a precision the device does not run).
+// a precision the device does not run, or "not run: interrupted by SIGINT" after a stop).
 DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, DeviceKind device,
                              Precision precision);
 
@@ -81,8 +83,24 @@ absl::Status RunGuarded(DeviceContext& ctx, const std::string& what_ran,
                         const std::function<void()>& body);
 
 // RunGuarded, turning a failure into the benchmark's skip reason (and a line on stderr).
-// Returns whether body completed.
+// Returns whether body completed. After SIGINT/SIGTERM (bench/interrupt.h): a body cut short
+// by ThrowIfInterrupted is skipped as "interrupted by SIGINT"; one not yet started is not run
+// ("not run: interrupted by SIGINT").
 bool RunOrSkip(benchmark::State& state, const std::string& name, const std::string& what_ran,
                DeviceContext& ctx, const std::function<void()>& body);
+
+// The step-boundary check: throws Interrupted (bench/interrupt.h) once SIGINT or SIGTERM has
+// arrived, for RunOrSkip to record. Called between steps by the training and loader loops.
+void ThrowIfInterrupted();
+
+// The memory guard (bench/memory_guard.h): false after skipping the benchmark with "needs about
+// X GiB, Y GiB available" when its estimated need does not fit what ctx (and, for CUDA, the
+// host) can still give; true when it fits, when nothing is known, or with --no_memory_guard.
+bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+                        const EpochConfig& c);
+bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+                        const StepConfig& c);
+bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+                        const LoaderConfig& c);
 
 }  // namespace trainbench

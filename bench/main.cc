@@ -1,14 +1,23 @@
 // trainbench: the GPU-training lab as Google Benchmark families.
 //
 // main parses Google Benchmark's flags first, then trainbench's own (Abseil flags, below),
-// loads the data once, builds the device contexts, writes the run's context into the JSON,
-// registers the benchmarks the axis flags ask for, and runs them. A bad flag or data file is
-// one line on stderr and exit code 2; a benchmark that fails is skipped and the rest run.
+// checks the results file can be written, loads the data once, builds the device contexts,
+// writes the run's context into the JSON, registers the benchmarks the axis flags ask for,
+// checks --benchmark_filter matches some, and runs them. A bad flag, data file or output path
+// is one line on stderr and exit code 2; a benchmark that fails is skipped and the rest run.
+//
+// The results file (--benchmark_out) is rewritten atomically after every finished benchmark
+// (bench/reporter.h), so it is complete and valid whatever ends the run. SIGINT and SIGTERM
+// stop the run at the next step boundary (bench/interrupt.h): exit status 130 or 143.
 #include <benchmark/benchmark.h>
+
+#include <signal.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,8 +31,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "bench/config.h"
 #include "bench/env.h"
+#include "bench/interrupt.h"
+#include "bench/reporter.h"
+#include "bench/results_file.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
 #include "git_commit.h"  // generated at build time
@@ -44,13 +57,13 @@ ABSL_FLAG(int32_t, warmup_steps, 20,
 ABSL_FLAG(double, warmup_seconds, -1,
           "Warm-up lasts at least this many seconds too (-1: 0.5 on cuda, 0 on cpu).");
 ABSL_FLAG(int32_t, epochs, 2, "Timed epochs per BM_TrainEpoch benchmark.");
-ABSL_FLAG(std::vector<std::string>, batch, {}, "Batch sizes, e.g. 16,64 (axis).");
+ABSL_FLAG(std::vector<std::string>, batch, {}, "Batch sizes, e.g. 16,64 (axis; see above).");
 ABSL_FLAG(std::vector<std::string>, model, {}, "Models: Small, Medium, Large (axis).");
 ABSL_FLAG(std::vector<std::string>, workers, {}, "Loader threads, e.g. 0,4 (axis).");
 ABSL_FLAG(std::vector<std::string>, precision, {}, "Precisions: fp32, tf32, fp16, bf16 (axis).");
 ABSL_FLAG(std::vector<std::string>, pin, {}, "Pinned host memory for batches: 0, 1 (axis).");
 ABSL_FLAG(std::vector<std::string>, device, {}, "Devices: cpu, cuda (axis).");
-ABSL_FLAG(int32_t, cpu_threads, 0, "LibTorch intra-op threads (0: all cores).");
+ABSL_FLAG(int32_t, cpu_threads, 0, "LibTorch intra-op threads (0: all cores; at most 4x the cores).");
 ABSL_FLAG(bool, quiet, false, "No per-epoch progress lines on stderr.");
 ABSL_FLAG(std::string, adam, "fused",
           "Adam update: fused (one multi-tensor kernel per step) or loop (torch::optim::Adam, "
@@ -58,6 +71,9 @@ ABSL_FLAG(std::string, adam, "fused",
 ABSL_FLAG(bool, trace_epoch, true,
           "After the timed epochs, trace one untimed epoch (BM_TrainStep: iteration) with CUPTI "
           "for gpu_kernel_busy_pct and kernel_ms_per_step (CUDA).");
+ABSL_FLAG(bool, memory_guard, true,
+          "Skip a benchmark whose estimated memory need does not fit what the device can give "
+          "(\"needs about X GiB, Y GiB available\"); --no_memory_guard runs it anyway.");
 
 namespace trainbench {
 namespace {
@@ -68,7 +84,20 @@ constexpr int kBadInput = 2;
 const char* const kOwnFlags[] = {"data_dir", "dataset", "samples", "seed", "warmup_steps",
                                  "warmup_seconds", "epochs", "batch", "model", "workers",
                                  "precision", "pin", "device", "cpu_threads", "quiet", "adam",
-                                 "trace_epoch"};
+                                 "trace_epoch", "memory_guard"};
+const char* const kAxisFlags[] = {"batch", "model", "workers", "precision", "pin", "device"};
+// Google Benchmark's flags whose bad values it reports itself, with one line on stderr, before
+// leaving the argument unparsed ("The value of flag --benchmark_repetitions is expected to be a
+// 32-bit integer, but actually has value "abc"."): the exit status is then all that is missing.
+const char* const kBenchmarkNumericFlags[] = {"benchmark_min_time", "benchmark_min_warmup_time",
+                                              "benchmark_repetitions", "v"};
+
+bool OneOf(absl::string_view name, absl::Span<const char* const> names) {
+  for (const char* n : names) {
+    if (name == n) return true;
+  }
+  return false;
+}
 
 [[noreturn]] void Fail(const std::string& line) {
   std::fprintf(stderr, "trainbench: %s\n", line.c_str());
@@ -77,7 +106,13 @@ const char* const kOwnFlags[] = {"data_dir", "dataset", "samples", "seed", "warm
 
 void PrintHelp() {
   benchmark::PrintDefaultHelp();
-  std::fprintf(stdout, "\ntrainbench flags:\n");
+  std::fprintf(stdout,
+               "\ntrainbench flags:\n"
+               "  Axis flags (--batch, --model, --workers, --precision, --pin, --device): with none\n"
+               "  given, the lab sweep runs (the default suite, see --benchmark_list_tests). With any\n"
+               "  given, the cartesian product of the given values runs, the other axes at batch 256,\n"
+               "  model Medium, 4 workers with a GPU or 2 without, precision fp32, pin 1 on cuda and 0\n"
+               "  on cpu, device cuda with a GPU or cpu without. An empty value (--batch=) is an error.\n");
   for (const char* name : kOwnFlags) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     std::fprintf(stdout, "  --%s=%s\n      %s\n", name, flag->DefaultValue().c_str(),
@@ -96,15 +131,26 @@ void ParseOwnFlags(int argc, char** argv) {
     const size_t eq = arg.find('=');
     absl::string_view name = arg.substr(0, eq);
     std::string value = eq == absl::string_view::npos ? "" : std::string(arg.substr(eq + 1));
-    bool known = false;
-    for (const char* own : kOwnFlags) known = known || name == own;
+    bool known = OneOf(name, kOwnFlags);
     if (!known && absl::StartsWith(name, "no") && eq == absl::string_view::npos) {
-      name.remove_prefix(2);  // --noquiet, --notrace_epoch
-      value = "false";
-      for (const char* own : kOwnFlags) known = known || name == own;
-      known = known && absl::FindCommandLineFlag(name)->IsOfType<bool>();
+      // --noquiet (Abseil's form) or --no_memory_guard, for boolean flags.
+      absl::string_view negated = name.substr(absl::StartsWith(name, "no_") ? 3 : 2);
+      if (OneOf(negated, kOwnFlags) && absl::FindCommandLineFlag(negated)->IsOfType<bool>()) {
+        name = negated;
+        value = "false";
+        known = true;
+      }
+    }
+    if (!known && eq != absl::string_view::npos && OneOf(name, kBenchmarkNumericFlags)) {
+      std::exit(kBadInput);  // Google Benchmark has printed its line about the value
+    }
+    if (!known && absl::StartsWith(name, "benchmark_")) {
+      Fail(absl::StrCat("--", arg, ": not a Google Benchmark flag, or a value it does not accept (see --help)"));
     }
     if (!known) Fail(absl::StrCat("--", name, ": unknown flag (see --help)"));
+    if (OneOf(name, kAxisFlags) && eq != absl::string_view::npos) {
+      if (absl::Status s = CheckAxisValue(name, value); !s.ok()) Fail(std::string(s.message()));
+    }
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (eq == absl::string_view::npos && value.empty()) {
       if (!flag->IsOfType<bool>()) Fail(absl::StrCat("--", name, ": needs a value (--", name, "=...)"));
@@ -137,6 +183,7 @@ RunOptions ReadRunOptions() {
   absl::StatusOr<AdamKind> adam = ParseAdam(absl::GetFlag(FLAGS_adam));
   if (!adam.ok()) Fail(std::string(adam.status().message()));
   r.adam = *adam;
+  r.memory_guard = absl::GetFlag(FLAGS_memory_guard);
   if (r.warmup_steps < 0) Fail(absl::StrCat("--warmup_steps=", r.warmup_steps, ": must be >= 0"));
   if (!(r.warmup_seconds >= 0) && r.warmup_seconds != -1) {
     Fail(absl::StrCat("--warmup_seconds=", r.warmup_seconds, ": must be >= 0 (or -1, the default)"));
@@ -180,20 +227,71 @@ void AddContext(const BenchEnv& env) {
   }
 }
 
+// Google Benchmark's own matching, without running anything: RunSpecifiedBenchmarks with a
+// display reporter that declines the context (so nothing runs) and keeps its messages. Called
+// after the benchmarks are registered and while Google Benchmark has no --benchmark_out (main
+// took it), so no file is opened. A filter that does not compile or matches nothing is one
+// line and exit 2, before any file is written.
+class NothingRunsReporter final : public benchmark::BenchmarkReporter {
+ public:
+  NothingRunsReporter() {
+    SetOutputStream(&messages_);
+    SetErrorStream(&messages_);
+  }
+  bool ReportContext(const Context&) override { return false; }
+  void ReportRuns(const std::vector<Run>&) override {}
+  [[nodiscard]] std::string messages() const { return messages_.str(); }
+
+ private:
+  std::ostringstream messages_;
+};
+
+void CheckFilter() {
+  NothingRunsReporter probe;
+  if (benchmark::RunSpecifiedBenchmarks(&probe) > 0) return;
+  const std::string filter = benchmark::GetBenchmarkFilter();
+  const std::string messages = probe.messages();
+  // "Could not compile benchmark re: <std::regex_error::what()>"
+  const std::string compile_error = "Could not compile benchmark re: ";
+  if (const size_t at = messages.find(compile_error); at != std::string::npos) {
+    Fail(absl::StrCat("--benchmark_filter=", filter, ": not a valid regular expression (",
+                      FirstLine(messages.substr(at + compile_error.size())), ")"));
+  }
+  Fail(absl::StrCat("--benchmark_filter=", filter,
+                    ": matches no benchmark (--benchmark_list_tests lists them)"));
+}
+
+// A failed write of the results file: one line, exit 2. Called between benchmarks, from the
+// reporter; _Exit, because LibTorch's and CUDA's static destructors must not run under a
+// half-finished run (the same reason BenchEnv is leaked).
+[[noreturn]] void FailWrite(const absl::Status& status) {
+  std::cout.flush();
+  std::fflush(nullptr);
+  std::fprintf(stderr, "trainbench: %s\n", std::string(status.message()).c_str());
+  std::fflush(stderr);
+  std::_Exit(kBadInput);
+}
+
 }  // namespace
 }  // namespace trainbench
 
 int main(int argc, char** argv) {
   using namespace trainbench;
-  // Google Benchmark first: it removes its own flags and leaves the rest.
-  benchmark::Initialize(&argc, argv, PrintHelp);
-  ParseOwnFlags(argc, argv);
+  // --benchmark_out is trainbench's to write (bench/reporter.h); the rest of argv, with room
+  // for the "--benchmark_out=" TakeBenchmarkOut appends, goes to Google Benchmark first: it
+  // removes its own flags and leaves the rest.
+  std::vector<char*> args(argv, argv + argc);
+  args.resize(argc + 2, nullptr);
+  int args_count = argc;
+  const BenchmarkOut out = TakeBenchmarkOut(&args_count, args.data());
+  benchmark::Initialize(&args_count, args.data(), PrintHelp);
+  ParseOwnFlags(args_count, args.data());
 
   const int cpu_threads = absl::GetFlag(FLAGS_cpu_threads);
-  if (cpu_threads < 0) Fail(absl::StrCat("--cpu_threads=", cpu_threads, ": must be >= 0"));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (absl::Status s = CheckCpuThreads(cpu_threads, cores); !s.ok()) Fail(std::string(s.message()));
   // LibTorch picked 1 intra-op thread on a 2-core machine here; use every core unless told.
-  at::set_num_threads(cpu_threads > 0 ? cpu_threads
-                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  at::set_num_threads(cpu_threads > 0 ? cpu_threads : cores);
 
   const bool cuda_available = CudaAvailable();
   const AxisFlags axes = ReadAxisFlags();
@@ -206,6 +304,13 @@ int main(int argc, char** argv) {
   // streams must not be destroyed by static destructors after the driver has shut down.
   BenchEnv& env = *new BenchEnv;
   env.run = ReadRunOptions();
+  // The output path, before the data: a run is not started that cannot save its results.
+  std::optional<ResultsFile> results_file;
+  if (!out.path.empty()) {
+    absl::StatusOr<ResultsFile> file = ResultsFile::Open(out.path);
+    if (!file.ok()) Fail(std::string(file.status().message()));
+    results_file.emplace(*std::move(file));
+  }
   env.data = LoadData(cuda_available);
   env.cpu = MakeCpuContext();
   if (cuda_available) {
@@ -223,7 +328,30 @@ int main(int argc, char** argv) {
                   [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); })) {
     RegisterTransfers(env);
   }
-  benchmark::RunSpecifiedBenchmarks();
+  CheckFilter();
+
+  std::unique_ptr<benchmark::BenchmarkReporter> file_reporter;
+  if (results_file) {
+    file_reporter = std::make_unique<ResultsFileReporter>(*std::move(results_file), out.format, FailWrite);
+  }
+  RunReporter reporter(std::unique_ptr<benchmark::BenchmarkReporter>(benchmark::CreateDefaultDisplayReporter()),
+                       std::move(file_reporter));
+  // A file-size limit (ulimit -f) then fails the write with EFBIG and its one line, instead
+  // of killing the process with SIGXFSZ.
+  signal(SIGXFSZ, SIG_IGN);
+  InstallInterruptHandlers();
+  benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
+  if (StopRequested()) {
+    const RunCounts c = reporter.counts();
+    // The one line that says what the run got done; the JSON has a row for each benchmark.
+    const std::string line = absl::StrCat(
+        "trainbench: ", InterruptedMessage(StopSignal()), ": ", c.finished, " of ", c.total(),
+        " benchmarks finished (", c.interrupted, " interrupted, ", c.not_run, " not run",
+        c.skipped > 0 ? absl::StrCat(", ", c.skipped, " skipped") : "", ")",
+        out.path.empty() ? "" : absl::StrCat("; results in ", out.path));
+    std::fprintf(stderr, "%s\n", line.c_str());
+    return InterruptExitStatus(StopSignal());
+  }
   return 0;
 }

@@ -58,6 +58,7 @@ EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train
   std::optional<DeviceBatch> next;
   if (std::optional<HostBatch> h = loader.Next()) next = ctx.Stage(*h, lo.pinned);
   while (next) {
+    ThrowIfInterrupted();  // SIGINT/SIGTERM stop at a step boundary
     DeviceBatch current = std::move(*next);
     next.reset();
     if (std::optional<HostBatch> h = loader.Next()) next = ctx.Stage(*h, lo.pinned);
@@ -81,6 +82,7 @@ EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train
 void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const BenchEnv& env) {
   DeviceContext* ctx = ContextOrSkip(state, env, c.device, c.precision);
   if (ctx == nullptr) return;
+  if (!FitsInMemoryOrSkip(state, env, *ctx, c)) return;  // before anything is allocated
   const std::string name = BenchmarkName(c);
   const ImageSet& train = env.data.train;
   const LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed};
@@ -93,6 +95,7 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
     m.parameters = trainer.parameter_count();
     WarmUpOnLoader(train, lo, {env.run.warmup_steps, env.run.WarmupSeconds(c.device)},
                    [&](const HostBatch& h) {
+                     ThrowIfInterrupted();  // SIGINT/SIGTERM stop at a step boundary
                      DeviceBatch b = ctx->Stage(h, lo.pinned);
                      ctx->Use(b);
                      trainer.Step(b.images, b.labels);
@@ -128,6 +131,7 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
       m.peak_reserved_bytes = peaks->reserved_bytes;
     }
     if (trainer.scaler()) m.amp_skipped_steps = trainer.scaler()->skipped_steps() - skipped_before;
+    ThrowIfInterrupted();  // not into the evaluation pass after a stop
     m.test_acc = trainer.Evaluate(env.data.test);
     // ---- diagnostics: one more epoch, untimed, traced for the GPU's own kernel time (the
     // tracing cost stays out of every timed number; the model has been evaluated already).

@@ -58,6 +58,7 @@ std::vector<HostBatch> MakeResidentBatches(const ImageSet& train, int64_t batch_
 void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const BenchEnv& env) {
   DeviceContext* ctx = ContextOrSkip(state, env, c.device, c.precision);
   if (ctx == nullptr) return;
+  if (!FitsInMemoryOrSkip(state, env, *ctx, c)) return;  // before anything is allocated
   const int steps_per_iteration = c.device == DeviceKind::kCuda ? kCudaStepsPerIteration : 1;
   StepMeasurements m;
   m.batch = c.batch;
@@ -69,6 +70,7 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Benc
         MakeResidentBatches(env.data.train, c.batch, env.run.seed, *ctx);
     size_t next = 0;
     const auto step = [&] {
+      ThrowIfInterrupted();  // SIGINT/SIGTERM stop at a step boundary
       trainer.Step(batches[next].images, batches[next].labels);
       next = (next + 1) % batches.size();
     };

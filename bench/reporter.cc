@@ -1,0 +1,123 @@
+#include "bench/reporter.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "bench/interrupt.h"
+
+namespace trainbench {
+namespace {
+
+constexpr char kOutFlag[] = "--benchmark_out=";
+constexpr char kOutFormatFlag[] = "--benchmark_out_format=";
+
+std::unique_ptr<benchmark::BenchmarkReporter> MakeFormatReporter(const std::string& format) {
+  if (format == "csv") {
+    BENCHMARK_DISABLE_DEPRECATED_WARNING
+    return std::make_unique<benchmark::CSVReporter>();
+    BENCHMARK_RESTORE_DEPRECATED_WARNING
+  }
+  if (format == "console") {
+    return std::make_unique<benchmark::ConsoleReporter>(benchmark::ConsoleReporter::OO_None);
+  }
+  return std::make_unique<benchmark::JSONReporter>();
+}
+
+}  // namespace
+
+BenchmarkOut TakeBenchmarkOut(int* argc, char** argv) {
+  BenchmarkOut out;
+  if (const char* env = std::getenv("BENCHMARK_OUT")) out.path = env;
+  if (const char* env = std::getenv("BENCHMARK_OUT_FORMAT")) out.format = env;
+  int kept = 1;
+  for (int i = 1; i < *argc; ++i) {
+    if (absl::StartsWith(argv[i], kOutFlag)) {
+      out.path = argv[i] + std::strlen(kOutFlag);
+      continue;
+    }
+    if (absl::StartsWith(argv[i], kOutFormatFlag)) out.format = argv[i] + std::strlen(kOutFormatFlag);
+    argv[kept++] = argv[i];
+  }
+  static char empty_out[] = "--benchmark_out=";
+  argv[kept++] = empty_out;
+  argv[kept] = nullptr;
+  *argc = kept;
+  return out;
+}
+
+ResultsFileReporter::ResultsFileReporter(ResultsFile file, const std::string& format,
+                                         std::function<void(const absl::Status&)> on_error)
+    : file_(std::move(file)), format_(MakeFormatReporter(format)), on_error_(std::move(on_error)) {
+  // Google Benchmark's file reporters write their context to the error stream too.
+  format_->SetOutputStream(&body_);
+  format_->SetErrorStream(&body_);
+}
+
+bool ResultsFileReporter::ReportContext(const Context& context) {
+  const bool ok = format_->ReportContext(context);
+  Publish(/*final=*/false);
+  return ok;
+}
+
+void ResultsFileReporter::ReportRuns(const std::vector<Run>& runs) {
+  format_->ReportRuns(runs);
+  Publish(/*final=*/false);
+}
+
+void ResultsFileReporter::Finalize() { Publish(/*final=*/true); }
+
+void ResultsFileReporter::Publish(bool final) {
+  // The reporter's own Finalize text closes the document (JSON: the benchmark list and the
+  // top-level object). It writes only that and keeps no state, so it is rendered into a
+  // scratch stream for every intermediate file, and into the body once at the end.
+  std::ostringstream tail;
+  format_->SetOutputStream(final ? static_cast<std::ostream*>(&body_) : &tail);
+  format_->Finalize();
+  format_->SetOutputStream(&body_);
+  const absl::Status s = file_.Write(body_.str(), tail.str(), final);
+  if (!s.ok()) on_error_(s);
+}
+
+RunReporter::RunReporter(std::unique_ptr<benchmark::BenchmarkReporter> display,
+                         std::unique_ptr<benchmark::BenchmarkReporter> file)
+    : display_(std::move(display)), file_(std::move(file)) {}
+
+bool RunReporter::ReportContext(const Context& context) {
+  // The file first: a results file that cannot be written (/dev/full) is then the run's only
+  // line on stderr, before the console's context header.
+  return (!file_ || file_->ReportContext(context)) && display_->ReportContext(context);
+}
+
+void RunReporter::ReportRuns(const std::vector<Run>& runs) {
+  for (const Run& run : runs) {
+    std::string& outcome = outcome_[run.run_name.str()];
+    if (run.error_occurred && outcome.empty()) outcome = run.error_message.empty() ? "error" : run.error_message;
+  }
+  display_->ReportRuns(runs);
+  if (file_) file_->ReportRuns(runs);
+}
+
+void RunReporter::Finalize() {
+  display_->Finalize();
+  if (file_) file_->Finalize();
+}
+
+RunCounts RunReporter::counts() const {
+  RunCounts c;
+  for (const auto& [name, error] : outcome_) {
+    if (error.empty()) {
+      ++c.finished;
+    } else if (absl::StartsWith(error, kNotRunPrefix)) {
+      ++c.not_run;
+    } else if (absl::StartsWith(error, kInterruptedPrefix)) {
+      ++c.interrupted;
+    } else {
+      ++c.skipped;
+    }
+  }
+  return c;
+}
+
+}  // namespace trainbench

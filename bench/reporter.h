@@ -1,0 +1,92 @@
+// How a run reports: the console exactly as Google Benchmark prints it, and with
+// --benchmark_out the results file, rendered by Google Benchmark's own JSONReporter (or its
+// CSV/console reporter for --benchmark_out_format) and rewritten whole after every finished
+// benchmark, so that the file on disk is always a complete document of what finished.
+//
+// main takes --benchmark_out out of Google Benchmark's hands (TakeBenchmarkOut) and passes a
+// RunReporter as the display reporter: the library then never opens the file itself, which it
+// would truncate before the first benchmark and leave empty when the filter matches nothing.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "absl/status/status.h"
+#include "bench/results_file.h"
+
+namespace trainbench {
+
+// --benchmark_out and --benchmark_out_format as Google Benchmark would read them: the last
+// "--benchmark_out=" argument, else $BENCHMARK_OUT; the last "--benchmark_out_format=", else
+// $BENCHMARK_OUT_FORMAT, else "json".
+struct BenchmarkOut {
+  std::string path;  // empty: no results file
+  std::string format = "json";
+};
+
+// Reads --benchmark_out (and the format) from argv and removes the --benchmark_out arguments
+// from it, appending "--benchmark_out=" so that Google Benchmark's flag is empty even when
+// $BENCHMARK_OUT is set. --benchmark_out_format stays for Google Benchmark to validate.
+// REQUIRES: argv has room for *argc + 1 entries (main passes a copy).
+BenchmarkOut TakeBenchmarkOut(int* argc, char** argv);
+
+// Renders the results file with a Google Benchmark reporter (JSON, CSV or console, without
+// color) and writes it through a ResultsFile after the context and after every finished
+// benchmark. A failed write calls on_error with the ResultsFile's message (main prints it and
+// exits with status 2; the previous complete file stays).
+class ResultsFileReporter final : public benchmark::BenchmarkReporter {
+ public:
+  ResultsFileReporter(ResultsFile file, const std::string& format,
+                      std::function<void(const absl::Status&)> on_error);
+  bool ReportContext(const Context& context) override;
+  void ReportRuns(const std::vector<Run>& runs) override;
+  void Finalize() override;
+
+ private:
+  void Publish(bool final);
+
+  ResultsFile file_;
+  std::unique_ptr<benchmark::BenchmarkReporter> format_;
+  std::ostringstream body_;  // everything format_ has written so far
+  std::function<void(const absl::Status&)> on_error_;
+};
+
+// How the benchmarks of a run ended, by name (repetitions and aggregates of one benchmark
+// count once).
+struct RunCounts {
+  int finished = 0;     // no error
+  int interrupted = 0;  // cut short by SIGINT/SIGTERM ("interrupted by ...")
+  int not_run = 0;      // started after the stop ("not run: ...")
+  int skipped = 0;      // any other error (unsupported precision, out of memory, memory guard)
+  [[nodiscard]] int total() const { return finished + interrupted + not_run + skipped; }
+};
+
+// The display reporter main passes to RunSpecifiedBenchmarks: forwards everything to the
+// console reporter (unchanged output) and to the results file reporter (if any), and counts
+// outcomes for the final line after an interrupt.
+//
+// One difference from Google Benchmark's own file handling: with
+// --benchmark_display_aggregates_only the file, like the console, gets only the aggregates.
+class RunReporter final : public benchmark::BenchmarkReporter {
+ public:
+  RunReporter(std::unique_ptr<benchmark::BenchmarkReporter> display,
+              std::unique_ptr<benchmark::BenchmarkReporter> file);
+  bool ReportContext(const Context& context) override;
+  void ReportRuns(const std::vector<Run>& runs) override;
+  void Finalize() override;
+
+  [[nodiscard]] RunCounts counts() const;
+
+ private:
+  std::unique_ptr<benchmark::BenchmarkReporter> display_;
+  std::unique_ptr<benchmark::BenchmarkReporter> file_;  // null without --benchmark_out
+  std::map<std::string, std::string> outcome_;  // benchmark name -> "" or its first error
+};
+
+}  // namespace trainbench
