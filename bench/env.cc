@@ -38,6 +38,8 @@ bool NotRunAfterStop(benchmark::State& state) {
 bool FitsOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
                 const std::string& name, const std::string& what, const MemoryNeed& need) {
   if (!env.run.memory_guard) return true;
+  // What the previous benchmark left in the allocators' caches is available to this one.
+  ctx.ReleaseCachedMemory();
   const bool on_cpu = ctx.device().is_cpu();
   std::optional<std::string> shortfall;
   std::string where = "host";
@@ -132,6 +134,25 @@ bool RunOrSkip(benchmark::State& state, const std::string& name, const std::stri
   if (s.ok()) return true;
   Skip(state, name, std::string(s.message()));
   return false;
+}
+
+std::optional<KernelTrace> TraceKernels(const BenchEnv& env, DeviceContext& ctx,
+                                        const std::function<void()>& span) {
+  if (!env.run.trace_epoch || StopRequested() || !ctx.StartKernelTrace()) return std::nullopt;
+  struct StopOnUnwind {
+    DeviceContext& ctx;
+    bool stopped = false;
+    ~StopOnUnwind() {
+      if (!stopped) (void)ctx.StopKernelTrace();
+    }
+  } guard{ctx};
+  try {
+    span();
+  } catch (const Interrupted&) {
+    return std::nullopt;  // the guard stops the tracer
+  }
+  guard.stopped = true;
+  return ctx.StopKernelTrace();
 }
 
 void ThrowIfInterrupted() {

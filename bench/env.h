@@ -89,6 +89,13 @@ absl::Status RunGuarded(DeviceContext& ctx, const std::string& what_ran,
 bool RunOrSkip(benchmark::State& state, const std::string& name, const std::string& what_ran,
                DeviceContext& ctx, const std::function<void()>& body);
 
+// Runs span (untimed diagnostics) under ctx's kernel tracer and returns the trace: nullopt
+// with --trace_epoch=false, where the device cannot trace, after a stop request, or when a
+// stop request cuts span short (the benchmark's timed results stand; later benchmarks are
+// not run). The tracer is stopped however span ends.
+std::optional<KernelTrace> TraceKernels(const BenchEnv& env, DeviceContext& ctx,
+                                        const std::function<void()>& span);
+
 // The step-boundary check: throws Interrupted (bench/interrupt.h) once SIGINT or SIGTERM has
 // arrived, for RunOrSkip to record. Called between steps by the training and loader loops.
 void ThrowIfInterrupted();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "fixtures/dataset.h"
 
 namespace trainbench {
 namespace {
@@ -13,10 +14,6 @@ constexpr int64_t kIndexBytes = 8;  // int64 labels and max-pool indices
 // Parameters, their gradients, Adam's exp_avg and exp_avg_sq, and a half-precision copy under
 // autocast: 5 values per parameter at most 4 bytes each.
 constexpr int64_t kBytesPerParameter = 5 * kFloatBytes;
-// Trainer::Evaluate's batch (models/trainer.h).
-constexpr int64_t kEvalBatch = 1000;
-// BM_TrainStep's resident batches at most (bench/train_step.cc).
-constexpr int64_t kMaxResidentBatches = 8;
 constexpr double kBytesPerGiB = 1024.0 * 1024.0 * 1024.0;
 // A benchmark fits when it needs at most this share of what is available.
 constexpr double kUsableShare = 0.9;

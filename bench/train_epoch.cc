@@ -135,11 +135,11 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
     m.test_acc = trainer.Evaluate(env.data.test);
     // ---- diagnostics: one more epoch, untimed, traced for the GPU's own kernel time (the
     // tracing cost stays out of every timed number; the model has been evaluated already).
-    if (env.run.trace_epoch && ctx->StartKernelTrace()) {
-      const EpochResult traced = RunEpoch(trainer, *ctx, train, lo, epoch);
-      if (const std::optional<KernelTrace> t = ctx->StopKernelTrace()) {
-        m.kernel_busy = KernelBusy{t->wall_seconds, t->kernel_busy_seconds, traced.steps};
-      }
+    int64_t traced_steps = 0;
+    if (const std::optional<KernelTrace> t = TraceKernels(env, *ctx, [&] {
+          traced_steps = RunEpoch(trainer, *ctx, train, lo, epoch).steps;
+        })) {
+      m.kernel_busy = KernelBusy{t->wall_seconds, t->kernel_busy_seconds, traced_steps};
     }
   });
   if (!ok) return;

@@ -30,18 +30,13 @@ namespace {
 // (at 10 it could be 10% for a host-bound Small step).
 constexpr int kCudaStepsPerIteration = 128;
 
-// Up to this many distinct batches stay resident and are stepped on in turn, so that, as in
-// an epoch, a step reads input it did not just read, and the model does not overfit one
-// batch. Measured on the 2-core dev VM (CPU, batch 64): one batch ran Small at 11.7k samples/s
-// against 8.1k with 8 (its input stayed in cache); Medium was within run-to-run noise.
-constexpr int64_t kMaxResidentBatches = 8;
 
 // Resident batches of batch_size training samples each (the set repeats when it is smaller),
 // augmented once, already on the device.
-std::vector<HostBatch> MakeResidentBatches(const ImageSet& train, int64_t batch_size,
-                                           uint64_t seed, DeviceContext& ctx) {
+std::vector<DeviceBatch> MakeResidentBatches(const ImageSet& train, int64_t batch_size,
+                                             uint64_t seed, DeviceContext& ctx) {
   const int64_t count = std::clamp<int64_t>(train.count / batch_size, 1, kMaxResidentBatches);
-  std::vector<HostBatch> out;
+  std::vector<DeviceBatch> out;
   for (int64_t b = 0; b < count; ++b) {
     std::vector<int64_t> indices(static_cast<size_t>(batch_size));
     for (int64_t i = 0; i < batch_size; ++i) indices[i] = (b * batch_size + i) % train.count;
@@ -50,7 +45,10 @@ std::vector<HostBatch> MakeResidentBatches(const ImageSet& train, int64_t batch_
     std::mt19937_64 rng = BatchRng(seed, /*epoch=*/0, b);
     MakeTrainBatch(train, indices.data(), batch_size, rng, images.data_ptr<float>(),
                    labels.data_ptr<int64_t>());
-    out.push_back(HostBatch{images.to(ctx.device()), labels.to(ctx.device())});
+    DeviceBatch d;
+    d.images = images.to(ctx.device());
+    d.labels = labels.to(ctx.device());
+    out.push_back(std::move(d));
   }
   return out;
 }
@@ -66,7 +64,7 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Benc
   const bool ok = RunOrSkip(state, BenchmarkName(c), BatchAndModel(c.batch, c.model), *ctx, [&] {
     ctx->SetTf32(c.precision == Precision::kTf32);
     Trainer trainer(c.model, c.precision, *ctx, env.run.seed, env.run.adam);
-    const std::vector<HostBatch> batches =
+    const std::vector<DeviceBatch> batches =
         MakeResidentBatches(env.data.train, c.batch, env.run.seed, *ctx);
     size_t next = 0;
     const auto step = [&] {
@@ -74,7 +72,8 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Benc
       trainer.Step(batches[next].images, batches[next].labels);
       next = (next + 1) % batches.size();
     };
-    // Warm-up: at least warmup_steps, and at least WarmupSeconds of device time.
+    // Warm-up: at least warmup_steps, and at least WarmupSeconds on the host clock,
+    // synchronized every iteration's worth of steps so that it follows the device.
     const double warmup_seconds = env.run.WarmupSeconds(c.device);
     const auto warmup_start = std::chrono::steady_clock::now();
     for (int i = 0; i < env.run.warmup_steps ||
@@ -100,11 +99,10 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Benc
     if (auto peaks = ctx->PeakMemory()) m.peak_alloc_bytes = peaks->allocated_bytes;
     if (trainer.scaler()) m.amp_skipped_steps = trainer.scaler()->skipped_steps() - skipped_before;
     // ---- diagnostics: one untimed iteration under the kernel tracer.
-    if (env.run.trace_epoch && ctx->StartKernelTrace()) {
-      for (int i = 0; i < steps_per_iteration; ++i) step();
-      if (const std::optional<KernelTrace> t = ctx->StopKernelTrace()) {
-        m.kernel_busy = KernelBusy{t->wall_seconds, t->kernel_busy_seconds, steps_per_iteration};
-      }
+    if (const std::optional<KernelTrace> t = TraceKernels(env, *ctx, [&] {
+          for (int i = 0; i < steps_per_iteration; ++i) step();
+        })) {
+      m.kernel_busy = KernelBusy{t->wall_seconds, t->kernel_busy_seconds, steps_per_iteration};
     }
   });
   if (!ok) return;

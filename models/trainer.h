@@ -75,7 +75,7 @@ class Trainer {
   at::Tensor Step(const at::Tensor& images, const at::Tensor& labels);
 
   // Top-1 accuracy (0..1) on a whole image set, untimed, in batches of eval_batch.
-  double Evaluate(const ImageSet& set, int64_t eval_batch = 1000);
+  double Evaluate(const ImageSet& set, int64_t eval_batch = kEvalBatch);
 
   [[nodiscard]] int64_t parameter_count() const;
   [[nodiscard]] torch::nn::Sequential& model() { return model_; }

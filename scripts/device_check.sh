@@ -1,35 +1,45 @@
 #!/usr/bin/env bash
 # The GPU check, in one budgeted device call. Runs THERE (the lent GPU machine), from the
-# project's root, after ../shared/device/prepare.sh filled .devcarry/ here. Call the device
-# tool with carry [".devcarry"] and command: bash scripts/device_check.sh
+# project's root, with .devcarry/ (the build's Debian packages, the data and build.sh)
+# carried along. Call the device tool with carry [".devcarry"] and command:
+#   bash scripts/device_check.sh
 #
 # GPU time is scarce, so the headline numbers come first and every step has its own time
 # limit (seconds below): a later step that fails or hangs cannot take them away.
 #   build    Ninja, every core (.devcarry/build.sh)                                  ~1-2 min
 #   phase 1  Medium b256 w4 pin:1 fp32: one epoch pair, BM_TrainStep (b16 and b256) with
 #            --adam=fused and --adam=loop, BM_HostToDevice 64 KiB and 256 MiB pinned  ~1 min
-#   phase 2  the default suite, one process (and JSON) per family, merged into one file ~4 min
+#   phase 2  the default suite's CUDA rows, one process (and JSON) per family, then its
+#            CPU rows, merged into one file                                          ~4 min
 #   phase 3  C++ tests and the GPU end-to-end tests, if time is left                  ~1 min
-# It ends within 8 minutes on an H100 and writes at most 8 files to $OUT:
+# Every limit is capped by what is left of an overall deadline (DEADLINE_S, 470 s), so the
+# call ends within 8 minutes on an H100; it writes at most 8 files to $OUT:
 #   env.txt (GPU, clocks, throttle reasons, topology, PCIe link), log.txt (every step's
 #   output), p1-epoch.json, p1-step-fused.json, p1-step-loop.json, <gpu>-<UTC date>.json
 #   (the default suite), summary.txt, and build.log only when the build fails.
 set -uo pipefail
 out=${OUT:?set OUT to the folder whose files come back}
 start=$(date +%s)
+deadline=$(( start + ${DEADLINE_S:-470} ))
 log="$out/log.txt"
-work=$(mktemp -d)
-step() {  # step NAME SECONDS CMD...: runs CMD under a time limit, output to log.txt
+work=$(mktemp -d)  # JSON is written here and copied to $OUT complete (no stray temp files)
+step() {  # step NAME SECONDS CMD...: CMD under min(SECONDS, time left), output to log.txt
   local name=$1 limit=$2; shift 2
+  local left=$(( deadline - $(date +%s) - 15 ))
+  [ "$left" -lt "$limit" ] && limit=$left
+  if [ "$limit" -lt 20 ]; then
+    echo "$name: skipped, the time budget is spent" | tee -a "$log"; return 124
+  fi
   echo "== $name (limit ${limit}s, at $(( $(date +%s) - start ))s)" >> "$log"
-  timeout --kill-after=10 "$limit" "$@" >> "$log" 2>&1
+  timeout --kill-after=5 "$limit" "$@" >> "$log" 2>&1
   local rc=$?
   echo "== $name: exit $rc" >> "$log"
   echo "$name: exit $rc ($(( $(date +%s) - start ))s)"
   return $rc
 }
+keep() { [ -s "$work/$1" ] && cp "$work/$1" "$out/$1"; }  # keep FILE: copy a finished JSON back
 
-if ! timeout 300 bash .devcarry/build.sh > "$work/build.log" 2>&1; then
+if ! timeout 240 bash .devcarry/build.sh > "$work/build.log" 2>&1; then
   cp "$work/build.log" "$out/build.log"; tail -40 "$work/build.log"; exit 1
 fi
 tail -1 "$work/build.log"
@@ -45,27 +55,31 @@ gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')
 
 # ---- phase 1: the headline numbers
 centre=(--device=cuda --model=Medium --precision=fp32 --workers=4 --pin=1)
-step "phase1 epoch+transfers" 120 "$bin" "${centre[@]}" --batch=256 \
+step "phase1 epoch+transfers" 90 "$bin" "${centre[@]}" --batch=256 \
   --benchmark_filter='^BM_TrainEpoch|^BM_HostToDevice/bytes:(65536|268435456)/pinned:1' \
-  --benchmark_out="$out/p1-epoch.json" --benchmark_out_format=json
+  --benchmark_out="$work/p1-epoch.json" --benchmark_out_format=json
+keep p1-epoch.json
 for adam in fused loop; do
-  step "phase1 step adam=$adam" 90 "$bin" "${centre[@]}" --batch=16,256 --adam=$adam \
-    --benchmark_filter='^BM_TrainStep' --benchmark_out="$out/p1-step-$adam.json" \
+  step "phase1 step adam=$adam" 60 "$bin" "${centre[@]}" --batch=16,256 --adam=$adam \
+    --benchmark_filter='^BM_TrainStep' --benchmark_out="$work/p1-step-$adam.json" \
     --benchmark_out_format=json
+  keep "p1-step-$adam.json"
 done
 # While the GPU is still warm: clocks and the link under the load just finished.
 nvidia-smi --query-gpu=clocks.sm,clocks.max.sm,pcie.link.gen.current,pcie.link.width.current,clocks_throttle_reasons.active --format=csv >> "$out/env.txt" 2>&1
 
-# ---- phase 2: the default suite, one process per family
+# ---- phase 2: the default suite; its CUDA rows first, one process per family, CPU rows last
 for family in BM_TrainEpoch BM_TrainStep BM_DataLoader BM_HostToDevice BM_DeviceToHost; do
-  step "phase2 $family" 150 "$bin" --benchmark_filter="^$family/" \
+  step "phase2 $family" 120 "$bin" --benchmark_filter="^$family/.*(device:cuda|pin:1|bytes:)" \
     --benchmark_out="$work/p2-$family.json" --benchmark_out_format=json
 done
+step "phase2 cpu rows" 90 "$bin" --benchmark_filter='device:cpu|^BM_DataLoader/.*pin:0' \
+  --benchmark_out="$work/p2-cpu.json" --benchmark_out_format=json
 suite="$out/${gpu:-gpu}-$(date -u +%Y%m%d).json"
-python3 scripts/merge_json.py "$suite" "$work"/p2-BM_*.json >> "$log" 2>&1
+python3 scripts/merge_json.py "$suite" "$work"/p2-*.json >> "$log" 2>&1
 
 # ---- phase 3: tests, while time is left (the whole call must end within 8 minutes)
-if [ $(( $(date +%s) - start )) -lt 390 ]; then
+if [ $(( deadline - $(date +%s) )) -gt 60 ]; then
   step "ctest" 60 ctest --test-dir build-gpu -j"$(nproc)" --output-on-failure
   if python3 -c 'import pytest' 2>/dev/null; then
     ln -sfn build-gpu build 2>/dev/null || true  # the e2e tests look for build/trainbench

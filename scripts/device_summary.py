@@ -35,7 +35,8 @@ def fmt(v, spec=".3g"):
 
 def main(argv):
     if len(argv) != 5:
-        print(__doc__.strip().splitlines()[-2], file=sys.stderr)
+        print("usage: device_summary.py EPOCH.json STEP_FUSED.json STEP_LOOP.json SUITE.json",
+              file=sys.stderr)
         return 2
     epoch_rows, fused_rows, loop_rows, suite_rows = (rows_by_name(load(p)) for p in argv[1:])
     print("== phase 1 (Medium, fp32, workers 4, pin 1)")
