@@ -52,6 +52,7 @@ absl::StatusOr<std::vector<T>> ParseEach(const std::vector<std::string>& values,
 
 // Axis values shared by both families, parsed and checked; empty vectors mean "not given".
 struct ParsedAxes {
+  std::vector<int64_t> graph;  // 0, 1
   std::vector<int64_t> batch;
   std::vector<ModelKind> model;
   std::vector<Precision> precision;
@@ -78,6 +79,13 @@ absl::StatusOr<ParsedAxes> ParseSharedAxes(const AxisFlags& f, bool cuda_availab
     }
   }
   if (a.device.empty()) a.device = {cuda_available ? DeviceKind::kCuda : DeviceKind::kCpu};
+  auto graph = ParseInts("graph", f.graph, 0, 1);
+  if (!graph.ok()) return graph.status();
+  a.graph = graph->empty() ? std::vector<int64_t>{0} : *graph;
+  if (std::find(a.graph.begin(), a.graph.end(), 1) != a.graph.end() &&
+      std::find(a.device.begin(), a.device.end(), DeviceKind::kCuda) == a.device.end()) {
+    return FlagError("graph", "1", "CUDA graphs exist only with --device=cuda");
+  }
   if (a.batch.empty()) a.batch = {256};
   if (a.model.empty()) a.model = {ModelKind::kMedium};
   if (a.precision.empty()) a.precision = {Precision::kFp32};
@@ -138,12 +146,14 @@ absl::StatusOr<AdamKind> ParseAdam(absl::string_view s) {
 std::string BenchmarkName(const EpochConfig& c) {
   return absl::StrCat("BM_TrainEpoch/batch:", c.batch, "/model:", ModelName(c.model),
                       "/workers:", c.workers, "/precision:", PrecisionName(c.precision),
-                      "/pin:", c.pin ? 1 : 0, "/device:", DeviceName(c.device));
+                      "/pin:", c.pin ? 1 : 0, "/device:", DeviceName(c.device),
+                      "/graph:", c.graph ? 1 : 0);
 }
 
 std::string BenchmarkName(const StepConfig& c) {
   return absl::StrCat("BM_TrainStep/batch:", c.batch, "/model:", ModelName(c.model),
-                      "/precision:", PrecisionName(c.precision), "/device:", DeviceName(c.device));
+                      "/precision:", PrecisionName(c.precision), "/device:", DeviceName(c.device),
+                      "/graph:", c.graph ? 1 : 0);
 }
 
 std::string BenchmarkName(const LoaderConfig& c) {
@@ -224,8 +234,11 @@ absl::StatusOr<std::vector<EpochConfig>> EpochConfigs(const AxisFlags& f, bool c
             if (pin_values.empty()) pin_values = {device == DeviceKind::kCuda ? 1 : 0};
             for (int64_t pin : pin_values) {
               if (pin == 1 && device == DeviceKind::kCpu) continue;  // no pinned memory on cpu
-              AppendUnique(out, EpochConfig{batch, model, static_cast<int>(w), precision,
-                                            pin == 1, device});
+              for (int64_t graph : axes->graph) {
+                if (graph == 1 && device == DeviceKind::kCpu) continue;  // no graphs on cpu
+                AppendUnique(out, EpochConfig{batch, model, static_cast<int>(w), precision,
+                                              pin == 1, device, graph == 1});
+              }
             }
           }
         }
@@ -247,12 +260,23 @@ absl::StatusOr<std::vector<StepConfig>> StepConfigs(const AxisFlags& f, bool cud
     for (ModelKind model : axes->model) {
       for (Precision precision : axes->precision) {
         for (DeviceKind device : axes->device) {
-          AppendUnique(out, StepConfig{batch, model, precision, device});
+          for (int64_t graph : axes->graph) {
+            if (graph == 1 && device == DeviceKind::kCpu) continue;  // no graphs on cpu
+            AppendUnique(out, StepConfig{batch, model, precision, device, graph == 1});
+          }
         }
       }
     }
   }
   return out;
+}
+
+RegistrationOrder OrderForRegistration(const std::vector<EpochConfig>& epochs,
+                                       const std::vector<StepConfig>& steps) {
+  RegistrationOrder r;
+  for (const EpochConfig& e : epochs) (e.graph ? r.graph_epochs : r.epochs).push_back(e);
+  for (const StepConfig& s : steps) (s.graph ? r.graph_steps : r.steps).push_back(s);
+  return r;
 }
 
 std::vector<std::string> SplitAxisValues(const std::vector<std::string>& raw) {

@@ -30,6 +30,7 @@ absl::StatusOr<DeviceKind> ParseDevice(absl::string_view s);
 absl::StatusOr<AdamKind> ParseAdam(absl::string_view s);
 
 // One BM_TrainEpoch configuration. pin = batches in pinned host memory, copied non_blocking.
+// graph = each full-size step replayed from one CUDA graph capture (CUDA only).
 struct EpochConfig {
   int64_t batch = 256;
   ModelKind model = ModelKind::kMedium;
@@ -37,10 +38,11 @@ struct EpochConfig {
   Precision precision = Precision::kFp32;
   bool pin = false;
   DeviceKind device = DeviceKind::kCpu;
+  bool graph = false;
 
   bool operator==(const EpochConfig& o) const {
     return batch == o.batch && model == o.model && workers == o.workers &&
-           precision == o.precision && pin == o.pin && device == o.device;
+           precision == o.precision && pin == o.pin && device == o.device && graph == o.graph;
   }
 };
 
@@ -50,9 +52,11 @@ struct StepConfig {
   ModelKind model = ModelKind::kMedium;
   Precision precision = Precision::kFp32;
   DeviceKind device = DeviceKind::kCpu;
+  bool graph = false;  // the step replayed from one CUDA graph capture (CUDA only)
 
   bool operator==(const StepConfig& o) const {
-    return batch == o.batch && model == o.model && precision == o.precision && device == o.device;
+    return batch == o.batch && model == o.model && precision == o.precision &&
+           device == o.device && graph == o.graph;
   }
 };
 
@@ -68,20 +72,20 @@ struct LoaderConfig {
   }
 };
 
-// "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda"
+// "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda/graph:0"
 std::string BenchmarkName(const EpochConfig& c);
-// "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cuda"
+// "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cuda/graph:0"
 std::string BenchmarkName(const StepConfig& c);
 // "BM_DataLoader/batch:256/workers:4/pin:1"
 std::string BenchmarkName(const LoaderConfig& c);
 
 // The axis flags as given (empty = not given). Each entry is one value, e.g. {"16", "64"}.
 struct AxisFlags {
-  std::vector<std::string> batch, model, workers, precision, pin, device;
+  std::vector<std::string> batch, model, workers, precision, pin, device, graph;
 
   [[nodiscard]] bool any() const {
     return !batch.empty() || !model.empty() || !workers.empty() || !precision.empty() ||
-           !pin.empty() || !device.empty();
+           !pin.empty() || !device.empty() || !graph.empty();
   }
 };
 
@@ -100,8 +104,22 @@ std::vector<LoaderConfig> LoaderConfigs(const std::vector<EpochConfig>& epoch_co
 // the other axes at their lab defaults; pin:1 combinations on cpu are dropped (only pin:0
 // exists there). Errors name the flag and the bad value, e.g. "--batch=abc: not a positive
 // integer", and "--device=cuda: no CUDA GPU is available".
+// graph:1 exists only on cuda: its combinations on cpu are dropped, and --graph=1 with no
+// cuda device among the values is an error.
 absl::StatusOr<std::vector<EpochConfig>> EpochConfigs(const AxisFlags& flags, bool cuda_available);
 absl::StatusOr<std::vector<StepConfig>> StepConfigs(const AxisFlags& flags, bool cuda_available);
+
+// The order families register in. A failed CUDA graph capture can leave the CUDA context
+// unusable, so every graph:1 row runs after every eager one (and after the loader and
+// transfer families, which main registers in between).
+struct RegistrationOrder {
+  std::vector<EpochConfig> epochs;        // graph:0, in the given order
+  std::vector<StepConfig> steps;          // graph:0
+  std::vector<StepConfig> graph_steps;    // graph:1, registered last but one
+  std::vector<EpochConfig> graph_epochs;  // graph:1, registered last
+};
+RegistrationOrder OrderForRegistration(const std::vector<EpochConfig>& epochs,
+                                       const std::vector<StepConfig>& steps);
 
 // Splits "a,b" (or several occurrences already split by the flag library) into values,
 // trimming spaces and dropping empty pieces.

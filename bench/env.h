@@ -29,6 +29,8 @@ struct RunOptions {
   AdamKind adam = AdamKind::kFused;
   bool trace_epoch = true;  // one untimed epoch (or step iteration) traced for kernel time
   bool memory_guard = true;  // skip benchmarks whose estimated memory need does not fit
+  bool channels_last = false;    // NHWC weights and activations
+  bool cudnn_benchmark = false;  // autotuned cuDNN convolutions
 
   static constexpr double kCudaWarmupSeconds = 0.5;
   [[nodiscard]] double WarmupSeconds(DeviceKind d) const {

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
@@ -63,6 +64,12 @@ ABSL_FLAG(std::vector<std::string>, workers, {}, "Loader threads, e.g. 0,4 (axis
 ABSL_FLAG(std::vector<std::string>, precision, {}, "Precisions: fp32, tf32, fp16, bf16 (axis).");
 ABSL_FLAG(std::vector<std::string>, pin, {}, "Pinned host memory for batches: 0, 1 (axis).");
 ABSL_FLAG(std::vector<std::string>, device, {}, "Devices: cpu, cuda (axis).");
+ABSL_FLAG(std::vector<std::string>, graph, {},
+          "CUDA graph replay of each step: 0, 1 (axis; 1 only with cuda; not in the default suite).");
+ABSL_FLAG(bool, channels_last, false,
+          "Weights and activations in NHWC (channels_last) memory format.");
+ABSL_FLAG(bool, cudnn_benchmark, false,
+          "cuDNN autotunes convolution algorithms per shape (every shape is warmed up first).");
 ABSL_FLAG(int32_t, cpu_threads, 0, "LibTorch intra-op threads (0: all cores; at most 4x the cores).");
 ABSL_FLAG(bool, quiet, false, "No per-epoch progress lines on stderr.");
 ABSL_FLAG(std::string, adam, "fused",
@@ -84,8 +91,9 @@ constexpr int kBadInput = 2;
 const char* const kOwnFlags[] = {"data_dir", "dataset", "samples", "seed", "warmup_steps",
                                  "warmup_seconds", "epochs", "batch", "model", "workers",
                                  "precision", "pin", "device", "cpu_threads", "quiet", "adam",
-                                 "trace_epoch", "memory_guard"};
-const char* const kAxisFlags[] = {"batch", "model", "workers", "precision", "pin", "device"};
+                                 "trace_epoch", "memory_guard", "graph", "channels_last",
+                                 "cudnn_benchmark"};
+const char* const kAxisFlags[] = {"batch", "model", "workers", "precision", "pin", "device", "graph"};
 // Google Benchmark's flags whose bad values it reports itself, with one line on stderr, before
 // leaving the argument unparsed ("The value of flag --benchmark_repetitions is expected to be a
 // 32-bit integer, but actually has value "abc"."): the exit status is then all that is missing.
@@ -108,11 +116,12 @@ void PrintHelp() {
   benchmark::PrintDefaultHelp();
   std::fprintf(stdout,
                "\ntrainbench flags:\n"
-               "  Axis flags (--batch, --model, --workers, --precision, --pin, --device): with none\n"
-               "  given, the lab sweep runs (the default suite, see --benchmark_list_tests). With any\n"
-               "  given, the cartesian product of the given values runs, the other axes at batch 256,\n"
-               "  model Medium, 4 workers with a GPU or 2 without, precision fp32, pin 1 on cuda and 0\n"
-               "  on cpu, device cuda with a GPU or cpu without. An empty value (--batch=) is an error.\n");
+               "  Axis flags (--batch, --model, --workers, --precision, --pin, --device, --graph):\n"
+               "  with none given, the lab sweep runs (the default suite, see --benchmark_list_tests).\n"
+               "  With any given, the cartesian product of the given values runs, the other axes at\n"
+               "  batch 256, model Medium, 4 workers with a GPU or 2 without, precision fp32, pin 1 on\n"
+               "  cuda and 0 on cpu, device cuda with a GPU or cpu without, graph 0. An empty value\n"
+               "  (--batch=) is an error.\n");
   for (const char* name : kOwnFlags) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     std::fprintf(stdout, "  --%s=%s\n      %s\n", name, flag->DefaultValue().c_str(),
@@ -169,6 +178,7 @@ AxisFlags ReadAxisFlags() {
   f.precision = SplitAxisValues(absl::GetFlag(FLAGS_precision));
   f.pin = SplitAxisValues(absl::GetFlag(FLAGS_pin));
   f.device = SplitAxisValues(absl::GetFlag(FLAGS_device));
+  f.graph = SplitAxisValues(absl::GetFlag(FLAGS_graph));
   return f;
 }
 
@@ -184,6 +194,8 @@ RunOptions ReadRunOptions() {
   if (!adam.ok()) Fail(std::string(adam.status().message()));
   r.adam = *adam;
   r.memory_guard = absl::GetFlag(FLAGS_memory_guard);
+  r.channels_last = absl::GetFlag(FLAGS_channels_last);
+  r.cudnn_benchmark = absl::GetFlag(FLAGS_cudnn_benchmark);
   if (r.warmup_steps < 0) Fail(absl::StrCat("--warmup_steps=", r.warmup_steps, ": must be >= 0"));
   if (!(r.warmup_seconds >= 0) && r.warmup_seconds != -1) {
     Fail(absl::StrCat("--warmup_seconds=", r.warmup_seconds, ": must be >= 0 (or -1, the default)"));
@@ -213,6 +225,8 @@ FashionMnist LoadData(bool cuda_available) {
 void AddContext(const BenchEnv& env) {
   benchmark::AddCustomContext("trainbench_version", TRAINBENCH_VERSION);
   benchmark::AddCustomContext("adam", std::string(AdamName(env.run.adam)));
+  benchmark::AddCustomContext("channels_last", env.run.channels_last ? "true" : "false");
+  benchmark::AddCustomContext("cudnn_benchmark", env.run.cudnn_benchmark ? "true" : "false");
   benchmark::AddCustomContext("git_commit", TRAINBENCH_GIT_COMMIT);
   benchmark::AddCustomContext("libtorch_version", TORCH_VERSION);
   benchmark::AddCustomContext("cpu_threads", absl::StrCat(at::get_num_threads()));
@@ -318,9 +332,13 @@ int main(int argc, char** argv) {
     if (!cuda.ok()) Fail(std::string(cuda.status().message()));
     env.cuda = *std::move(cuda);
   }
+  // Autotuned convolutions where asked (plain PyTorch's default is off); warm-up covers
+  // every shape a benchmark times, so the tuning stays out of the timed section.
+  at::globalContext().setBenchmarkCuDNN(env.run.cudnn_benchmark);
   AddContext(env);
-  RegisterTrainEpoch(*epoch_configs, env);
-  RegisterTrainStep(*step_configs, env);
+  const RegistrationOrder order = OrderForRegistration(*epoch_configs, *step_configs);
+  RegisterTrainEpoch(order.epochs, env);
+  RegisterTrainStep(order.steps, env);
   RegisterDataLoader(LoaderConfigs(*epoch_configs), env);
   // Transfers have none of the axes; --device without cuda leaves them out.
   if (axes.device.empty() ||
@@ -328,6 +346,8 @@ int main(int argc, char** argv) {
                   [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); })) {
     RegisterTransfers(env);
   }
+  RegisterTrainStep(order.graph_steps, env);
+  RegisterTrainEpoch(order.graph_epochs, env);
   CheckFilter();
 
   std::unique_ptr<benchmark::BenchmarkReporter> file_reporter;

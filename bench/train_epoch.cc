@@ -91,8 +91,16 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
   const bool rss_resettable = ResetPeakRss();
   const bool ok = RunOrSkip(state, name, BatchAndModel(c.batch, c.model), *ctx, [&] {
     ctx->SetTf32(c.precision == Precision::kTf32);
-    Trainer trainer(c.model, c.precision, *ctx, env.run.seed, env.run.adam);
+    Trainer trainer(c.model, c.precision, *ctx, env.run.seed, env.run.adam, env.run.channels_last);
     m.parameters = trainer.parameter_count();
+    if (c.graph) {
+      // Captured before any loader thread starts (a capture forbids other threads' CUDA
+      // allocations): on the first batch of a warm-up pass, built on this thread.
+      const EpochLoader first(train, LoaderOptions{lo.batch_size, /*workers=*/0, lo.pinned, lo.seed}, -1);
+      DeviceBatch b = ctx->Stage(first.Build(0), lo.pinned);
+      ctx->Use(b);
+      trainer.CaptureStep(b.images, b.labels);
+    }
     WarmUpOnLoader(train, lo, {env.run.warmup_steps, env.run.WarmupSeconds(c.device)},
                    [&](const HostBatch& h) {
                      ThrowIfInterrupted();  // SIGINT/SIGTERM stop at a step boundary

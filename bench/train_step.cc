@@ -63,9 +63,10 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Benc
   m.forward_flops_per_sample = ForwardFlopsPerSample(c.model);
   const bool ok = RunOrSkip(state, BenchmarkName(c), BatchAndModel(c.batch, c.model), *ctx, [&] {
     ctx->SetTf32(c.precision == Precision::kTf32);
-    Trainer trainer(c.model, c.precision, *ctx, env.run.seed, env.run.adam);
+    Trainer trainer(c.model, c.precision, *ctx, env.run.seed, env.run.adam, env.run.channels_last);
     const std::vector<DeviceBatch> batches =
         MakeResidentBatches(env.data.train, c.batch, env.run.seed, *ctx);
+    if (c.graph) trainer.CaptureStep(batches[0].images, batches[0].labels);
     size_t next = 0;
     const auto step = [&] {
       ThrowIfInterrupted();  // SIGINT/SIGTERM stop at a step boundary

@@ -1,5 +1,7 @@
 #include "models/trainer.h"
 
+#include <stdexcept>
+
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/_amp_foreach_non_finite_check_and_unscale.h>
 #include <ATen/ops/_amp_update_scale.h>
@@ -102,11 +104,17 @@ std::optional<std::string> UnsupportedPrecision(Precision p, DeviceKind d) {
 }
 
 Trainer::Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed,
-                 AdamKind adam)
+                 AdamKind adam, bool channels_last)
     : ctx_(ctx), precision_(precision) {
   torch::manual_seed(seed);
   model_ = MakeModel(model);
   model_->to(ctx_.device());
+  if (channels_last) {
+    torch::NoGradGuard no_grad;
+    for (at::Tensor& p : model_->parameters()) {
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+    }
+  }
   model_->train();
   constexpr double kLr = 1e-3;
   if (adam == AdamKind::kFused) {
@@ -125,6 +133,28 @@ at::Tensor Trainer::ForwardLoss(const at::Tensor& images, const at::Tensor& labe
 }
 
 at::Tensor Trainer::Step(const at::Tensor& images, const at::Tensor& labels) {
+  if (graph_ && images.size(0) == static_images_.size(0)) {
+    static_images_.copy_(images, /*non_blocking=*/true);  // device to device, stream-ordered
+    static_labels_.copy_(labels, /*non_blocking=*/true);
+    graph_->Replay();
+    return static_loss_;
+  }
+  return EagerStep(images, labels);
+}
+
+void Trainer::CaptureStep(const at::Tensor& images, const at::Tensor& labels) {
+  if (!fused_) {
+    throw std::invalid_argument("graph:1 needs the fused Adam update (--adam=fused)");
+  }
+  static_images_ = images.clone();
+  static_labels_ = labels.clone();
+  absl::StatusOr<std::unique_ptr<StepGraph>> g = ctx_.CaptureGraph(
+      [this] { static_loss_ = EagerStep(static_images_, static_labels_); }, kGraphWarmupSteps);
+  if (!g.ok()) throw std::runtime_error(std::string(g.status().message()));
+  graph_ = *std::move(g);
+}
+
+at::Tensor Trainer::EagerStep(const at::Tensor& images, const at::Tensor& labels) {
   if (fused_) {
     fused_->ZeroGrad();
     at::Tensor loss = ForwardLoss(images, labels);

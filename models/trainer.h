@@ -67,12 +67,26 @@ class Trainer {
  public:
   // Seeds torch's generators with seed, then builds the model and moves it to ctx's device.
   // REQUIRES: UnsupportedPrecision(precision, ctx's device) is nullopt.
+  // channels_last: 4-D weights (and so the convolutions' activations) in NHWC; the 1-channel
+  // input is already compatible.
   Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed,
-          AdamKind adam = AdamKind::kFused);
+          AdamKind adam = AdamKind::kFused, bool channels_last = false);
 
   // One optimizer step on a batch already on the device. Returns the batch's mean loss,
-  // detached, still on the device (reading it would synchronize).
+  // detached, still on the device (reading it would synchronize). After CaptureStep, a batch
+  // of the captured size is copied into the graph's input buffers and the graph replayed;
+  // the loss returned is then the graph's output buffer, valid until the next Step.
   at::Tensor Step(const at::Tensor& images, const at::Tensor& labels);
+
+  // Captures the whole step (zero grads, forward and loss under autocast, backward, the
+  // fused update with device-side loss scaling) on a batch of images.size(0) samples as a
+  // CUDA graph, after kGraphWarmupSteps eager steps on this batch on the capture stream
+  // (they train, as warm-up does). Other batch sizes keep running eagerly.
+  // REQUIRES: AdamKind::kFused (torch::optim::Adam computes its bias corrections on the
+  // host, which a graph would freeze), a device that captures (CUDA). Throws on failure.
+  void CaptureStep(const at::Tensor& images, const at::Tensor& labels);
+  [[nodiscard]] bool graphed() const { return graph_ != nullptr; }
+  static constexpr int kGraphWarmupSteps = 3;
 
   // Top-1 accuracy (0..1) on a whole image set, untimed, in batches of eval_batch.
   double Evaluate(const ImageSet& set, int64_t eval_batch = kEvalBatch);
@@ -83,6 +97,7 @@ class Trainer {
 
  private:
   at::Tensor ForwardLoss(const at::Tensor& images, const at::Tensor& labels);
+  at::Tensor EagerStep(const at::Tensor& images, const at::Tensor& labels);
 
   DeviceContext& ctx_;
   Precision precision_;
@@ -90,6 +105,9 @@ class Trainer {
   std::unique_ptr<torch::optim::Adam> optimizer_;  // AdamKind::kLoop
   std::optional<FusedAdam> fused_;                  // AdamKind::kFused
   std::optional<LossScaler> scaler_;
+  // CUDA graph mode: the captured step and its input/output buffers.
+  std::unique_ptr<StepGraph> graph_;
+  at::Tensor static_images_, static_labels_, static_loss_;
 };
 
 }  // namespace trainbench

@@ -16,7 +16,8 @@
 # call ends within 8 minutes on an H100; it writes at most 8 files to $OUT:
 #   env.txt (GPU, clocks, throttle reasons, topology, PCIe link), log.txt (every step's
 #   output), p1-epoch.json, p1-step-fused.json, p1-step-loop.json, <gpu>-<UTC date>.json
-#   (the default suite), summary.txt, and build.log only when the build fails.
+#   (the default suite), graph.json (the graph:1 rows), summary.txt (which also has the
+#   channels_last/cudnn_benchmark comparison), and build.log only when the build fails.
 set -uo pipefail
 out=${OUT:?set OUT to the folder whose files come back}
 start=$(date +%s)
@@ -78,6 +79,20 @@ step "phase2 cpu rows" 90 "$bin" --benchmark_filter='device:cpu|^BM_DataLoader/.
 suite="$out/${gpu:-gpu}-$(date -u +%Y%m%d).json"
 python3 scripts/merge_json.py "$suite" "$work"/p2-*.json >> "$log" 2>&1
 
+# ---- phase 2b: not in the default suite yet, each in its own process after the eager rows
+# (a failed capture can lose the CUDA context): CUDA graphs, then channels_last with
+# autotuned cuDNN on Large bf16 against without.
+step "graph rows" 90 "$bin" --device=cuda --graph=1 --model=Small,Medium --batch=16,256 \
+  --workers=4 --pin=1 --benchmark_filter='^BM_Train(Step|Epoch)/.*graph:1' \
+  --benchmark_out="$work/graph.json" --benchmark_out_format=json
+keep graph.json
+for layout in off on; do
+  flags=(); [ "$layout" = on ] && flags=(--channels_last --cudnn_benchmark)
+  step "Large bf16 layout $layout" 45 "$bin" --device=cuda --model=Large --precision=bf16 \
+    --batch=256 "${flags[@]}" --benchmark_filter='^BM_TrainStep' \
+    --benchmark_out="$work/layout-$layout.json" --benchmark_out_format=json
+done
+
 # ---- phase 3: tests, while time is left (the whole call must end within 8 minutes)
 if [ $(( deadline - $(date +%s) )) -gt 60 ]; then
   step "ctest" 60 ctest --test-dir build-gpu -j"$(nproc)" --output-on-failure
@@ -88,5 +103,6 @@ if [ $(( deadline - $(date +%s) )) -gt 60 ]; then
 fi
 
 python3 scripts/device_summary.py "$out/p1-epoch.json" "$out/p1-step-fused.json" \
-  "$out/p1-step-loop.json" "$suite" | tee "$out/summary.txt"
+  "$out/p1-step-loop.json" "$suite" --graph "$out/graph.json" \
+  --layout "$work/layout-off.json" "$work/layout-on.json" | tee "$out/summary.txt"
 echo "device_check: $(( $(date +%s) - start ))s; files: $(ls "$out" | tr '\n' ' ')"

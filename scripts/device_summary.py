@@ -2,9 +2,11 @@
 """One screen of what scripts/device_check.sh measured: phase 1's headline numbers against
 the GPU targets, then the default suite's rows (skipped ones with their reason).
 
-Usage: device_summary.py EPOCH.json STEP_FUSED.json STEP_LOOP.json SUITE.json (any may be
-missing: it says so).
+Usage: device_summary.py EPOCH.json STEP_FUSED.json STEP_LOOP.json SUITE.json
+         [--graph GRAPH.json] [--layout OFF.json ON.json]
+(any may be missing: it says so).
 """
+import argparse
 import json
 import sys
 
@@ -33,12 +35,34 @@ def fmt(v, spec=".3g"):
     return "-" if v is None else format(v, spec)
 
 
+def graph_lines(graph_rows, suite_rows):
+    """graph:1 against the default suite's eager (graph:0) and cpu rows of the same step."""
+    for name, g in graph_rows.items():
+        if not name.startswith("BM_TrainStep/"):
+            continue
+        if g.get("error_occurred"):
+            print(f"{name}: skipped: {g.get('error_message')}")
+            continue
+        eager = suite_rows.get(name.replace("/graph:1", "/graph:0"))
+        cpu = suite_rows.get(name.replace("/graph:1", "/graph:0").replace("device:cuda", "device:cpu"))
+        ratio = g["samples_per_second"] / eager["samples_per_second"] if eager and not eager.get("error_occurred") else None
+        print(f"{name.split('/manual_time')[0]}: {fmt(g['samples_per_second'], '.0f')} samples/s, "
+              f"{fmt(ratio, '.2f')}x eager"
+              + (f", cpu {fmt(cpu['samples_per_second'], '.0f')}" if cpu and "samples_per_second" in cpu else ""))
+    for name, g in graph_rows.items():
+        if name.startswith("BM_TrainEpoch/"):
+            print(f"{name.split('/iterations')[0]}: "
+                  + (f"skipped: {g.get('error_message')}" if g.get("error_occurred")
+                     else f"{fmt(g['samples_per_second'], '.0f')} samples/s"))
+
+
 def main(argv):
-    if len(argv) != 5:
-        print("usage: device_summary.py EPOCH.json STEP_FUSED.json STEP_LOOP.json SUITE.json",
-              file=sys.stderr)
-        return 2
-    epoch_rows, fused_rows, loop_rows, suite_rows = (rows_by_name(load(p)) for p in argv[1:])
+    parser = argparse.ArgumentParser(prog="device_summary.py")
+    parser.add_argument("files", nargs=4)
+    parser.add_argument("--graph")
+    parser.add_argument("--layout", nargs=2)
+    args = parser.parse_args(argv[1:])
+    epoch_rows, fused_rows, loop_rows, suite_rows = (rows_by_name(load(p)) for p in args.files)
     print("== phase 1 (Medium, fp32, workers 4, pin 1)")
     epoch = find(epoch_rows, "BM_TrainEpoch/batch:256/")
     if epoch and epoch.get("error_occurred"):
@@ -79,6 +103,15 @@ def main(argv):
                   + (f" acc {fmt(r.get('test_acc'))}" if "test_acc" in r else ""))
         elif "GB_per_s" in r:
             print(f"{name}: {fmt(r['GB_per_s'])} GB/s")
+    if args.graph:
+        print("== CUDA graphs (graph:1)")
+        graph_lines(rows_by_name(load(args.graph)), suite_rows)
+    if args.layout:
+        off, on = (find(rows_by_name(load(p)), "BM_TrainStep/") for p in args.layout)
+        if off and on and not off.get("error_occurred") and not on.get("error_occurred"):
+            print(f"== Large bf16 b256 step: --channels_last --cudnn_benchmark {fmt(on['samples_per_second'], '.0f')} "
+                  f"vs without {fmt(off['samples_per_second'], '.0f')} samples/s = "
+                  f"{on['samples_per_second'] / off['samples_per_second']:.2f}x")
     return 0
 
 

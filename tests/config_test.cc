@@ -19,11 +19,11 @@ namespace {
 
 TEST(NamesTest, EpochNameHasAxesInOrder) {
   EXPECT_EQ(BenchmarkName(EpochConfig{256, ModelKind::kLarge, 4, Precision::kFp32, true, DeviceKind::kCuda}),
-            "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda");
+            "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda/graph:0");
   EXPECT_EQ(BenchmarkName(EpochConfig{16, ModelKind::kSmall, 0, Precision::kBf16, false, DeviceKind::kCpu}),
-            "BM_TrainEpoch/batch:16/model:Small/workers:0/precision:bf16/pin:0/device:cpu");
+            "BM_TrainEpoch/batch:16/model:Small/workers:0/precision:bf16/pin:0/device:cpu/graph:0");
   EXPECT_EQ(BenchmarkName(StepConfig{64, ModelKind::kMedium, Precision::kFp16, DeviceKind::kCuda}),
-            "BM_TrainStep/batch:64/model:Medium/precision:fp16/device:cuda");
+            "BM_TrainStep/batch:64/model:Medium/precision:fp16/device:cuda/graph:0");
   EXPECT_EQ(BenchmarkName(LoaderConfig{256, 4, true}), "BM_DataLoader/batch:256/workers:4/pin:1");
   EXPECT_EQ(BenchmarkName(LoaderConfig{16, 0, false}), "BM_DataLoader/batch:16/workers:0/pin:0");
 }
@@ -97,12 +97,12 @@ TEST(AxisFlagsTest, ProductOfGivenValuesWithLabDefaults) {
   absl::StatusOr<std::vector<EpochConfig>> c = EpochConfigs(f, /*cuda_available=*/false);
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->size(), 4u);
-  EXPECT_EQ(BenchmarkName((*c)[0]), "BM_TrainEpoch/batch:16/model:Small/workers:2/precision:fp32/pin:0/device:cpu");
-  EXPECT_EQ(BenchmarkName((*c)[3]), "BM_TrainEpoch/batch:64/model:Large/workers:2/precision:fp32/pin:0/device:cpu");
+  EXPECT_EQ(BenchmarkName((*c)[0]), "BM_TrainEpoch/batch:16/model:Small/workers:2/precision:fp32/pin:0/device:cpu/graph:0");
+  EXPECT_EQ(BenchmarkName((*c)[3]), "BM_TrainEpoch/batch:64/model:Large/workers:2/precision:fp32/pin:0/device:cpu/graph:0");
   // With a GPU the defaults are the lab's: cuda, 4 workers, pinned.
   absl::StatusOr<std::vector<EpochConfig>> g = EpochConfigs(f, true);
   ASSERT_TRUE(g.ok());
-  EXPECT_EQ(BenchmarkName((*g)[0]), "BM_TrainEpoch/batch:16/model:Small/workers:4/precision:fp32/pin:1/device:cuda");
+  EXPECT_EQ(BenchmarkName((*g)[0]), "BM_TrainEpoch/batch:16/model:Small/workers:4/precision:fp32/pin:1/device:cuda/graph:0");
 }
 
 TEST(AxisFlagsTest, DuplicatesCollapseAndCpuDropsPinnedCombinations) {
@@ -166,7 +166,7 @@ TEST(AxisFlagsTest, StepConfigsUseSharedAxes) {
   absl::StatusOr<std::vector<StepConfig>> c = StepConfigs(f, false);
   ASSERT_TRUE(c.ok());
   ASSERT_EQ(c->size(), 2u);
-  EXPECT_EQ(BenchmarkName((*c)[1]), "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cpu");
+  EXPECT_EQ(BenchmarkName((*c)[1]), "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cpu/graph:0");
 }
 
 TEST(AxisFlagsTest, SplitsCommaListsAndTrims) {

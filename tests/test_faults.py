@@ -28,7 +28,7 @@ import gbench  # noqa: E402  (tools/gbench.py: the loader the tools use)
 SLOW_TAIL = ["--dataset=synthetic", "--samples=256", "--warmup_steps=2", "--epochs=3",
              "--device=cpu", "--batch=64", "--model=Small,Large", "--workers=0,2", "--quiet",
              "--benchmark_filter=BM_TrainEpoch"]
-NAMES = [f"BM_TrainEpoch/batch:64/model:{m}/workers:{w}/precision:fp32/pin:0/device:cpu"
+NAMES = [f"BM_TrainEpoch/batch:64/model:{m}/workers:{w}/precision:fp32/pin:0/device:cpu/graph:0"
          for m in ("Small", "Large") for w in (0, 2)]
 TIMEOUT_S = 300
 
@@ -197,7 +197,7 @@ def test_memory_guard_skips_what_cannot_fit_quickly_and_the_rest_runs(tmp_path):
         assert " GiB available (host memory, batch:65536 model:Large;" in message
     assert not rows["BM_DataLoader"].get("error_occurred")  # the loader alone fits
     assert rows["BM_DataLoader"]["samples_per_second"] > 0
-    assert "[trainbench] skipped BM_TrainStep/batch:65536/model:Large/precision:fp32/device:cpu: needs about" in proc.stderr
+    assert "[trainbench] skipped BM_TrainStep/batch:65536/model:Large/precision:fp32/device:cpu/graph:0: needs about" in proc.stderr
 
 
 def limit_address_space(gib):

@@ -58,8 +58,8 @@ def test_json_holds_names_counters_and_context(cpu_run):
     doc, _ = cpu_run
     names = by_name(doc)
     expected = [
-        "BM_TrainEpoch/batch:64/model:Small/workers:0/precision:fp32/pin:0/device:cpu/iterations:1/manual_time",
-        "BM_TrainEpoch/batch:64/model:Small/workers:2/precision:fp32/pin:0/device:cpu/iterations:1/manual_time",
+        "BM_TrainEpoch/batch:64/model:Small/workers:0/precision:fp32/pin:0/device:cpu/graph:0/iterations:1/manual_time",
+        "BM_TrainEpoch/batch:64/model:Small/workers:2/precision:fp32/pin:0/device:cpu/graph:0/iterations:1/manual_time",
     ]
     assert sorted(names) == expected
     for b in names.values():
@@ -106,7 +106,7 @@ def test_same_flags_same_losses(cpu_run, tmp_path):
 
 def test_progress_lines_unless_quiet(cpu_run):
     _, proc = cpu_run
-    assert "BM_TrainEpoch/batch:64/model:Small/workers:2/precision:fp32/pin:0/device:cpu epoch 1/1:" in proc.stderr
+    assert "BM_TrainEpoch/batch:64/model:Small/workers:2/precision:fp32/pin:0/device:cpu/graph:0 epoch 1/1:" in proc.stderr
     quiet = run(QUICK + ["--workers=0", "--quiet", "--dataset=synthetic"])
     assert "epoch 1/1" not in quiet.stderr
 
@@ -129,7 +129,7 @@ def test_train_step_family_reports_step_counters(tmp_path):
     run(["--dataset=synthetic", "--samples=64", "--model=Small", "--batch=16", "--device=cpu",
          "--warmup_steps=1", "--benchmark_filter=BM_TrainStep", "--benchmark_min_time=0.05"], out)
     (b,) = load(out)["benchmarks"]
-    assert b["name"] == "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cpu/manual_time"
+    assert b["name"] == "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cpu/graph:0/manual_time"
     assert b["step_ms"] == pytest.approx(1e3 * 16 / b["samples_per_second"], rel=1e-6)
     assert b["tflops"] > 0
 
@@ -151,8 +151,8 @@ def test_data_loader_family_follows_the_epoch_axes(tmp_path):
 def test_list_tests_shows_the_default_sweep():
     proc = run(["--benchmark_list_tests", "--dataset=synthetic"])
     names = proc.stdout.split()
-    assert "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/iterations:2/manual_time" in names
-    assert "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cpu/manual_time" in names
+    assert "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0/iterations:2/manual_time" in names
+    assert "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cpu/graph:0/manual_time" in names
     # One loader benchmark per loader setting the epochs use, which differ with and without
     # a GPU (the listed epochs say which sweep ran); pinned memory only with a GPU.
     loaders = {n for n in names if n.startswith("BM_DataLoader/")}
@@ -177,6 +177,10 @@ def test_list_tests_shows_the_default_sweep():
     (["--no_such_flag=1"], "--no_such_flag: unknown flag"),
     (["--dataset=imagenet"], "--dataset=imagenet: unknown dataset"),
     (["--data_dir=/nonexistent"], "/nonexistent/train-images-idx3-ubyte.gz: no such file"),
+    (["--graph=1", "--device=cpu"], "--graph=1: CUDA graphs exist only with --device=cuda"),
+    (["--graph=yes"], "--graph=yes: not an integer"),
+    (["--adam=sgd"], "--adam=sgd: unknown Adam update (expected fused or loop)"),
+    (["--warmup_seconds=-2"], "--warmup_seconds=-2: must be >= 0 (or -1, the default)"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     if "--device=cuda" in args and os.path.exists("/dev/nvidia0"):

@@ -79,6 +79,10 @@ LOWER_IS_BETTER = frozenset({
 # read under the current name, so an old run and a new one compare counter for counter.
 # gpu_busy_pct timed the span between per-step events, not GPU work (0.1.0).
 RENAMED_COUNTERS = {"gpu_busy_pct": "step_span_pct"}
+
+# Axes added to a family's names since an earlier release: family -> (axis, the value a name
+# without it meant). graph (0.2.0): names without it ran eagerly, as graph:0 does.
+ADDED_AXES = {"BM_TrainEpoch": ("graph", "0"), "BM_TrainStep": ("graph", "0")}
 NEUTRAL = frozenset({"params_M"})
 
 HIGHER, LOWER, NEUTRAL_DIRECTION = "higher", "lower", "neutral"
@@ -284,11 +288,19 @@ def match_key(name: str) -> str:
     ``min_warmup_time:X`` segments (never the first segment, the family);
     keeps axes, positional arguments, ``threads:N`` and bare flags such as
     ``manual_time``.  ``BM_TrainEpoch/batch:256/iterations:2/manual_time``
-    gives ``BM_TrainEpoch/batch:256/manual_time``.
+    gives ``BM_TrainEpoch/batch:256/manual_time``.  An axis added since an
+    earlier release (``ADDED_AXES``) is filled in with the value names without
+    it meant, after the last axis, so old and new names match.
     """
     segments = name.split("/")
-    return "/".join(segments[:1] + [s for s in segments[1:]
-                                    if not _MATCH_DROPPED.match(s)])
+    kept = segments[:1] + [s for s in segments[1:] if not _MATCH_DROPPED.match(s)]
+    added = ADDED_AXES.get(kept[0])
+    if added and not any(s.startswith(added[0] + ":") for s in kept[1:]):
+        axis_positions = [i for i, s in enumerate(kept) if i > 0 and _KEY_VALUE.match(s)
+                          and _KEY_VALUE.match(s).group(1) not in SETTING_KEYS]
+        at = (axis_positions[-1] + 1) if axis_positions else 1
+        kept.insert(at, f"{added[0]}:{added[1]}")
+    return "/".join(kept)
 
 
 def run_settings(name: str) -> dict:

@@ -11,8 +11,9 @@ own shape
     Part 4  num_workers | Epoch Time (s) | Samples/s [| Data Wait (%)]
             [| Loader Alone (samples/s), from BM_DataLoader]
 
-plus a precision table and a host<->device bandwidth table when the run has
-them, the settings each table was measured with, the device context, a list
+plus a precision table, a small-models table (BM_TrainStep on cpu, cuda eager
+and cuda graph, the launch-bound share and the batch where the GPU overtakes
+the CPU) and a host<->device bandwidth table when the run has them, the settings each table was measured with, the device context, a list
 of errored benchmarks, and image links (relative to the report) to the
 plots in ``--plots DIR`` that exist.  Points are picked by
 ``labparts.select_part`` exactly as the plots pick them.  Times are the mean
@@ -182,6 +183,63 @@ def precision_section(sel: labparts.Selection) -> str:
     return md_table(["Precision", f"{unit} Time (s)", "Samples/s", "Speed-up vs fp32"], rows)
 
 
+SMALL_MODELS_TITLE = "Why small models may not benefit from a GPU"
+
+
+def small_models_section(benches: dict) -> Optional[str]:
+    """BM_TrainStep per model and batch: cpu, cuda eager and cuda graph samples/s.
+
+    The launch-bound share is ``1 - kernel_ms_per_step / step_ms`` of the eager
+    cuda step: the part of a step in which the GPU waits for the host to launch
+    kernels, which a CUDA graph (one launch per step) removes.  The crossover is
+    the smallest measured batch at which the GPU's samples/s beats the CPU's.
+    None without BM_TrainStep rows on both devices (fp32, the default suite's).
+    """
+    table: dict = {}
+    for b in benches.values():
+        if b.family != "BM_TrainStep" or not labparts.usable(b):
+            continue
+        if b.axes.get("precision", "fp32") != "fp32":
+            continue
+        device, graph = b.axes.get("device"), b.axes.get("graph", "0")
+        column = {("cpu", "0"): "cpu", ("cuda", "0"): "eager", ("cuda", "1"): "graph"}.get((device, graph))
+        if column is None:
+            continue
+        key = (b.axes.get("model", "?"), int(b.axes.get("batch", "0")))
+        table.setdefault(key, {})[column] = b
+    if not any("cpu" in c for c in table.values()) or \
+            not any("eager" in c or "graph" in c for c in table.values()):
+        return None
+    sps = lambda b: b.counter("samples_per_second") if b else None  # noqa: E731
+    model_order = {"Small": 0, "Medium": 1, "Large": 2}
+    rows = []
+    for (model, batch), cols in sorted(table.items(), key=lambda kv: (model_order.get(kv[0][0], 9), kv[0][1])):
+        eager = cols.get("eager")
+        share = None
+        if eager and eager.counter("kernel_ms_per_step") is not None and eager.counter("step_ms"):
+            share = max(0.0, 1.0 - eager.counter("kernel_ms_per_step") / eager.counter("step_ms"))
+        rows.append((model, str(batch), fmt(sps(cols.get("cpu")), ".0f"), fmt(sps(eager), ".0f"),
+                     fmt(sps(cols.get("graph")), ".0f"),
+                     fmt(eager.counter("kernel_ms_per_step") if eager else None, ".3f"),
+                     fmt(eager.counter("step_ms") if eager else None, ".3f"),
+                     "-" if share is None else f"{100 * share:.1f}%"))
+    lines = [md_table(["Model", "Batch", "CPU samples/s", "CUDA eager samples/s",
+                       "CUDA graph samples/s", "Kernel ms/step", "Step ms",
+                       "Launch-bound share"], rows), ""]
+    for model in sorted({m for m, _ in table}, key=lambda m: model_order.get(m, 9)):
+        for column, label in (("eager", "eager"), ("graph", "with CUDA graphs")):
+            batches = sorted(b for (m, b) in table if m == model)
+            measured = [b for b in batches if "cpu" in table[model, b] and column in table[model, b]]
+            if not measured:
+                continue
+            wins = [b for b in measured
+                    if (sps(table[model, b][column]) or 0) > (sps(table[model, b]["cpu"]) or 0)]
+            lines.append(f"- {model}, {label}: the GPU overtakes the CPU at batch {wins[0]}." if wins else
+                         f"- {model}, {label}: the GPU does not overtake the CPU at any measured "
+                         f"batch ({', '.join(map(str, measured))}).")
+    return "\n".join(lines)
+
+
 def bandwidth_section(series: dict) -> str:
     """Bandwidth table: one row per direction, memory kind and size."""
     rows = []
@@ -252,6 +310,9 @@ def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
         if link:
             out += [link, ""]
             links.append(link)
+    small = small_models_section(benches)
+    if small:
+        out += [f"## {SMALL_MODELS_TITLE}", "", small, ""]
     series = labparts.bandwidth_series(benches)
     if series:
         out += ["## Host-device bandwidth", "", bandwidth_section(series), ""]

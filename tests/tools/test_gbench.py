@@ -100,6 +100,20 @@ def test_old_counter_names_read_as_the_current_ones():
     assert all(b.counter("gpu_busy_pct") is None for b in benches.values())
 
 
+def test_names_from_before_the_graph_axis_match_graph_0():
+    old = "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/manual_time"
+    new = "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/graph:0/manual_time"
+    assert gbench.match_key(old) == gbench.match_key(new) == new
+    epoch_old = "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/iterations:2/manual_time"
+    assert gbench.match_key(epoch_old) == (
+        "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0/manual_time")
+    graph1 = "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/graph:1/manual_time"
+    assert gbench.match_key(graph1) == graph1 != gbench.match_key(old)
+    # Other families are left as they are.
+    copy = "BM_HostToDevice/bytes:65536/pinned:1/manual_time"
+    assert gbench.match_key(copy) == copy
+
+
 def test_base_name_prefers_run_name_and_strips_aggregate_suffix():
     assert gbench.base_name({"name": "BM_a/8_mean", "run_name": "BM_a/8",
                              "aggregate_name": "mean"}) == "BM_a/8"
@@ -234,9 +248,9 @@ def test_collect_real_output_skips_complexity_rows_and_keeps_errors():
 
 
 @pytest.mark.parametrize("name,key", [
-    ("BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda"
+    ("BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:1"
      "/iterations:2/manual_time",
-     "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda"
+     "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:1"
      "/manual_time"),
     ("BM_x/8/repeats:3/min_time:0.500/min_warmup_time:1.000/threads:4/real_time",
      "BM_x/8/threads:4/real_time"),

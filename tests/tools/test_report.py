@@ -8,7 +8,7 @@ import pytest
 import gbench
 import labparts
 import report
-from conftest import input_path, run_script
+from conftest import input_path, row, run_script, write_doc
 
 
 def load(name):
@@ -64,7 +64,8 @@ def test_part3_memory_header_depends_on_device(gpu_md, cpu_md):
         in gpu_md
     assert "| Model Complexity | Training Time (s) | Peak Host RSS (MB) | Parameters (M) |" \
         in cpu_md
-    lines = [line for line in gpu_md.splitlines() if line.startswith("| Small")
+    part3 = next(sec for sec in gpu_md.split("\n## ") if sec.startswith("Part 3"))
+    lines = [line for line in part3.splitlines() if line.startswith("| Small")
              or line.startswith("| Medium") or line.startswith("| Large")]
     assert [line.split(" | ")[0] for line in lines] == ["| Small", "| Medium", "| Large"]
 
@@ -206,3 +207,31 @@ def test_real_trainbench_cpu_run():
     assert [line.split(" | ")[0] for line in part2.splitlines()
             if line.startswith("| 3") or line.startswith("| 6")] == ["| 32", "| 64"]
     assert "| CPU model | Intel(R) Xeon(R) Processor |" in md
+
+
+def test_small_models_section_shows_graphs_launch_share_and_crossover(tmp_path):
+    step = "BM_TrainStep/batch:{}/model:Small/precision:fp32/device:{}/graph:{}/manual_time"
+    old = "BM_TrainStep/batch:{}/model:Small/precision:fp32/device:{}/manual_time"
+    rows = [
+        # batch 16: CPU 20k/s beats eager CUDA 10k/s (launch-bound: 0.2 of 1.6 ms computing),
+        # the graph 40k/s beats the CPU.
+        row(step.format(16, "cpu", 0), 0.8, "ms", samples_per_second=20000.0, step_ms=0.8),
+        row(step.format(16, "cuda", 0), 1.6, "ms", samples_per_second=10000.0, step_ms=1.6,
+            kernel_ms_per_step=0.2),
+        row(step.format(16, "cuda", 1), 0.4, "ms", samples_per_second=40000.0, step_ms=0.4),
+        # batch 256, named as before the graph axis: eager CUDA wins here.
+        row(old.format(256, "cpu"), 12.8, "ms", samples_per_second=20000.0, step_ms=12.8),
+        row(old.format(256, "cuda"), 1.28, "ms", samples_per_second=200000.0, step_ms=1.28,
+            kernel_ms_per_step=1.0),
+    ]
+    md = report.build_report(gbench.load_run(write_doc(tmp_path / "r.json", rows)))
+    assert f"## {report.SMALL_MODELS_TITLE}" in md
+    assert "| Small | 16 | 20000 | 10000 | 40000 | 0.200 | 1.600 | 87.5% |" in md
+    assert "| Small | 256 | 20000 | 200000 | - | 1.000 | 1.280 | 21.9% |" in md
+    assert "- Small, eager: the GPU overtakes the CPU at batch 256." in md
+    assert "- Small, with CUDA graphs: the GPU overtakes the CPU at batch 16." in md
+
+
+def test_small_models_section_needs_both_devices(cpu_md):
+    # The CPU-only reference run has BM_TrainStep on cpu only: nothing to compare.
+    assert report.SMALL_MODELS_TITLE not in cpu_md
