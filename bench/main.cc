@@ -32,7 +32,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
-#include "bench/config.h"
+#include "bench/lab_suite.h"
 #include "bench/env.h"
 #include "bench/interrupt.h"
 #include "bench/reporter.h"
@@ -319,6 +319,10 @@ int main(int argc, char** argv) {
     env.cuda = *std::move(cuda);
   }
   AddContext(env);
+  // The lab suite as declared (bench/lab_suite.cc), for the report and plots to read back:
+  // each part's centre and sweeps, whatever the axis flags picked for this run.
+  benchmark::AddCustomContext("lab_parts", LabPartsJson(LabSuite(cuda_available)));
+  // What runs: the lab suite's points (bench/lab_suite.cc, LabSuite), or the axis flags'.
   RegisterTrainEpoch(*epoch_configs, env);
   RegisterTrainStep(*step_configs, env);
   RegisterDataLoader(LoaderConfigs(*epoch_configs), env);
@@ -326,7 +330,7 @@ int main(int argc, char** argv) {
   if (axes.device.empty() ||
       std::any_of(axes.device.begin(), axes.device.end(),
                   [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); })) {
-    RegisterTransfers(env);
+    RegisterTransfers(DefaultTransfers(cuda_available), env);
   }
   CheckFilter();
 

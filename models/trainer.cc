@@ -92,15 +92,6 @@ double LossScaler::scale() const { return scale_.item<double>(); }
 
 int64_t LossScaler::skipped_steps() const { return static_cast<int64_t>(skipped_.item<double>()); }
 
-std::optional<std::string> UnsupportedPrecision(Precision p, DeviceKind d) {
-  if (d != DeviceKind::kCpu) return std::nullopt;
-  if (p == Precision::kTf32) return std::string("precision:tf32 exists only on CUDA (a tensor-core format)");
-  if (p == Precision::kFp16) {
-    return std::string("precision:fp16 is not run on cpu: CPU autocast is bf16 (use precision:bf16)");
-  }
-  return std::nullopt;
-}
-
 Trainer::Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed,
                  AdamKind adam)
     : ctx_(ctx), precision_(precision) {

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "bench/config.h"
+#include "bench/lab_suite.h"
 #include "bench/counters.h"
 
 namespace trainbench {

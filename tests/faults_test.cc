@@ -18,7 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "bench/config.h"
+#include "bench/lab_suite.h"
 #include "bench/interrupt.h"
 #include "bench/memory_guard.h"
 #include "bench/reporter.h"

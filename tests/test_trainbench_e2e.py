@@ -5,8 +5,10 @@ Needs build/trainbench (scripts/test.sh builds it first) and the Fashion-MNIST f
 scripts/setup.sh installs.
 """
 import gzip
+import itertools
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -293,3 +295,21 @@ def test_fused_adam_is_the_default_and_loop_still_runs(gpu, tmp_path):
         assert not fused.get("error_occurred"), fused.get("error_message")
         assert results["loop"][name]["samples_per_second"] > 0
         assert fused["kernel_ms_per_step"] <= fused["step_ms"] * 1.05
+
+
+def test_lab_parts_context_declares_the_listed_default_suite(cpu_run):
+    # The suite trainbench declares in its JSON is the one it runs by default: every point of
+    # every part is a listed benchmark (a run with axis flags still declares the default).
+    doc, _ = cpu_run
+    parts = json.loads(doc["context"]["lab_parts"])["parts"]
+    keys = [p["key"] for p in parts]
+    assert {"part1", "part2", "part3", "part4", "precision", "small_models", "loader"} <= set(keys)
+    listed = {re.sub(r"/(iterations:\d+/)?manual_time$", "", n)
+              for n in run(["--benchmark_list_tests", "--dataset=synthetic"]).stdout.split()}
+    for part in parts:
+        for point in itertools.product(*[s["values"] for s in part["sweeps"]]):
+            axes = dict(part["centre"])
+            axes.update(zip([s["axis"] for s in part["sweeps"]], point))
+            for family in part["families"]:
+                name = family + "".join(f"/{k}:{v}" for k, v in axes.items())
+                assert name in listed, (part["key"], name)

@@ -234,17 +234,16 @@ def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
     if run.context.get("cpu_scaling_enabled") is True:
         out += ["> CPU frequency scaling was enabled during the run; "
                 "CPU timings may be noisy.", ""]
-    sections = (
-        (labparts.PART1, part1_section), (labparts.PART2, part2_section),
-        (labparts.PART3, part3_section),
-        (labparts.PART4, functools.partial(part4_section, benches=benches)),
-        (labparts.PRECISION, precision_section),
-    )
+    renderers = {"part1": part1_section, "part2": part2_section, "part3": part3_section,
+                 "part4": functools.partial(part4_section, benches=benches),
+                 "precision": precision_section}
     links = []
-    for part, render in sections:
+    # The parts as the run declares them (its lab_parts context), else the fallback table.
+    for part in labparts.parts_for(run.context):
+        render = renderers[part.key]
         sel = labparts.select_part(part, benches)
         if sel is None:
-            if part is not labparts.PRECISION:
+            if part.key != "precision":
                 out += [f"## {part.title}", "", "_Not measured in this run._", ""]
             continue
         out += [f"## {part.title}", "", render(sel), "", settings_line(sel), ""]
