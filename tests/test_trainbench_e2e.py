@@ -297,6 +297,30 @@ def test_fused_adam_is_the_default_and_loop_still_runs(gpu, tmp_path):
         assert fused["kernel_ms_per_step"] <= fused["step_ms"] * 1.05
 
 
+def own_flags():
+    """{name: type} of the flags bench/main.cc defines (ABSL_FLAG(type, name, ...))."""
+    source = (ROOT / "bench" / "main.cc").read_text()
+    return {name: kind for kind, name in re.findall(r"ABSL_FLAG\(([\w:<>]+),\s*(\w+),", source)}
+
+
+def test_help_lists_every_flag_main_defines():
+    flags = own_flags()
+    assert len(flags) >= 18 and flags["quiet"] == "bool"
+    listed = set(re.findall(r"^  --(\w+)=", run(["--help"]).stdout, flags=re.M))
+    assert set(flags) <= listed, set(flags) - listed
+
+
+@pytest.mark.parametrize("prefix", ["no", "no_"])
+def test_every_boolean_flag_has_a_negation(prefix):
+    bools = [name for name, kind in own_flags().items() if kind == "bool"]
+    assert {"quiet", "trace_epoch", "memory_guard"} <= set(bools)
+    for name in bools:
+        proc = run([f"--{prefix}{name}", "--benchmark_list_tests", "--dataset=synthetic"], check=False)
+        assert proc.returncode == 0, (name, proc.stderr)
+    proc = run([f"--{prefix}samples", "--dataset=synthetic"], check=False)
+    assert proc.returncode == 2 and f"--{prefix}samples: unknown flag" in proc.stderr
+
+
 def test_lab_parts_context_declares_the_listed_default_suite(cpu_run):
     # The suite trainbench declares in its JSON is the one it runs by default: every point of
     # every part is a listed benchmark (a run with axis flags still declares the default).
