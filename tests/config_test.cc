@@ -1,5 +1,4 @@
-// Benchmark names, the default sweeps, axis-flag parsing (good and bad), and which counters
-// are reported on which device.
+// Benchmark names, the default sweeps, axis-flag parsing (good and bad).
 #include <algorithm>
 #include <map>
 #include <ostream>
@@ -8,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include "bench/lab_suite.h"
-#include "bench/counters.h"
 
 namespace trainbench {
 
@@ -171,85 +169,6 @@ TEST(AxisFlagsTest, StepConfigsUseSharedAxes) {
 
 TEST(AxisFlagsTest, SplitsCommaListsAndTrims) {
   EXPECT_EQ(SplitAxisValues({"16, 64", "256", ""}), (std::vector<std::string>{"16", "64", "256"}));
-}
-
-std::map<std::string, double> AsMap(const CounterList& l) { return {l.begin(), l.end()}; }
-
-TEST(CountersTest, CpuEpochHasNoDeviceCounters) {
-  EpochMeasurements m;
-  m.epochs = 2;
-  m.samples_per_epoch = 1000;
-  m.timed_seconds = 4.0;
-  m.wall_seconds = 4.2;
-  m.data_wait_seconds = 0.2;
-  m.host_peak_rss_bytes = 512 * 1024 * 1024;
-  m.parameters = 421642;
-  m.train_loss = 0.5;
-  m.test_acc = 0.8;
-  const auto c = AsMap(EpochCounters(m));
-  EXPECT_DOUBLE_EQ(c.at("samples_per_second"), 500.0);
-  EXPECT_DOUBLE_EQ(c.at("wall_s_per_epoch"), 2.1);
-  EXPECT_DOUBLE_EQ(c.at("data_wait_pct"), 5.0);
-  EXPECT_DOUBLE_EQ(c.at("host_peak_rss_MB"), 512.0);
-  EXPECT_DOUBLE_EQ(c.at("params_M"), 0.421642);
-  EXPECT_DOUBLE_EQ(c.at("test_acc"), 0.8);
-  for (const char* absent : {"peak_alloc_MB", "peak_reserved_MB", "step_span_pct", "nvml_util_pct",
-                             "gpu_kernel_busy_pct", "kernel_ms_per_step", "amp_skipped_steps"}) {
-    EXPECT_EQ(c.count(absent), 0u) << absent;
-  }
-}
-
-TEST(CountersTest, CudaEpochHasAllocatorAndBusyCounters) {
-  EpochMeasurements m;
-  m.epochs = 1;
-  m.samples_per_epoch = 60000;
-  m.timed_seconds = 0.5;
-  m.step_span_seconds = 0.45;
-  m.kernel_busy = KernelBusy{/*wall_seconds=*/0.6, /*kernel_seconds=*/0.15, /*steps=*/300};
-  m.peak_alloc_bytes = int64_t{300} * 1024 * 1024;
-  m.peak_reserved_bytes = int64_t{400} * 1024 * 1024;
-  m.nvml_util_pct = 93.0;
-  const auto c = AsMap(EpochCounters(m));
-  EXPECT_DOUBLE_EQ(c.at("samples_per_second"), 120000.0);
-  EXPECT_DOUBLE_EQ(c.at("step_span_pct"), 90.0);
-  EXPECT_EQ(c.count("gpu_busy_pct"), 0u);  // renamed: it measured the step span, not GPU work
-  EXPECT_DOUBLE_EQ(c.at("gpu_kernel_busy_pct"), 25.0);
-  EXPECT_DOUBLE_EQ(c.at("kernel_ms_per_step"), 0.5);
-  EXPECT_EQ(c.count("amp_skipped_steps"), 0u);  // fp16 rows only
-  EXPECT_DOUBLE_EQ(c.at("peak_alloc_MB"), 300.0);
-  EXPECT_DOUBLE_EQ(c.at("peak_reserved_MB"), 400.0);
-  EXPECT_DOUBLE_EQ(c.at("nvml_util_pct"), 93.0);
-  EXPECT_EQ(c.count("host_peak_rss_MB"), 0u);  // not measured in this case
-}
-
-TEST(CountersTest, StepCountersDeriveTflopsFromForwardFlops) {
-  StepMeasurements m;
-  m.steps = 100;
-  m.batch = 256;
-  m.timed_seconds = 0.5;
-  m.forward_flops_per_sample = 1e9;
-  const auto c = AsMap(StepCounters(m));
-  EXPECT_DOUBLE_EQ(c.at("samples_per_second"), 51200.0);
-  EXPECT_DOUBLE_EQ(c.at("step_ms"), 5.0);
-  // forward + backward = 3x forward: 3e9 * 51200 / 1e12.
-  EXPECT_DOUBLE_EQ(c.at("tflops"), 153.6);
-  EXPECT_EQ(c.count("peak_alloc_MB"), 0u);
-  // No CUPTI (or CPU): no kernel counters rather than zeros.
-  EXPECT_EQ(c.count("gpu_kernel_busy_pct"), 0u);
-  EXPECT_EQ(c.count("kernel_ms_per_step"), 0u);
-}
-
-TEST(CountersTest, Fp16StepReportsSkippedStepsAndKernelTime) {
-  StepMeasurements m;
-  m.steps = 128;
-  m.batch = 16;
-  m.timed_seconds = 0.128;
-  m.amp_skipped_steps = 3;
-  m.kernel_busy = KernelBusy{/*wall_seconds=*/0.128, /*kernel_seconds=*/0.032, /*steps=*/128};
-  const auto c = AsMap(StepCounters(m));
-  EXPECT_DOUBLE_EQ(c.at("amp_skipped_steps"), 3.0);
-  EXPECT_DOUBLE_EQ(c.at("gpu_kernel_busy_pct"), 25.0);
-  EXPECT_DOUBLE_EQ(c.at("kernel_ms_per_step"), 0.25);  // against step_ms 1.0: launch-bound
 }
 
 }  // namespace

@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BINARY = ROOT / "build" / "trainbench"
 DATA_DIR = Path(os.environ.get("FASHION_MNIST_DIR") or "/usr/share/datasets/fashion-mnist")
 
+# models/models.cc ForwardFlopsPerSample(Small): conv 1->8 at 28x28, conv 8->16 at 14x14,
+# linear 784->32, linear 32->10, 2 FLOPs per multiply-add.
+SMALL_FORWARD_FLOPS = 2.0 * (1 * 9 * 8 * 28 * 28 + 8 * 9 * 16 * 14 * 14 + 784 * 32 + 32 * 10)
+
 # Small and quick: 256 training images, one timed epoch, two warm-up steps.
 QUICK = ["--samples=256", "--epochs=1", "--warmup_steps=2", "--model=Small", "--batch=64",
          "--benchmark_filter=BM_TrainEpoch"]
@@ -71,7 +75,7 @@ def test_json_holds_names_counters_and_context(cpu_run):
         # CUDA-only counters are absent on CPU, not zero.
         for counter in ("peak_alloc_MB", "peak_reserved_MB", "step_span_pct", "gpu_busy_pct",
                         "nvml_util_pct", "gpu_kernel_busy_pct", "kernel_ms_per_step",
-                        "amp_skipped_steps"):
+                        "amp_skipped_steps", "mfu_pct"):
             assert counter not in b, counter
         assert b["params_M"] == pytest.approx(0.026698)
         assert 0.0 < b["test_acc"] <= 1.0
@@ -242,6 +246,18 @@ def test_cuda_epoch_has_device_counters_and_context(gpu, tmp_path):
                 "gpu_memory_MB", "sm_count", "compute_capability", "pcie_link",
                 "pcie_link_current", "adam"):
         assert key in doc["context"], key
+    # MFU: present where the architecture is in fixtures/gpu_peak.cc (Volta to Blackwell),
+    # against the context's peak for the row's precision.
+    ctx = doc["context"]
+    if "gpu_architecture" in ctx:
+        for b in rows:
+            precision = re.search(r"/precision:(\w+)/", b["name"]).group(1)
+            peak = float(ctx[f"peak_tflops_{precision}"]) * 1e12
+            assert 0 < b["mfu_pct"] < 100
+            flops = 3 * b["samples_per_second"] * SMALL_FORWARD_FLOPS
+            assert b["mfu_pct"] == pytest.approx(100 * flops / peak, rel=2e-3)
+    else:
+        assert all("mfu_pct" not in b for b in rows)
 
 
 def test_cuda_out_of_memory_skips_one_benchmark_and_the_rest_run(gpu, tmp_path):
