@@ -87,14 +87,6 @@ def xy(selection: labparts.Selection, getter) -> list:
     return out
 
 
-def format_bytes(value: float, _pos=None) -> str:
-    """Axis label for a byte count: 512 B, 64 KiB, 16 MiB, 1 GiB."""
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if value >= size:
-            return f"{value / size:g} {unit}"
-    return f"{value:g} B"
-
-
 def draw_bars(ax, series: list, categories: list) -> None:
     """Grouped bars: ``series`` is [(legend label, [(category, value)])]."""
     count = max(len(series), 1)
@@ -352,7 +344,7 @@ def figure_bandwidth(runs_series: list, path: str) -> Figure:
     for name, sizes, gbps, style in bandwidth_lines(runs_series):
         ax.plot(sizes, gbps, marker="o", linestyle=style, label=name)
     ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(FuncFormatter(format_bytes))
+    ax.xaxis.set_major_formatter(FuncFormatter(gbench.format_bytes))
     ax.set_xlabel("Transfer size (bytes, log scale)")
     ax.set_ylabel("Bandwidth (GB/s)")
     subtitle = runs_series[0][0] if len(runs_series) == 1 else ""
