@@ -308,26 +308,30 @@ std::string LabPartsJson(const std::vector<LabPart>& parts) {
   return absl::StrCat("{\"parts\": [", absl::StrJoin(items, ", "), "]}");
 }
 
-std::vector<EpochConfig> DefaultEpochSweep(bool cuda_available) {
-  std::vector<EpochConfig> out;
+namespace {
+
+// The configurations of every point of the parts of `family`, deduplicated, in declaration
+// order; parse is EpochConfigs or StepConfigs.
+template <typename Config, typename Parse>
+std::vector<Config> FamilyPoints(bool cuda_available, absl::string_view family, Parse parse) {
+  std::vector<Config> out;
   for (const LabPart& part : LabSuite(cuda_available)) {
-    if (!HasFamily(part, kEpoch)) continue;
+    if (!HasFamily(part, family)) continue;
     for (const AxisValues& point : PartPoints(part)) {
-      AppendUnique(out, OnlyConfig(EpochConfigs(AsAxisFlags(point), cuda_available)));
+      AppendUnique(out, OnlyConfig(parse(AsAxisFlags(point), cuda_available)));
     }
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<EpochConfig> DefaultEpochSweep(bool cuda_available) {
+  return FamilyPoints<EpochConfig>(cuda_available, kEpoch, EpochConfigs);
+}
+
 std::vector<StepConfig> DefaultStepSweep(bool cuda_available) {
-  std::vector<StepConfig> out;
-  for (const LabPart& part : LabSuite(cuda_available)) {
-    if (!HasFamily(part, kStep)) continue;
-    for (const AxisValues& point : PartPoints(part)) {
-      AppendUnique(out, OnlyConfig(StepConfigs(AsAxisFlags(point), cuda_available)));
-    }
-  }
-  return out;
+  return FamilyPoints<StepConfig>(cuda_available, kStep, StepConfigs);
 }
 
 std::vector<TransferConfig> DefaultTransfers(bool cuda_available) {

@@ -13,6 +13,24 @@
 namespace trainbench {
 namespace {
 
+// BM_TrainStep's CPU points, in both suites (small models: the step alone on CPU and GPU).
+std::vector<std::string> CpuSteps() {
+  return {
+      "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cpu",
+      "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cpu",
+      "BM_TrainStep/batch:16/model:Medium/precision:fp32/device:cpu",
+      "BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cpu",
+      "BM_TrainStep/batch:16/model:Large/precision:fp32/device:cpu",
+      "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cpu",
+  };
+}
+
+std::vector<std::string> Concat(const std::vector<std::vector<std::string>>& lists) {
+  std::vector<std::string> out;
+  for (const auto& l : lists) out.insert(out.end(), l.begin(), l.end());
+  return out;
+}
+
 std::vector<std::string> DefaultNames(bool cuda_available) {
   std::vector<std::string> out;
   for (const EpochConfig& c : DefaultEpochSweep(cuda_available)) out.push_back(BenchmarkName(c));
@@ -27,7 +45,7 @@ std::vector<std::string> DefaultNames(bool cuda_available) {
 // declared as a table (results, filters and comparisons key on them): a change here is a
 // change of the benchmark interface, not a refactoring.
 TEST(LabSuiteTest, GpuDefaultNamesAreUnchanged) {
-  const std::vector<std::string> expected = {
+  const std::vector<std::string> expected = Concat({{
       "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu",
       "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cuda",
       "BM_TrainEpoch/batch:16/model:Medium/workers:4/precision:fp32/pin:1/device:cuda",
@@ -42,12 +60,9 @@ TEST(LabSuiteTest, GpuDefaultNamesAreUnchanged) {
       "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:tf32/pin:1/device:cuda",
       "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp16/pin:1/device:cuda",
       "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:bf16/pin:1/device:cuda",
-      "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cpu",
-      "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cpu",
-      "BM_TrainStep/batch:16/model:Medium/precision:fp32/device:cpu",
-      "BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cpu",
-      "BM_TrainStep/batch:16/model:Large/precision:fp32/device:cpu",
-      "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cpu",
+      },
+      CpuSteps(),
+      {
       "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda",
       "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cuda",
       "BM_TrainStep/batch:16/model:Medium/precision:fp32/device:cuda",
@@ -62,12 +77,12 @@ TEST(LabSuiteTest, GpuDefaultNamesAreUnchanged) {
       "BM_DataLoader/batch:256/workers:0/pin:1",
       "BM_DataLoader/batch:256/workers:2/pin:1",
       "BM_DataLoader/batch:256/workers:8/pin:1",
-  };
+  }});
   EXPECT_EQ(DefaultNames(/*cuda_available=*/true), expected);
 }
 
 TEST(LabSuiteTest, CpuDefaultNamesAreUnchanged) {
-  const std::vector<std::string> expected = {
+  const std::vector<std::string> expected = Concat({{
       "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu",
       "BM_TrainEpoch/batch:16/model:Medium/workers:2/precision:fp32/pin:0/device:cpu",
       "BM_TrainEpoch/batch:64/model:Medium/workers:2/precision:fp32/pin:0/device:cpu",
@@ -79,12 +94,9 @@ TEST(LabSuiteTest, CpuDefaultNamesAreUnchanged) {
       "BM_TrainEpoch/batch:256/model:Medium/workers:1/precision:fp32/pin:0/device:cpu",
       "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:0/device:cpu",
       "BM_TrainEpoch/batch:256/model:Medium/workers:2/precision:bf16/pin:0/device:cpu",
-      "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cpu",
-      "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cpu",
-      "BM_TrainStep/batch:16/model:Medium/precision:fp32/device:cpu",
-      "BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cpu",
-      "BM_TrainStep/batch:16/model:Large/precision:fp32/device:cpu",
-      "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cpu",
+      },
+      CpuSteps(),
+      {
       "BM_DataLoader/batch:64/workers:0/pin:0",
       "BM_DataLoader/batch:16/workers:2/pin:0",
       "BM_DataLoader/batch:64/workers:2/pin:0",
@@ -93,7 +105,7 @@ TEST(LabSuiteTest, CpuDefaultNamesAreUnchanged) {
       "BM_DataLoader/batch:256/workers:0/pin:0",
       "BM_DataLoader/batch:256/workers:1/pin:0",
       "BM_DataLoader/batch:256/workers:4/pin:0",
-  };
+  }});
   EXPECT_EQ(DefaultNames(/*cuda_available=*/false), expected);
 }
 
