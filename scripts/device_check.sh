@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The GPU check, in one budgeted device call. Runs THERE (the lent GPU machine), from the
-# project's root, after ../shared/device/prepare.sh filled .devcarry/ here. Call the device
-# tool with carry [".devcarry"] and command: bash scripts/device_check.sh
+# The GPU check, in one budgeted device call. Runs THERE (the lent GPU machine, which has no
+# network), from the project's root, after `bash scripts/offline_bundle.sh .devcarry` filled
+# .devcarry/ here (git-ignored: the Debian packages, the data and its build.sh). Call the
+# device tool with carry [".devcarry"] and command: bash scripts/device_check.sh
 #
 # GPU time is scarce, so the headline numbers come first and every step has its own time
 # limit (seconds below): a later step that fails or hangs cannot take them away.
-#   build    Ninja, every core (.devcarry/build.sh)                                  ~1-2 min
+#   build    Ninja, every core, into build-gpu/ (.devcarry/build.sh)                 ~1-2 min
 #   phase 1  Medium b256 w4 pin:1 fp32: one epoch pair, BM_TrainStep (b16 and b256) with
 #            --adam=fused and --adam=loop, BM_HostToDevice 64 KiB and 256 MiB pinned  ~1 min
 #   phase 2  the default suite, one process (and JSON) per family, merged into one file ~4 min
@@ -29,7 +30,10 @@ step() {  # step NAME SECONDS CMD...: runs CMD under a time limit, output to log
   return $rc
 }
 
-if ! timeout 300 bash .devcarry/build.sh > "$work/build.log" 2>&1; then
+if [ ! -f .devcarry/build.sh ]; then
+  echo "device_check: .devcarry/build.sh: missing (run bash scripts/offline_bundle.sh .devcarry first)" >&2; exit 2
+fi
+if ! timeout 300 bash .devcarry/build.sh build-gpu > "$work/build.log" 2>&1; then
   cp "$work/build.log" "$out/build.log"; tail -40 "$work/build.log"; exit 1
 fi
 tail -1 "$work/build.log"
