@@ -11,10 +11,15 @@ void AddKernelCounters(const std::optional<KernelBusy>& k, CounterList& c) {
 
 }  // namespace
 
+double MfuPct(double forward_flops_per_sample, double samples_per_second, double peak_flops) {
+  return peak_flops > 0 ? 100.0 * 3.0 * forward_flops_per_sample * samples_per_second / peak_flops : 0.0;
+}
+
 CounterList EpochCounters(const EpochMeasurements& m) {
   CounterList c;
   const double samples = static_cast<double>(m.samples_per_epoch) * m.epochs;
-  c.emplace_back("samples_per_second", m.timed_seconds > 0 ? samples / m.timed_seconds : 0.0);
+  const double samples_per_second = m.timed_seconds > 0 ? samples / m.timed_seconds : 0.0;
+  c.emplace_back("samples_per_second", samples_per_second);
   c.emplace_back("wall_s_per_epoch", m.epochs > 0 ? m.wall_seconds / m.epochs : 0.0);
   c.emplace_back("data_wait_pct",
                  m.timed_seconds > 0 ? 100.0 * m.data_wait_seconds / m.timed_seconds : 0.0);
@@ -27,6 +32,9 @@ CounterList EpochCounters(const EpochMeasurements& m) {
   if (m.peak_alloc_bytes) c.emplace_back("peak_alloc_MB", *m.peak_alloc_bytes / kBytesPerMB);
   if (m.peak_reserved_bytes) c.emplace_back("peak_reserved_MB", *m.peak_reserved_bytes / kBytesPerMB);
   if (m.host_peak_rss_bytes) c.emplace_back("host_peak_rss_MB", *m.host_peak_rss_bytes / kBytesPerMB);
+  if (m.peak_flops && m.forward_flops_per_sample > 0) {
+    c.emplace_back("mfu_pct", MfuPct(m.forward_flops_per_sample, samples_per_second, *m.peak_flops));
+  }
   c.emplace_back("params_M", static_cast<double>(m.parameters) / 1e6);
   c.emplace_back("train_loss", m.train_loss);
   c.emplace_back("test_acc", m.test_acc);
@@ -43,6 +51,9 @@ CounterList StepCounters(const StepMeasurements& m) {
   AddKernelCounters(m.kernel_busy, c);
   if (m.amp_skipped_steps) c.emplace_back("amp_skipped_steps", static_cast<double>(*m.amp_skipped_steps));
   if (m.peak_alloc_bytes) c.emplace_back("peak_alloc_MB", *m.peak_alloc_bytes / kBytesPerMB);
+  if (m.peak_flops && m.forward_flops_per_sample > 0) {
+    c.emplace_back("mfu_pct", MfuPct(m.forward_flops_per_sample, samples_per_second, *m.peak_flops));
+  }
   return c;
 }
 

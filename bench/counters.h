@@ -34,6 +34,8 @@ struct EpochMeasurements {
   std::optional<double> nvml_util_pct;         // NVML utilization.gpu, mean of samples
   std::optional<int64_t> host_peak_rss_bytes;
   int64_t parameters = 0;
+  double forward_flops_per_sample = 0;  // models/models.h ForwardFlopsPerSample
+  std::optional<double> peak_flops;     // the device's dense peak, FLOP/s (CUDA, known GPU)
   double train_loss = 0;  // mean over the last epoch's batches
   double test_acc = 0;    // 0..1
 };
@@ -42,7 +44,7 @@ using CounterList = std::vector<std::pair<std::string, double>>;
 
 // samples_per_second, wall_s_per_epoch, data_wait_pct, params_M, train_loss, test_acc always;
 // step_span_pct, gpu_kernel_busy_pct, kernel_ms_per_step, amp_skipped_steps, peak_alloc_MB,
-// peak_reserved_MB, nvml_util_pct, host_peak_rss_MB when measured.
+// peak_reserved_MB, nvml_util_pct, host_peak_rss_MB, mfu_pct when measured.
 CounterList EpochCounters(const EpochMeasurements& m);
 
 struct StepMeasurements {
@@ -50,14 +52,21 @@ struct StepMeasurements {
   int64_t batch = 0;
   double timed_seconds = 0;
   double forward_flops_per_sample = 0;
+  std::optional<double> peak_flops;  // the device's dense peak, FLOP/s (CUDA, known GPU)
   std::optional<int64_t> peak_alloc_bytes;
   std::optional<KernelBusy> kernel_busy;     // one traced, untimed iteration (CUDA with CUPTI)
   std::optional<int64_t> amp_skipped_steps;  // fp16
 };
 
 // samples_per_second, step_ms, tflops (forward + backward = 3x forward FLOPs);
-// gpu_kernel_busy_pct, kernel_ms_per_step, amp_skipped_steps, peak_alloc_MB when measured.
+// gpu_kernel_busy_pct, kernel_ms_per_step, amp_skipped_steps, peak_alloc_MB, mfu_pct when
+// measured.
 CounterList StepCounters(const StepMeasurements& m);
+
+// Model FLOPs utilization, %: the model's training FLOP/s (forward + backward = 3x the
+// forward FLOPs per sample, times samples/s) against the device's dense peak FLOP/s.
+[[nodiscard]] double MfuPct(double forward_flops_per_sample, double samples_per_second,
+                            double peak_flops);
 
 
 }  // namespace trainbench

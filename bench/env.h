@@ -11,7 +11,7 @@
 #include <benchmark/benchmark.h>
 
 #include "absl/status/status.h"
-#include "bench/config.h"
+#include "bench/lab_suite.h"
 #include "bench/memory_guard.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
@@ -53,9 +53,8 @@ struct BenchEnv {
 // REQUIRES: env outlives benchmark::RunSpecifiedBenchmarks.
 void RegisterTrainEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env);
 void RegisterTrainStep(const std::vector<StepConfig>& configs, const BenchEnv& env);
-// BM_HostToDevice and BM_DeviceToHost, 64 KiB to 256 MiB, pinned and pageable; only when
-// env.cuda is set.
-void RegisterTransfers(const BenchEnv& env);
+// BM_HostToDevice and BM_DeviceToHost for each configuration; only when env.cuda is set.
+void RegisterTransfers(const std::vector<TransferConfig>& configs, const BenchEnv& env);
 // BM_DataLoader for each configuration; pin:1 ones only when env.cuda is set.
 void RegisterDataLoader(const std::vector<LoaderConfig>& configs, const BenchEnv& env);
 

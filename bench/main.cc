@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -33,7 +34,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
-#include "bench/config.h"
+#include "bench/lab_suite.h"
 #include "bench/env.h"
 #include "bench/interrupt.h"
 #include "bench/reporter.h"
@@ -88,17 +89,32 @@ namespace {
 constexpr int64_t kCpuDefaultSamples = 2048;
 constexpr int kBadInput = 2;
 
-const char* const kOwnFlags[] = {"data_dir", "dataset", "samples", "seed", "warmup_steps",
-                                 "warmup_seconds", "epochs", "batch", "model", "workers",
-                                 "precision", "pin", "device", "cpu_threads", "quiet", "adam",
-                                 "trace_epoch", "memory_guard", "graph", "channels_last",
-                                 "cudnn_benchmark"};
 const char* const kAxisFlags[] = {"batch", "model", "workers", "precision", "pin", "device", "graph"};
 // Google Benchmark's flags whose bad values it reports itself, with one line on stderr, before
 // leaving the argument unparsed ("The value of flag --benchmark_repetitions is expected to be a
 // 32-bit integer, but actually has value "abc"."): the exit status is then all that is missing.
 const char* const kBenchmarkNumericFlags[] = {"benchmark_min_time", "benchmark_min_warmup_time",
                                               "benchmark_repetitions", "v"};
+
+// trainbench's own flags: those defined in this file, from Abseil's registry (which also
+// holds Abseil's own, --flagfile, --fromenv, ...), by name. Filename() is __FILE__ as the
+// flag was defined, with Abseil's normalization (leading "/" and "./" dropped): a suffix.
+const std::map<std::string, absl::CommandLineFlag*>& OwnFlags() {
+  static const auto* const flags = [] {
+    auto* out = new std::map<std::string, absl::CommandLineFlag*>;
+    for (const auto& [name, flag] : absl::GetAllFlags()) {
+      const std::string file = flag->Filename();
+      if (!file.empty() && absl::EndsWith(__FILE__, file)) out->emplace(std::string(name), flag);
+    }
+    return out;
+  }();
+  return *flags;
+}
+
+absl::CommandLineFlag* OwnFlag(absl::string_view name) {
+  const auto it = OwnFlags().find(std::string(name));
+  return it == OwnFlags().end() ? nullptr : it->second;
+}
 
 bool OneOf(absl::string_view name, absl::Span<const char* const> names) {
   for (const char* n : names) {
@@ -122,9 +138,9 @@ void PrintHelp() {
                "  batch 256, model Medium, 4 workers with a GPU or 2 without, precision fp32, pin 1 on\n"
                "  cuda and 0 on cpu, device cuda with a GPU or cpu without, graph 0. An empty value\n"
                "  (--batch=) is an error.\n");
-  for (const char* name : kOwnFlags) {
-    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    std::fprintf(stdout, "  --%s=%s\n      %s\n", name, flag->DefaultValue().c_str(),
+  for (const auto& [name, flag] : OwnFlags()) {
+    std::fprintf(stdout, "  --%s=%s%s\n      %s\n", name.c_str(), flag->DefaultValue().c_str(),
+                 flag->IsOfType<bool>() ? absl::StrCat(" (--no", name, " to turn off)").c_str() : "",
                  flag->Help().c_str());
   }
 }
@@ -140,11 +156,13 @@ void ParseOwnFlags(int argc, char** argv) {
     const size_t eq = arg.find('=');
     absl::string_view name = arg.substr(0, eq);
     std::string value = eq == absl::string_view::npos ? "" : std::string(arg.substr(eq + 1));
-    bool known = OneOf(name, kOwnFlags);
+    absl::CommandLineFlag* flag = OwnFlag(name);
+    bool known = flag != nullptr;
     if (!known && absl::StartsWith(name, "no") && eq == absl::string_view::npos) {
-      // --noquiet (Abseil's form) or --no_memory_guard, for boolean flags.
+      // --noquiet (Abseil's form) or --no_memory_guard, for every boolean flag.
       absl::string_view negated = name.substr(absl::StartsWith(name, "no_") ? 3 : 2);
-      if (OneOf(negated, kOwnFlags) && absl::FindCommandLineFlag(negated)->IsOfType<bool>()) {
+      flag = OwnFlag(negated);
+      if (flag != nullptr && flag->IsOfType<bool>()) {
         name = negated;
         value = "false";
         known = true;
@@ -160,7 +178,6 @@ void ParseOwnFlags(int argc, char** argv) {
     if (OneOf(name, kAxisFlags) && eq != absl::string_view::npos) {
       if (absl::Status s = CheckAxisValue(name, value); !s.ok()) Fail(std::string(s.message()));
     }
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (eq == absl::string_view::npos && value.empty()) {
       if (!flag->IsOfType<bool>()) Fail(absl::StrCat("--", name, ": needs a value (--", name, "=...)"));
       value = "true";
@@ -336,7 +353,16 @@ int main(int argc, char** argv) {
   // every shape a benchmark times, so the tuning stays out of the timed section.
   at::globalContext().setBenchmarkCuDNN(env.run.cudnn_benchmark);
   AddContext(env);
+  // The lab suite as declared (bench/lab_suite.cc), for the report and plots to read back:
+  // each part's centre and sweeps, whatever the axis flags picked for this run.
+  benchmark::AddCustomContext("lab_parts", LabPartsJson(LabSuite(cuda_available)));
+  // What runs: the lab suite's points (bench/lab_suite.cc, LabSuite), or the axis flags';
+  // every graph:1 row after every other benchmark (OrderForRegistration).
   const RegistrationOrder order = OrderForRegistration(*epoch_configs, *step_configs);
+  if (env.run.adam == AdamKind::kLoop && (!order.graph_steps.empty() || !order.graph_epochs.empty())) {
+    // torch::optim::Adam computes its bias corrections on the host: a graph would freeze them.
+    Fail("--graph=1: needs --adam=fused (the loop update cannot be captured)");
+  }
   RegisterTrainEpoch(order.epochs, env);
   RegisterTrainStep(order.steps, env);
   RegisterDataLoader(LoaderConfigs(*epoch_configs), env);
@@ -344,7 +370,7 @@ int main(int argc, char** argv) {
   if (axes.device.empty() ||
       std::any_of(axes.device.begin(), axes.device.end(),
                   [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); })) {
-    RegisterTransfers(env);
+    RegisterTransfers(DefaultTransfers(cuda_available), env);
   }
   RegisterTrainStep(order.graph_steps, env);
   RegisterTrainEpoch(order.graph_epochs, env);

@@ -16,7 +16,7 @@
 #include <optional>
 #include <string>
 
-#include "bench/config.h"
+#include "bench/lab_suite.h"
 
 namespace trainbench {
 

@@ -15,6 +15,7 @@
 #include "fixtures/host_memory.h"
 #include "fixtures/loader.h"
 #include "fixtures/warmup.h"
+#include "models/models.h"
 #include "models/trainer.h"
 
 namespace trainbench {
@@ -88,6 +89,8 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
   const LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed};
   EpochMeasurements m;
   m.samples_per_epoch = train.count;
+  m.forward_flops_per_sample = ForwardFlopsPerSample(c.model);
+  m.peak_flops = ctx->PeakFlops(c.precision);
   const bool rss_resettable = ResetPeakRss();
   const bool ok = RunOrSkip(state, name, BatchAndModel(c.batch, c.model), *ctx, [&] {
     ctx->SetTf32(c.precision == Precision::kTf32);

@@ -61,6 +61,7 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Benc
   StepMeasurements m;
   m.batch = c.batch;
   m.forward_flops_per_sample = ForwardFlopsPerSample(c.model);
+  m.peak_flops = ctx->PeakFlops(c.precision);
   const bool ok = RunOrSkip(state, BenchmarkName(c), BatchAndModel(c.batch, c.model), *ctx, [&] {
     ctx->SetTf32(c.precision == Precision::kTf32);
     Trainer trainer(c.model, c.precision, *ctx, env.run.seed, env.run.adam, env.run.channels_last);

@@ -25,11 +25,6 @@ constexpr int64_t kMinBytesPerIteration = int64_t{8} << 20;
 // 1 ms at 8 us each), short next to the copies' own time for the large sizes.
 constexpr double kStreamHoldSeconds = 2e-3;
 
-std::string TransferName(bool to_device, int64_t bytes, bool pinned) {
-  return absl::StrCat(to_device ? "BM_HostToDevice" : "BM_DeviceToHost", "/bytes:", bytes,
-                      "/pinned:", pinned ? 1 : 0);
-}
-
 void TransferBenchmark(benchmark::State& state, const std::string& name, bool to_device,
                        int64_t bytes, bool pinned, const BenchEnv& env) {
   DeviceContext& ctx = *env.cuda;
@@ -66,29 +61,18 @@ void TransferBenchmark(benchmark::State& state, const std::string& name, bool to
   state.SetBytesProcessed(bytes * copies);
 }
 
-std::vector<int64_t> TransferSizesBytes() {
-  std::vector<int64_t> sizes;
-  // 64 KiB to 256 MiB in steps of 4x.
-  for (int64_t b = int64_t{64} << 10; b <= int64_t{256} << 20; b *= 4) sizes.push_back(b);
-  return sizes;
-}
-
 }  // namespace
 
-void RegisterTransfers(const BenchEnv& env) {
+void RegisterTransfers(const std::vector<TransferConfig>& configs, const BenchEnv& env) {
   if (!env.cuda) return;
-  for (bool to_device : {true, false}) {
-    for (int64_t bytes : TransferSizesBytes()) {
-      for (bool pinned : {false, true}) {
-        const std::string name = TransferName(to_device, bytes, pinned);
-        benchmark::RegisterBenchmark(name.c_str(),
-                                     [name, to_device, bytes, pinned, &env](benchmark::State& st) {
-                                       TransferBenchmark(st, name, to_device, bytes, pinned, env);
-                                     })
-            ->UseManualTime()
-            ->Unit(benchmark::kMicrosecond);
-      }
-    }
+  for (const TransferConfig& c : configs) {
+    const std::string name = BenchmarkName(c);
+    benchmark::RegisterBenchmark(name.c_str(),
+                                 [name, c, &env](benchmark::State& st) {
+                                   TransferBenchmark(st, name, c.to_device, c.bytes, c.pinned, env);
+                                 })
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
   }
 }
 

@@ -8,7 +8,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
 
-#include "bench/config.h"
+#include "common/axes.h"
 
 namespace trainbench {
 

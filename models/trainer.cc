@@ -94,15 +94,6 @@ double LossScaler::scale() const { return scale_.item<double>(); }
 
 int64_t LossScaler::skipped_steps() const { return static_cast<int64_t>(skipped_.item<double>()); }
 
-std::optional<std::string> UnsupportedPrecision(Precision p, DeviceKind d) {
-  if (d != DeviceKind::kCpu) return std::nullopt;
-  if (p == Precision::kTf32) return std::string("precision:tf32 exists only on CUDA (a tensor-core format)");
-  if (p == Precision::kFp16) {
-    return std::string("precision:fp16 is not run on cpu: CPU autocast is bf16 (use precision:bf16)");
-  }
-  return std::nullopt;
-}
-
 Trainer::Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed,
                  AdamKind adam, bool channels_last)
     : ctx_(ctx), precision_(precision) {
@@ -112,7 +103,12 @@ Trainer::Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint6
   if (channels_last) {
     torch::NoGradGuard no_grad;
     for (at::Tensor& p : model_->parameters()) {
-      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+      // Not p.contiguous(ChannelsLast): a 1-input-channel weight already counts as
+      // channels_last-contiguous, keeps NCHW strides, and cuDNN would then keep the first
+      // convolution (and its activation, Large's largest) in NCHW.
+      if (p.dim() == 4) {
+        p.set_data(at::empty(p.sizes(), p.options().memory_format(at::MemoryFormat::ChannelsLast)).copy_(p));
+      }
     }
   }
   model_->train();

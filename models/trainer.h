@@ -14,7 +14,7 @@
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/optim/adam.h>
 
-#include "bench/config.h"
+#include "common/axes.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
 #include "models/fused_adam.h"
@@ -59,9 +59,6 @@ class LossScaler {
   double growth_factor_, backoff_factor_;
   int64_t growth_interval_;
 };
-
-// Why a precision cannot run on a device, or nullopt when it can.
-std::optional<std::string> UnsupportedPrecision(Precision p, DeviceKind d);
 
 class Trainer {
  public:

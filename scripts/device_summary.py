@@ -46,6 +46,8 @@ def graph_lines(graph_rows, suite_rows):
         eager = suite_rows.get(name.replace("/graph:1", "/graph:0"))
         cpu = suite_rows.get(name.replace("/graph:1", "/graph:0").replace("device:cuda", "device:cpu"))
         ratio = g["samples_per_second"] / eager["samples_per_second"] if eager and not eager.get("error_occurred") else None
+        if "samples_per_second" not in g:
+            continue
         print(f"{name.split('/manual_time')[0]}: {fmt(g['samples_per_second'], '.0f')} samples/s, "
               f"{fmt(ratio, '.2f')}x eager"
               + (f", cpu {fmt(cpu['samples_per_second'], '.0f')}" if cpu and "samples_per_second" in cpu else ""))
@@ -53,7 +55,7 @@ def graph_lines(graph_rows, suite_rows):
         if name.startswith("BM_TrainEpoch/"):
             print(f"{name.split('/iterations')[0]}: "
                   + (f"skipped: {g.get('error_message')}" if g.get("error_occurred")
-                     else f"{fmt(g['samples_per_second'], '.0f')} samples/s"))
+                     else f"{fmt(g.get('samples_per_second'), '.0f')} samples/s"))
 
 
 def main(argv):

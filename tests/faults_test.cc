@@ -18,7 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "bench/config.h"
+#include "bench/lab_suite.h"
 #include "bench/interrupt.h"
 #include "bench/memory_guard.h"
 #include "bench/reporter.h"
@@ -437,24 +437,6 @@ TEST(MemoryGuardTest, FitsWithHeadroomOrWhenNothingIsKnown) {
 }
 
 // ---- flags
-
-TEST(FlagChecksTest, EmptyAxisValuesAreErrors) {
-  EXPECT_TRUE(CheckAxisValue("batch", "16,64").ok());
-  EXPECT_TRUE(CheckAxisValue("batch", " 16 , 64 ").ok());
-  EXPECT_EQ(CheckAxisValue("batch", "").message(),
-            "--batch=: empty value (leave the flag out for the lab sweep)");
-  EXPECT_EQ(CheckAxisValue("model", " ").message(),
-            "--model= : empty value (leave the flag out for the lab sweep)");
-  EXPECT_EQ(CheckAxisValue("batch", "16,,64").message(), "--batch=16,,64: empty value in the list");
-  EXPECT_EQ(CheckAxisValue("workers", "0,").message(), "--workers=0,: empty value in the list");
-}
-
-TEST(FlagChecksTest, CpuThreadsUpToFourTimesTheCores) {
-  EXPECT_TRUE(CheckCpuThreads(0, 2).ok());
-  EXPECT_TRUE(CheckCpuThreads(8, 2).ok());
-  EXPECT_EQ(CheckCpuThreads(9, 2).message(), "--cpu_threads=9: out of range 0..8 (4x the 2 cores)");
-  EXPECT_EQ(CheckCpuThreads(-1, 2).message(), "--cpu_threads=-1: out of range 0..8 (4x the 2 cores)");
-}
 
 }  // namespace
 }  // namespace trainbench

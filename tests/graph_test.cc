@@ -5,7 +5,7 @@
 #include <ATen/Context.h>
 #include <ATen/ops/_local_scalar_dense.h>
 
-#include "bench/config.h"
+#include "bench/lab_suite.h"
 #include "bench/env.h"
 #include "fixtures/loader.h"
 #include "models/trainer.h"
@@ -109,12 +109,29 @@ std::unique_ptr<DeviceContext> CudaOrSkipReason(std::string* why) {
   return *std::move(cuda);
 }
 
+// Deterministic, untuned cuDNN for one test, restored after.
+class DeterministicCudnn {
+ public:
+  DeterministicCudnn()
+      : deterministic_(at::globalContext().deterministicCuDNN()),
+        benchmark_(at::globalContext().benchmarkCuDNN()) {
+    at::globalContext().setDeterministicCuDNN(true);
+    at::globalContext().setBenchmarkCuDNN(false);
+  }
+  ~DeterministicCudnn() {
+    at::globalContext().setDeterministicCuDNN(deterministic_);
+    at::globalContext().setBenchmarkCuDNN(benchmark_);
+  }
+
+ private:
+  bool deterministic_, benchmark_;
+};
+
 TEST(GraphCaptureTest, GraphAndEagerGiveTheSameLossWithDeterministicCudnn) {
   std::string why;
   std::unique_ptr<DeviceContext> cuda = CudaOrSkipReason(&why);
   if (!cuda) GTEST_SKIP() << "no CUDA GPU here: " << why;
-  at::globalContext().setDeterministicCuDNN(true);
-  at::globalContext().setBenchmarkCuDNN(false);
+  DeterministicCudnn deterministic;
   FashionMnist d = MakeSyntheticFashionMnist(64 * 12, 10, 3);
   for (Precision p : {Precision::kFp32, Precision::kFp16}) {
     Trainer eager(ModelKind::kMedium, p, *cuda, 5);

@@ -5,8 +5,10 @@ Needs build/trainbench (scripts/test.sh builds it first) and the Fashion-MNIST f
 scripts/setup.sh installs.
 """
 import gzip
+import itertools
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -15,6 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BINARY = ROOT / "build" / "trainbench"
 DATA_DIR = Path(os.environ.get("FASHION_MNIST_DIR") or "/usr/share/datasets/fashion-mnist")
+
+# models/models.cc ForwardFlopsPerSample(Small): conv 1->8 at 28x28, conv 8->16 at 14x14,
+# linear 784->32, linear 32->10, 2 FLOPs per multiply-add.
+SMALL_FORWARD_FLOPS = 2.0 * (1 * 9 * 8 * 28 * 28 + 8 * 9 * 16 * 14 * 14 + 784 * 32 + 32 * 10)
 
 # Small and quick: 256 training images, one timed epoch, two warm-up steps.
 QUICK = ["--samples=256", "--epochs=1", "--warmup_steps=2", "--model=Small", "--batch=64",
@@ -69,7 +75,7 @@ def test_json_holds_names_counters_and_context(cpu_run):
         # CUDA-only counters are absent on CPU, not zero.
         for counter in ("peak_alloc_MB", "peak_reserved_MB", "step_span_pct", "gpu_busy_pct",
                         "nvml_util_pct", "gpu_kernel_busy_pct", "kernel_ms_per_step",
-                        "amp_skipped_steps"):
+                        "amp_skipped_steps", "mfu_pct"):
             assert counter not in b, counter
         assert b["params_M"] == pytest.approx(0.026698)
         assert 0.0 < b["test_acc"] <= 1.0
@@ -244,6 +250,18 @@ def test_cuda_epoch_has_device_counters_and_context(gpu, tmp_path):
                 "gpu_memory_MB", "sm_count", "compute_capability", "pcie_link",
                 "pcie_link_current", "adam"):
         assert key in doc["context"], key
+    # MFU: present where the architecture is in fixtures/gpu_peak.cc (Volta to Blackwell),
+    # against the context's peak for the row's precision.
+    ctx = doc["context"]
+    if "gpu_architecture" in ctx:
+        for b in rows:
+            precision = re.search(r"/precision:(\w+)/", b["name"]).group(1)
+            peak = float(ctx[f"peak_tflops_{precision}"]) * 1e12
+            assert 0 < b["mfu_pct"] < 100
+            flops = 3 * b["samples_per_second"] * SMALL_FORWARD_FLOPS
+            assert b["mfu_pct"] == pytest.approx(100 * flops / peak, rel=2e-3)
+    else:
+        assert all("mfu_pct" not in b for b in rows)
 
 
 def test_cuda_out_of_memory_skips_one_benchmark_and_the_rest_run(gpu, tmp_path):
@@ -297,3 +315,45 @@ def test_fused_adam_is_the_default_and_loop_still_runs(gpu, tmp_path):
         assert not fused.get("error_occurred"), fused.get("error_message")
         assert results["loop"][name]["samples_per_second"] > 0
         assert fused["kernel_ms_per_step"] <= fused["step_ms"] * 1.05
+
+
+def own_flags():
+    """{name: type} of the flags bench/main.cc defines (ABSL_FLAG(type, name, ...))."""
+    source = (ROOT / "bench" / "main.cc").read_text()
+    return {name: kind for kind, name in re.findall(r"ABSL_FLAG\(([\w:<>]+),\s*(\w+),", source)}
+
+
+def test_help_lists_every_flag_main_defines():
+    flags = own_flags()
+    assert len(flags) >= 18 and flags["quiet"] == "bool"
+    listed = set(re.findall(r"^  --(\w+)=", run(["--help"]).stdout, flags=re.M))
+    assert set(flags) <= listed, set(flags) - listed
+
+
+@pytest.mark.parametrize("prefix", ["no", "no_"])
+def test_every_boolean_flag_has_a_negation(prefix):
+    bools = [name for name, kind in own_flags().items() if kind == "bool"]
+    assert {"quiet", "trace_epoch", "memory_guard"} <= set(bools)
+    for name in bools:
+        proc = run([f"--{prefix}{name}", "--benchmark_list_tests", "--dataset=synthetic"], check=False)
+        assert proc.returncode == 0, (name, proc.stderr)
+    proc = run([f"--{prefix}samples", "--dataset=synthetic"], check=False)
+    assert proc.returncode == 2 and f"--{prefix}samples: unknown flag" in proc.stderr
+
+
+def test_lab_parts_context_declares_the_listed_default_suite(cpu_run):
+    # The suite trainbench declares in its JSON is the one it runs by default: every point of
+    # every part is a listed benchmark (a run with axis flags still declares the default).
+    doc, _ = cpu_run
+    parts = json.loads(doc["context"]["lab_parts"])["parts"]
+    keys = [p["key"] for p in parts]
+    assert {"part1", "part2", "part3", "part4", "precision", "small_models", "loader"} <= set(keys)
+    listed = {re.sub(r"/(iterations:\d+/)?manual_time$", "", n)
+              for n in run(["--benchmark_list_tests", "--dataset=synthetic"]).stdout.split()}
+    for part in parts:
+        for point in itertools.product(*[s["values"] for s in part["sweeps"]]):
+            axes = dict(part["centre"])
+            axes.update(zip([s["axis"] for s in part["sweeps"]], point))
+            for family in part["families"]:
+                name = family + "".join(f"/{k}:{v}" for k, v in axes.items())
+                assert name in listed, (part["key"], name)

@@ -1,49 +1,11 @@
 #!/usr/bin/env python3
 """Compare two or more Google Benchmark JSON runs (machines, GPUs, commits).
 
-What it does: matches benchmarks between a baseline (the first file) and
-each later file by ``gbench.match_key``: the run name (the name without an
-aggregate suffix) minus the run-setting segments ``iterations:N``,
-``repeats:N``, ``min_time:X`` and ``min_warmup_time:X``, so runs made with
-different settings (e.g. trainbench ``--epochs``, which sets
-``iterations:N``) still match; real_time is per iteration, so they are
-comparable.  Where two names of one file have the same key, every name with
-that key (in either file) is matched by its full name instead.  A matched
-row shows the baseline's name, plus a short note when the settings differ
-("iterations 2->3").  For every match it reports the real-time ratio
-new/baseline (marked better or worse: lower time is better), the ratio of
-every counter both sides have (marked higher-/lower-is-better or neutral),
-and the two-sided Mann-Whitney U p-value of the time samples.  The p-value
-is "n/a" when a side has fewer than two samples, and "n too small" when even
-completely separated samples could not reach p < 0.05 with these sample
-sizes (the smallest exact two-sided p-value is 2 / C(n1 + n2, n1): 0.333 at
-2 vs 2, 0.1 at 3 vs 3; 4 vs 4 is the smallest equal size that can reach it;
-the README recommends ``--benchmark_repetitions=9``).  A geometric-mean row
-summarises each comparison.  It prints which context fields differ between
-the runs (GPU, driver, CUDA, cuDNN, LibTorch, PCIe link, CPUs, MHz, threads,
-host, data directory...), lists benchmarks present on one side only and
-errored benchmarks, and can write everything as JSON (``--json``; a p-value
-that isn't computed is null, with a ``p_value_reason``).
-
-Exit status 1 (regression): with ``--threshold PCT`` when any benchmark's
-time grew by more than PCT percent or a higher-is-better counter fell by
-more than PCT percent, or when a time or any counter of a matched benchmark
-is NaN or infinite in the run (a diverged loss, a zero-length timing; the
-means skip such samples, so they would otherwise pass unseen); with ``--threshold`` or ``--fail-on-missing`` when a
-benchmark errored in the run but not in the baseline (e.g. a new CUDA
-out-of-memory); with ``--fail-on-missing`` when a baseline benchmark is
-missing from the run.  PCT must be a finite number >= 0.  Bad input
-(missing/malformed file, not benchmark output, no benchmark in common, bad
---filter or --threshold) prints one line on stderr, exit status 2.
-
-Samples: a side's iteration rows when it has them, otherwise its ``mean``
-(else ``median``) aggregate as a single sample.  Time is ``real_time``
-(which is the manual time for ``manual_time`` benchmarks), in seconds.
-
-What it deliberately doesn't do: no per-repetition pairing, no multiple-
-testing correction, no judgement of lower-is-better counters or neutral
-counters for the exit status, and no comparison of later runs with each
-other (each is compared with the baseline only).
+A baseline (the first file) against each later one: time and counter ratios with their
+better/worse direction, Mann-Whitney p-values, the context fields that differ, benchmarks on
+one side only, a regression exit status (``--threshold``, ``--fail-on-missing``) and
+``--json`` output.  tools/README.md describes the matching, the statistics, the exit
+statuses and the flags; ``python3 tools/compare.py --help`` lists the flags.
 """
 
 from __future__ import annotations
@@ -61,32 +23,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gbench  # noqa: E402
 
 PROG = "compare"
-
-# Context fields shown when they differ: (key, label).
-CONTEXT_FIELDS = (
-    ("device_name", "GPU / device"),
-    ("cuda_driver_version", "CUDA driver"),
-    ("cuda_runtime_version", "CUDA runtime"),
-    ("cudnn_version", "cuDNN"),
-    ("libtorch_version", "LibTorch"),
-    ("compute_capability", "compute capability"),
-    ("sm_count", "SMs"),
-    ("gpu_memory_MB", "GPU memory (MB)"),
-    ("pcie_link", "PCIe link"),
-    ("cpu_model", "CPU model"),
-    ("num_cpus", "CPUs"),
-    ("mhz_per_cpu", "CPU MHz"),
-    ("cpu_threads", "threads"),
-    ("cpu_scaling_enabled", "CPU scaling"),
-    ("host_name", "host"),
-    ("git_commit", "git commit"),
-    ("trainbench_version", "trainbench"),
-    ("library_build_type", "benchmark library build"),
-    ("data_dir", "data directory"),
-    ("train_samples", "train samples"),
-    ("test_samples", "test samples"),
-)
-
 
 def calculate_ratio(old: Optional[float], new: Optional[float]) -> Optional[float]:
     """new / old; 1.0 when both are 0; None when undefined (old 0, missing, non-finite)."""
@@ -385,7 +321,9 @@ def context_differences(runs: list) -> list:
     A field missing from a run counts as the value None.
     """
     diffs = []
-    for key, label in CONTEXT_FIELDS:
+    for key, label, compared in gbench.CONTEXT_FIELDS:
+        if not compared:
+            continue
         values = [run.context.get(key) for run in runs]
         if all(v is None for v in values):
             continue

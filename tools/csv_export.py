@@ -153,12 +153,9 @@ def export(run: gbench.Run, out_path: str, aggregates: bool = False) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="csv_export.py",
-        description="Google Benchmark JSON -> CSV with name axes and all counters as columns.")
-    parser.add_argument("file", metavar="RUN.json")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write here instead of stdout")
+    parser = gbench.one_run_parser(
+        "csv_export.py", "Google Benchmark JSON -> CSV with name axes and all counters as columns.",
+        "write here instead of stdout")
     parser.add_argument("--aggregates", action="store_true",
                         help="one row per aggregate (mean, median, ...) instead of per run")
     return parser
@@ -166,26 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
-    args = build_parser().parse_args(argv)
-    runs = gbench.load_runs_for_cli(PROG, [args.file])
-    if runs is None:
+    args, run = gbench.parse_one_run(PROG, build_parser(), argv)
+    if run is None:
         return 2
-    run = runs[0]
-    if args.output:
-        try:
-            export(run, args.output, args.aggregates)
-        except OSError as err:
-            print(f"{PROG}: {args.output}: cannot write: {err.strerror or err}",
-                  file=sys.stderr)
-            return 2
-    else:
-        header, table = build_table(run, args.aggregates)
-        try:
-            write_csv(header, table, sys.stdout)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            gbench.quiet_broken_pipe()
-    return 0
+    header, table = build_table(run, args.aggregates)
+    return gbench.write_output(PROG, args.output,
+                               lambda handle: write_csv(header, table, handle))
 
 
 if __name__ == "__main__":

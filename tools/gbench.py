@@ -15,7 +15,11 @@ What it does:
     ``min_time:X``, ``min_warmup_time:X``), so runs made with different
     settings (e.g. trainbench ``--epochs``) can be matched; ``run_settings``
     returns those dropped segments as a dict.
-  * ``to_seconds`` / ``format_seconds`` convert between time units.
+  * ``to_seconds`` / ``format_seconds`` convert between time units;
+    ``format_bytes`` writes a byte count in binary units.
+  * ``CONTEXT_FIELDS`` is the run context the tools show, with labels.
+  * ``write_output`` writes a tool's output to a file or stdout, with the
+    tools' one-line error.
   * ``counter_direction`` says whether a higher or lower counter value is
     better (trainbench counters, plus the ``*_per_second`` convention).
   * ``collect_benchmarks(run)`` groups the rows of a run by run name into
@@ -24,13 +28,15 @@ What it does:
     ``median``) aggregate as one sample; errored benchmarks keep their
     error message and no samples.  Complexity (BigO/RMS) rows are ignored.
 
-What it deliberately doesn't do: it never prints, never exits, and does not
+What it deliberately doesn't do: it never exits, prints only the one-line
+errors of ``load_runs_for_cli`` and ``write_output``, and does not
 know about trainbench's lab parts (see ``labparts.py``) or about output
 formats (see the individual tools).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -67,7 +73,7 @@ FLAG_WORDS = frozenset({"manual_time", "real_time", "process_time"})
 
 HIGHER_IS_BETTER = frozenset({
     "samples_per_second", "test_acc", "tflops", "GB_per_s", "pcie_peak_pct",
-    "step_span_pct", "gpu_kernel_busy_pct", "nvml_util_pct",
+    "step_span_pct", "gpu_kernel_busy_pct", "nvml_util_pct", "mfu_pct",
 })
 LOWER_IS_BETTER = frozenset({
     "time", "real_time", "cpu_time", "peak_alloc_MB", "peak_reserved_MB",
@@ -156,6 +162,45 @@ class ParsedName:
     flags: list
 
 
+# The run context the tools show, in order: (key, label, compared). report.py lists every
+# field a run has; compare.py those with compared=True whose values differ between runs (a
+# date or an executable path always differs and says nothing about the numbers).
+CONTEXT_FIELDS = (
+    ("device_name", "Device", True),
+    ("gpu_architecture", "GPU architecture", True),
+    ("compute_capability", "Compute capability", True),
+    ("sm_count", "SMs", True),
+    ("max_sm_clock_MHz", "Max SM clock (MHz)", True),
+    ("peak_tflops_fp32", "Dense peak fp32 (TFLOPS)", True),
+    ("peak_tflops_tf32", "Dense peak tf32 (TFLOPS)", True),
+    ("peak_tflops_fp16", "Dense peak fp16 (TFLOPS)", True),
+    ("peak_tflops_bf16", "Dense peak bf16 (TFLOPS)", True),
+    ("gpu_memory_MB", "GPU memory (MB)", True),
+    ("cuda_driver_version", "CUDA driver", True),
+    ("cuda_runtime_version", "CUDA runtime", True),
+    ("cudnn_version", "cuDNN", True),
+    ("pcie_link", "PCIe link", True),
+    ("libtorch_version", "LibTorch", True),
+    ("adam", "Adam update", True),
+    ("channels_last", "channels_last", True),
+    ("cudnn_benchmark", "cuDNN autotuning", True),
+    ("pcie_link_current", "PCIe link under load", True),
+    ("host_name", "Host", True),
+    ("cpu_model", "CPU model", True),
+    ("num_cpus", "CPUs", True),
+    ("mhz_per_cpu", "CPU MHz", True),
+    ("cpu_threads", "CPU threads used", True),
+    ("cpu_scaling_enabled", "CPU frequency scaling", True),
+    ("data_dir", "Data directory", True),
+    ("train_samples", "Train samples", True),
+    ("test_samples", "Test samples", True),
+    ("trainbench_version", "trainbench version", True),
+    ("git_commit", "Git commit", True),
+    ("library_build_type", "Benchmark library build", True),
+    ("executable", "Executable", False),
+    ("date", "Date", False),
+)
+
 # device_name values that say "no GPU" rather than naming a device.
 GENERIC_DEVICE_NAMES = frozenset({"", "cpu", "cpu only", "none", "n/a"})
 
@@ -219,6 +264,15 @@ def format_seconds(seconds: Optional[float], digits: int = 3) -> str:
         if abs(scaled) >= 1 or unit == "ns":
             return f"{scaled:.{digits}g} {unit}"
     raise AssertionError("unreachable")
+
+
+def format_bytes(size: float, _pos=None) -> str:
+    """A byte count in binary units: 512 B, 64 KiB, 16 MiB, 3 GiB (also a matplotlib
+    tick formatter, hence ``_pos``)."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:g} {unit}"
+    return f"{size:g} B"
 
 
 def counter_direction(name: str) -> str:
@@ -416,6 +470,44 @@ def load_runs_for_cli(prog: str, paths: list) -> Optional[list]:
     except InputError as err:
         print(f"{prog}: {err.path}: {err.problem}", file=sys.stderr)
         return None
+
+
+def one_run_parser(prog: str, description: str, output_help: str) -> argparse.ArgumentParser:
+    """The command line of a tool that turns one run into one output: RUN.json, ``-o FILE``
+    (``output_help``; stdout without it)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("file", metavar="RUN.json")
+    parser.add_argument("-o", "--output", metavar="FILE", help=output_help)
+    return parser
+
+
+def parse_one_run(prog: str, parser: argparse.ArgumentParser, argv) -> tuple:
+    """(args, Run) for a one_run_parser command line; Run is None after
+    :func:`load_runs_for_cli` printed why the file cannot be read (exit status 2)."""
+    args = parser.parse_args(argv)
+    runs = load_runs_for_cli(prog, [args.file])
+    return args, (runs[0] if runs else None)
+
+
+def write_output(prog: str, path: Optional[str], write) -> int:
+    """Calls ``write(handle)`` with the file ``path`` open for writing (UTF-8, no newline
+    translation), or with stdout when ``path`` is empty.  Returns the exit status: 0, or 2
+    after one line "<prog>: <path>: cannot write: <reason>" on stderr.  A reader that closes
+    stdout early (``tool | head``) is not an error."""
+    if path:
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                write(handle)
+        except OSError as err:
+            print(f"{prog}: {path}: cannot write: {err.strerror or err}", file=sys.stderr)
+            return 2
+        return 0
+    try:
+        write(sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_broken_pipe()
+    return 0
 
 
 def quiet_broken_pipe() -> None:

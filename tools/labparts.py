@@ -1,12 +1,17 @@
 """Which benchmarks make up each part of the trainbench lab (shared by plot and report).
 
-What it does: defines the lab parts (CPU vs GPU, batch size, model
-complexity, loader workers, precision) as a family, an axis that varies
-and the axes the part fixes or prefers, and picks the points for a part
-out of one run's benchmarks with :func:`select_part`.  The rule: keep the
-benchmarks of the part's family that match its fixed axes, group them by
-the values of all their other axes, and take the group that covers the most
-values of the varying axis (ties: the group matching most of the lab's
+What it does: reads the lab parts (CPU vs GPU, batch size, model complexity,
+loader workers, precision) from a run's ``lab_parts`` context, which
+trainbench writes from its one declaration of the suite (bench/lab_suite.cc):
+each part's families, the axis it varies with the declared values, and the
+centre configuration the other axes prefer (:func:`parts_for`).  Older files
+without ``lab_parts`` get the table below (``FALLBACK_PARTS``), which is what
+trainbench 0.2.0 ran.  :func:`select_part` picks a part's points out of one
+run's benchmarks.  The rule: keep the benchmarks of the part's families that
+match its fixed axes and, where the part declares values and at least
+``min_points`` of them were measured, only those values; group them by the
+values of all their other axes, and take the group that covers the most
+values of the varying axis (ties: the group matching most of the part's
 preferred settings, then the first one seen).  Comparisons within a part
 therefore always hold every other setting equal.  :func:`bandwidth_series`
 does the same for the host<->device copy benchmarks.
@@ -17,14 +22,16 @@ it never merges points from different settings into one series.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from gbench import Benchmark
 
-MODEL_ORDER = ("Tiny", "Small", "Medium", "Large", "XLarge", "Huge")
-DEVICE_ORDER = ("cpu", "cuda", "mps")
-PRECISION_ORDER = ("fp32", "tf32", "fp16", "bf16", "amp", "int8")
+# The values trainbench's axes take (common/axes.h), in the lab's order.
+MODEL_ORDER = ("Small", "Medium", "Large")
+DEVICE_ORDER = ("cpu", "cuda")
+PRECISION_ORDER = ("fp32", "tf32", "fp16", "bf16")
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class Part:
     prefer: dict = field(default_factory=dict)
     order: tuple = ()          # categorical x order (empty: numeric x)
     min_points: int = 1        # fewer distinct x values: part not measured
+    values: tuple = ()         # the declared values of ``vary`` (empty: any)
 
     @property
     def numeric(self) -> bool:
@@ -74,7 +82,51 @@ LOADER_FAMILY = "BM_DataLoader"  # the loader alone: the ceiling it puts on BM_T
 BANDWIDTH_FILENAME = "bandwidth.png"
 BANDWIDTH_FAMILIES = (("BM_HostToDevice", "H2D"), ("BM_DeviceToHost", "D2H"))
 
-PARTS = (PART1, PART2, PART3, PART4, PRECISION)
+# The parts the report and plots draw, in their order; the fallback for runs without a
+# ``lab_parts`` context (trainbench 0.2.0 and older), and where the figure file names and
+# minimum point counts live (presentation, not the suite).
+FALLBACK_PARTS = (PART1, PART2, PART3, PART4, PRECISION)
+
+
+def declared_parts(context: dict) -> Optional[dict]:
+    """The lab parts a run declares in its ``lab_parts`` context, {key: part dict}, or None
+    when the context has none (or it is not the JSON trainbench writes)."""
+    text = context.get("lab_parts") if isinstance(context, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        doc = json.loads(text)
+        return {p["key"]: p for p in doc["parts"] if isinstance(p, dict) and "key" in p}
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def part_from_declaration(fallback: Part, declared: dict) -> Part:
+    """``fallback`` with the families, varying axis, declared values and centre of a
+    ``lab_parts`` entry.  The centre becomes the preferred settings (not fixed ones, so a run
+    made with axis flags still finds its points); families the fallback lists beyond the
+    declared ones stay as later choices (a BM_TrainStep precision run made by hand)."""
+    vary = declared.get("vary", fallback.vary)
+    values = next((tuple(s.get("values", ())) for s in declared.get("sweeps", ())
+                   if s.get("axis") == vary), ())
+    families = tuple(declared.get("families", ())) or fallback.families
+    families += tuple(f for f in fallback.families if f not in families)
+    centre = {k: str(v) for k, v in declared.get("centre", {}).items() if k != vary}
+    order = fallback.order
+    if order:  # categorical: the declared order first
+        order = values + tuple(v for v in order if v not in values)
+    return replace(fallback, title=declared.get("title", fallback.title), families=families,
+                   vary=vary, fixed={}, prefer=centre, order=order, values=values)
+
+
+def parts_for(context: dict) -> tuple:
+    """The parts to draw for a run with this context: each of ``FALLBACK_PARTS``, as the run
+    declares it in ``lab_parts`` where it does, else as in the fallback table."""
+    declared = declared_parts(context)
+    if declared is None:
+        return FALLBACK_PARTS
+    return tuple(part_from_declaration(p, declared[p.key]) if p.key in declared else p
+                 for p in FALLBACK_PARTS)
 
 
 @dataclass
@@ -124,12 +176,26 @@ def select_part(part: Part, benchmarks: dict) -> Optional[Selection]:
     Returns None when no usable benchmark of the part's families matches its
     fixed axes and has the varying axis, or when the best group has fewer
     than ``part.min_points`` x values (precision needs two to compare).
+    With declared ``part.values``, only those values are points, unless fewer
+    than ``min_points`` of them were measured (a run made with axis flags):
+    then every value is.
     """
+    if part.values:
+        sel = _select(part, benchmarks, set(part.values))
+        if sel is not None:
+            return sel
+    return _select(part, benchmarks, None)
+
+
+def _select(part: Part, benchmarks: dict, values: Optional[set]) -> Optional[Selection]:
+    """select_part, keeping only ``values`` of the varying axis (None: all)."""
     groups: dict = {}
     for position, bench in enumerate(benchmarks.values()):
         if bench.family not in part.families or not usable(bench):
             continue
         if part.vary not in bench.axes:
+            continue
+        if values is not None and bench.axes[part.vary] not in values:
             continue
         if any(bench.axes.get(k) != v for k, v in part.fixed.items()):
             continue

@@ -87,14 +87,6 @@ def xy(selection: labparts.Selection, getter) -> list:
     return out
 
 
-def format_bytes(value: float, _pos=None) -> str:
-    """Axis label for a byte count: 512 B, 64 KiB, 16 MiB, 1 GiB."""
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if value >= size:
-            return f"{value / size:g} {unit}"
-    return f"{value:g} B"
-
-
 def draw_bars(ax, series: list, categories: list) -> None:
     """Grouped bars: ``series`` is [(legend label, [(category, value)])]."""
     count = max(len(series), 1)
@@ -122,9 +114,10 @@ def draw_lines(ax, series: list, log2_x: bool = False) -> None:
         ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def category_order(part: labparts.Part, selections: list) -> list:
-    """Union of the selections' x values, sorted the part's way."""
+def category_order(selections: list) -> list:
+    """Union of the selections' x values, sorted the (first run's) part's way."""
     values = {x for _, sel in selections for x in sel.xs}
+    part = selections[0][1].part
     return sorted(values, key=lambda v: labparts.x_sort_key(part, v))
 
 
@@ -193,7 +186,7 @@ def figure_part1(selections: list, path: str, subtitle: str) -> Figure:
     """Part 1 bar chart: epoch time by device; returns the saved Figure."""
     fig = Figure(figsize=(8, 5))
     ax = fig.add_subplot()
-    draw_bars(ax, time_series(selections), category_order(labparts.PART1, selections))
+    draw_bars(ax, time_series(selections), category_order(selections))
     ax.set_xlabel("Device")
     ax.set_ylabel("Epoch time (s)")
     finish(fig, "Part 1: CPU vs GPU - epoch time (BM_TrainEpoch)", path, subtitle)
@@ -241,7 +234,7 @@ def figure_part3(selections: list, path: str, subtitle: str) -> Figure:
     """Part 3: epoch time, peak memory and parameters by model; returns the Figure."""
     fig = Figure(figsize=(16, 5.5))
     ax_time, ax_mem, ax_par = fig.subplots(1, 3)
-    categories = category_order(labparts.PART3, selections)
+    categories = category_order(selections)
     draw_bars(ax_time, time_series(selections), categories)
     ax_time.set_ylabel("Epoch time (s)")
     ax_time.set_title("Training time per epoch")
@@ -314,7 +307,7 @@ def figure_precision(selections: list, path: str, subtitle: str) -> Optional[Fig
         return None
     fig = Figure(figsize=(8, 5))
     ax = fig.add_subplot()
-    draw_bars(ax, series, category_order(labparts.PRECISION, selections))
+    draw_bars(ax, series, category_order(selections))
     ax.set_xlabel("Precision")
     ax.set_ylabel("Throughput (samples/s)")
     families = sorted({sel.family for _, sel in selections})
@@ -351,7 +344,7 @@ def figure_bandwidth(runs_series: list, path: str) -> Figure:
     for name, sizes, gbps, style in bandwidth_lines(runs_series):
         ax.plot(sizes, gbps, marker="o", linestyle=style, label=name)
     ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(FuncFormatter(format_bytes))
+    ax.xaxis.set_major_formatter(FuncFormatter(gbench.format_bytes))
     ax.set_xlabel("Transfer size (bytes, log scale)")
     ax.set_ylabel("Bandwidth (GB/s)")
     subtitle = runs_series[0][0] if len(runs_series) == 1 else ""
@@ -379,19 +372,21 @@ def make_plots(runs: list, out_dir: str, log=None) -> list:
     labels = unique_labels(runs)
     benches = [gbench.collect_benchmarks(run) for run in runs]
     written = []
-    drawers = ((labparts.PART1, figure_part1), (labparts.PART2, figure_part2),
-               (labparts.PART3, figure_part3), (labparts.PART4, figure_part4),
-               (labparts.PRECISION, figure_precision))
-    for part, drawer in drawers:
+    drawers = {"part1": figure_part1, "part2": figure_part2, "part3": figure_part3,
+               "part4": figure_part4, "precision": figure_precision}
+    # Each run's parts as it declares them (its lab_parts context), else the fallback table.
+    run_parts = [labparts.parts_for(run.context) for run in runs]
+    for index, fallback in enumerate(labparts.FALLBACK_PARTS):
+        part, drawer = fallback, drawers[fallback.key]
         path = os.path.join(out_dir, part.filename)
-        picked = [(label, sel, b) for label, b in zip(labels, benches)
-                  if (sel := labparts.select_part(part, b)) is not None]
+        picked = [(label, sel, b) for label, b, parts in zip(labels, benches, run_parts)
+                  if (sel := labparts.select_part(parts[index], b)) is not None]
         if not picked:
             print(f"{PROG}: skipping {part.filename}: {describe_missing(part)}", file=log)
             continue
         selections, subtitle = label_selections([(label, sel) for label, sel, _ in picked])
         extra = {}
-        if part is labparts.PART4:
+        if part.key == "part4":
             # label_selections keeps the order, so the labels pair up with picked.
             extra["loader_floors"] = [(label, loader_floor(sel, b)) for (label, _), (_, sel, b)
                                       in zip(selections, picked)]

@@ -42,34 +42,6 @@ import labparts  # noqa: E402
 
 PROG = "report"
 
-# Context shown in the report: (key, label).
-CONTEXT_FIELDS = (
-    ("device_name", "Device"),
-    ("compute_capability", "Compute capability"),
-    ("sm_count", "SMs"),
-    ("gpu_memory_MB", "GPU memory (MB)"),
-    ("cuda_driver_version", "CUDA driver"),
-    ("cuda_runtime_version", "CUDA runtime"),
-    ("cudnn_version", "cuDNN"),
-    ("pcie_link", "PCIe link"),
-    ("libtorch_version", "LibTorch"),
-    ("host_name", "Host"),
-    ("cpu_model", "CPU model"),
-    ("num_cpus", "CPUs"),
-    ("mhz_per_cpu", "CPU MHz"),
-    ("cpu_threads", "CPU threads used"),
-    ("cpu_scaling_enabled", "CPU frequency scaling"),
-    ("data_dir", "Data directory"),
-    ("train_samples", "Train samples"),
-    ("test_samples", "Test samples"),
-    ("trainbench_version", "trainbench version"),
-    ("git_commit", "Git commit"),
-    ("library_build_type", "Benchmark library build"),
-    ("executable", "Executable"),
-    ("date", "Date"),
-)
-
-
 MEMORY_MEANING = {"peak_alloc_MB": "the GPU caching allocator's peak allocated memory",
                   "host_peak_rss_MB": "the host process's peak resident set size"}
 
@@ -246,21 +218,13 @@ def bandwidth_section(series: dict) -> str:
     for (direction, pinned), points in series.items():
         for size, gbps in points:
             rows.append((direction, "pinned" if pinned else "pageable",
-                         f"{size:,}", human_bytes(size), fmt(gbps, ".2f")))
+                         f"{size:,}", gbench.format_bytes(size), fmt(gbps, ".2f")))
     return md_table(["Direction", "Host Memory", "Bytes", "Size", "GB/s"], rows)
-
-
-def human_bytes(size: int) -> str:
-    """1048576 -> '1 MiB'."""
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if size >= scale:
-            return f"{size / scale:g} {unit}"
-    return f"{size} B"
 
 
 def context_section(context: dict) -> str:
     """Table of the device/software context fields the run recorded."""
-    rows = [(label, str(context[key])) for key, label in CONTEXT_FIELDS
+    rows = [(label, str(context[key])) for key, label, _ in gbench.CONTEXT_FIELDS
             if key in context and context[key] not in (None, "")]
     if isinstance(context.get("load_avg"), list) and context["load_avg"]:
         rows.append(("Load average", ", ".join(f"{v:g}" for v in context["load_avg"]
@@ -292,17 +256,16 @@ def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
     if run.context.get("cpu_scaling_enabled") is True:
         out += ["> CPU frequency scaling was enabled during the run; "
                 "CPU timings may be noisy.", ""]
-    sections = (
-        (labparts.PART1, part1_section), (labparts.PART2, part2_section),
-        (labparts.PART3, part3_section),
-        (labparts.PART4, functools.partial(part4_section, benches=benches)),
-        (labparts.PRECISION, precision_section),
-    )
+    renderers = {"part1": part1_section, "part2": part2_section, "part3": part3_section,
+                 "part4": functools.partial(part4_section, benches=benches),
+                 "precision": precision_section}
     links = []
-    for part, render in sections:
+    # The parts as the run declares them (its lab_parts context), else the fallback table.
+    for part in labparts.parts_for(run.context):
+        render = renderers[part.key]
         sel = labparts.select_part(part, benches)
         if sel is None:
-            if part is not labparts.PRECISION:
+            if part.key != "precision":
                 out += [f"## {part.title}", "", "_Not measured in this run._", ""]
             continue
         out += [f"## {part.title}", "", render(sel), "", settings_line(sel), ""]
@@ -334,11 +297,8 @@ def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="report.py", description="Markdown lab report from one trainbench JSON run.")
-    parser.add_argument("file", metavar="RUN.json")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write the report here instead of stdout")
+    parser = gbench.one_run_parser("report.py", "Markdown lab report from one trainbench JSON run.",
+                                   "write the report here instead of stdout")
     parser.add_argument("--plots", metavar="DIR",
                         help="directory holding plot.py's PNG files to link")
     return parser
@@ -346,29 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
-    args = build_parser().parse_args(argv)
-    runs = gbench.load_runs_for_cli(PROG, [args.file])
-    if runs is None:
+    args, run = gbench.parse_one_run(PROG, build_parser(), argv)
+    if run is None:
         return 2
-    run = runs[0]
     report_dir = os.path.dirname(os.path.abspath(args.output)) if args.output else os.getcwd()
     plots = os.path.abspath(args.plots) if args.plots else None
     text = build_report(run, plots, report_dir)
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as handle:
-                handle.write(text)
-        except OSError as err:
-            print(f"{PROG}: {args.output}: cannot write: {err.strerror or err}",
-                  file=sys.stderr)
-            return 2
-    else:
-        try:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            gbench.quiet_broken_pipe()
-    return 0
+    return gbench.write_output(PROG, args.output, lambda handle: handle.write(text))
 
 
 if __name__ == "__main__":

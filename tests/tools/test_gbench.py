@@ -278,3 +278,28 @@ def test_malformed_json_message_says_at_once(tmp_path):
         gbench.load_run(str(path))
     assert info.value.problem == ("malformed or truncated JSON: Unterminated string "
                                   "starting at line 1 column 26")
+
+
+@pytest.mark.parametrize("value,text", [(512, "512 B"), (4096, "4 KiB"),
+                                        (1048576, "1 MiB"), (3 << 30, "3 GiB")])
+def test_format_bytes(value, text):
+    assert gbench.format_bytes(value) == text
+    assert gbench.format_bytes(67108864) == "64 MiB"   # the report's bandwidth table
+    assert gbench.format_bytes(100) == "100 B"
+
+
+def test_write_output_to_file_stdout_and_an_unwritable_path(tmp_path, capsys):
+    path = tmp_path / "out.txt"
+    assert gbench.write_output("tool", str(path), lambda h: h.write("a\n")) == 0
+    assert path.read_text() == "a\n"
+    assert gbench.write_output("tool", "", lambda h: h.write("b\n")) == 0
+    assert capsys.readouterr().out == "b\n"
+    bad = tmp_path / "no" / "such" / "dir.txt"
+    assert gbench.write_output("tool", str(bad), lambda h: h.write("c")) == 2
+    assert capsys.readouterr().err == f"tool: {bad}: cannot write: No such file or directory\n"
+
+
+def test_context_fields_are_unique_and_compare_skips_what_always_differs():
+    keys = [k for k, _, _ in gbench.CONTEXT_FIELDS]
+    assert len(keys) == len(set(keys))
+    assert {k for k, _, compared in gbench.CONTEXT_FIELDS if not compared} == {"date", "executable"}

@@ -1,10 +1,15 @@
 """Tests for tools/labparts.py: choosing the points of each lab part."""
 
+import io
+import json
+
 import pytest
 
 import gbench
 import labparts
-from conftest import input_path
+import plot
+import report
+from conftest import input_path, row, write_doc
 
 
 def benches_of(name):
@@ -108,7 +113,7 @@ def test_precision_considers_train_step():
 
 def test_unrelated_run_selects_nothing():
     benches = benches_of("gbench_repetitions.json")
-    for part in labparts.PARTS:
+    for part in labparts.FALLBACK_PARTS:
         assert labparts.select_part(part, benches) is None
     assert labparts.bandwidth_series(benches) == {}
 
@@ -155,3 +160,83 @@ def test_loader_alone_matches_settings_and_defaults_pin_to_0():
     assert labparts.loader_alone(benches, "256", "4", None).counter("samples_per_second") == 5.0
     assert labparts.loader_alone(benches, "256", "2", "1") is None
     assert labparts.loader_alone(benches, "64", "2", "0") is None   # errored
+
+
+# ---- lab_parts: the suite as trainbench declares it (bench/lab_suite.cc), read from the context.
+
+CPU_CENTRE = {"batch": "256", "model": "Medium", "workers": "2", "precision": "fp32",
+              "pin": "0", "device": "cpu"}
+
+
+def lab_parts_context(part2_values, centre=None):
+    """A context whose lab_parts declares Part 2 with these batch values, the way trainbench
+    writes it (a JSON string value)."""
+    part2 = {"key": "part2", "title": "Part 2: Batch size effects", "families": ["BM_TrainEpoch"],
+             "centre": centre or CPU_CENTRE, "vary": "batch",
+             "sweeps": [{"axis": "batch", "values": part2_values}]}
+    return {"lab_parts": json.dumps({"parts": [part2]})}
+
+
+def batch_run(tmp_path, context, batches=(16, 32, 64, 128, 256, 512)):
+    rows = [row(epoch(b, workers=2, pin=0, device="cpu"), 1.0 + b / 1000, unit="s",
+                samples_per_second=1000.0 + b, test_acc=0.8)
+            for b in batches]
+    return gbench.load_run(write_doc(tmp_path / "run.json", rows, context))
+
+
+def test_declared_sweep_value_changes_the_report_and_plots_with_no_python_edit(tmp_path, monkeypatch):
+    # 512 is not in the fallback table nor in the suite trainbench ships: only the declaration
+    # in the run's context puts it into Part 2.
+    run = batch_run(tmp_path, lab_parts_context(["32", "512"]))
+    md = report.build_report(run)
+    part2 = md.split("## Part 2: Batch size effects")[1].split("## ")[0]
+    assert [line.split("|")[1].strip() for line in part2.splitlines()
+            if line.startswith("| ") and line[2].isdigit()] == ["32", "512"]
+    seen = {}
+    real = plot.figure_part2
+
+    def spy(selections, path, subtitle):
+        seen["xs"] = [sel.xs for _, sel in selections]
+        return real(selections, path, subtitle)
+
+    monkeypatch.setattr(plot, "figure_part2", spy)
+    plot.make_plots([run], str(tmp_path / "plots"), log=io.StringIO())
+    assert seen["xs"] == [["32", "512"]]
+
+
+def test_without_lab_parts_the_fallback_table_takes_every_value(tmp_path):
+    run = batch_run(tmp_path, {})
+    sel = labparts.select_part(labparts.parts_for(run.context)[1], gbench.collect_benchmarks(run))
+    assert sel.xs == ["16", "32", "64", "128", "256", "512"]
+    assert labparts.parts_for(run.context) == labparts.FALLBACK_PARTS
+    assert labparts.parts_for({"lab_parts": "not json"}) == labparts.FALLBACK_PARTS
+
+
+def test_declared_values_not_measured_fall_back_to_what_was(tmp_path):
+    # A run made with --batch=16,64 (axis flags): the declared sweep was not run, but the
+    # report still shows the batches that were.
+    run = batch_run(tmp_path, lab_parts_context(["1024", "4096"]), batches=(16, 64))
+    part = labparts.parts_for(run.context)[1]
+    assert part.values == ("1024", "4096")
+    assert labparts.select_part(part, gbench.collect_benchmarks(run)).xs == ["16", "64"]
+
+
+def test_declared_centre_is_the_preferred_setting(tmp_path):
+    # Two complete batch sweeps, at 2 and at 1 workers: the declared centre picks workers 1,
+    # where the fallback table (which prefers 4, matched by neither) takes the first seen.
+    rows = [row(epoch(b, workers=w, pin=0, device="cpu"), 1.0, unit="s")
+            for w in (2, 1) for b in (16, 64)]
+    context = lab_parts_context(["16", "64"], centre={**CPU_CENTRE, "workers": "1"})
+    run = gbench.load_run(write_doc(tmp_path / "run.json", rows, context))
+    benches = gbench.collect_benchmarks(run)
+    assert labparts.select_part(labparts.parts_for(run.context)[1], benches).settings["workers"] == "1"
+    assert labparts.select_part(labparts.PART2, benches).settings["workers"] == "2"
+
+
+def test_declared_model_order_comes_from_the_sweep():
+    declared = {"key": "part3", "vary": "model", "families": ["BM_TrainEpoch"],
+                "centre": CPU_CENTRE, "sweeps": [{"axis": "model", "values": ["Large", "Small"]}]}
+    part = labparts.part_from_declaration(labparts.PART3, declared)
+    assert part.order == ("Large", "Small", "Medium")
+    assert part.prefer == {k: v for k, v in CPU_CENTRE.items() if k != "model"}
+    assert part.filename == labparts.PART3.filename   # presentation stays Python's

@@ -107,12 +107,6 @@ def test_unique_labels_disambiguates_same_host(tmp_path):
     assert plot.unique_labels([a, load("trainbench_cpu.json")]) == ["bench-host", "lab-cpu-01"]
 
 
-@pytest.mark.parametrize("value,text", [(512, "512 B"), (4096, "4 KiB"),
-                                        (1048576, "1 MiB"), (3 << 30, "3 GiB")])
-def test_format_bytes(value, text):
-    assert plot.format_bytes(value) == text
-
-
 def test_script_writes_pngs_and_lists_them(tmp_path):
     result = run_script("plot", input_path("trainbench_cpu.json"), "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr

@@ -36,11 +36,9 @@ def test_fmt(value, spec, text):
     assert report.fmt(value, spec) == text
 
 
-def test_fmt_pct_and_human_bytes():
+def test_fmt_pct():
     assert report.fmt_pct(0.9123) == "91.23%"
     assert report.fmt_pct(None) == "-"
-    assert report.human_bytes(67108864) == "64 MiB"
-    assert report.human_bytes(100) == "100 B"
 
 
 def test_part1_table(gpu_md):

@@ -1,33 +1,21 @@
-// What to benchmark: the axes of each family, their names (an interface: results, tools and
-// users' filters key on them), the lab's default sweeps, and parsing of the axis flags.
-// Torch-free, so it is cheap to test. It does not register or run anything.
+// What to benchmark: the lab suite (each lab part declared once: its centre configuration and
+// the axes it sweeps), each family's configuration and benchmark name (an interface: results,
+// tools and users' filters key on them), the default sweeps derived from the suite, and
+// parsing of the axis flags. Torch-free, so it is cheap to test. It registers and runs
+// nothing; the axis vocabulary (models, precisions, devices) is common/axes.h.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/axes.h"
 
 namespace trainbench {
-
-enum class ModelKind { kSmall, kMedium, kLarge };
-enum class Precision { kFp32, kTf32, kFp16, kBf16 };
-enum class DeviceKind { kCpu, kCuda };
-// fused: one multi-tensor Adam update per step (at::_fused_adam_, what
-// torch.optim.Adam(fused=True) runs); loop: torch::optim::Adam, several kernels per parameter.
-enum class AdamKind { kFused, kLoop };
-
-[[nodiscard]] absl::string_view ModelName(ModelKind m);
-[[nodiscard]] absl::string_view PrecisionName(Precision p);
-[[nodiscard]] absl::string_view DeviceName(DeviceKind d);
-absl::StatusOr<ModelKind> ParseModel(absl::string_view s);
-absl::StatusOr<Precision> ParsePrecision(absl::string_view s);
-absl::StatusOr<DeviceKind> ParseDevice(absl::string_view s);
-[[nodiscard]] absl::string_view AdamName(AdamKind a);
-absl::StatusOr<AdamKind> ParseAdam(absl::string_view s);
 
 // One BM_TrainEpoch configuration. pin = batches in pinned host memory, copied non_blocking.
 // graph = each full-size step replayed from one CUDA graph capture (CUDA only).
@@ -72,12 +60,26 @@ struct LoaderConfig {
   }
 };
 
+// One BM_HostToDevice (to_device) or BM_DeviceToHost copy of `bytes`, from or to pinned or
+// pageable host memory.
+struct TransferConfig {
+  bool to_device = true;
+  int64_t bytes = 0;
+  bool pinned = false;
+
+  bool operator==(const TransferConfig& o) const {
+    return to_device == o.to_device && bytes == o.bytes && pinned == o.pinned;
+  }
+};
+
 // "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda/graph:0"
 std::string BenchmarkName(const EpochConfig& c);
 // "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cuda/graph:0"
 std::string BenchmarkName(const StepConfig& c);
 // "BM_DataLoader/batch:256/workers:4/pin:1"
 std::string BenchmarkName(const LoaderConfig& c);
+// "BM_HostToDevice/bytes:65536/pinned:1"
+std::string BenchmarkName(const TransferConfig& c);
 
 // The axis flags as given (empty = not given). Each entry is one value, e.g. {"16", "64"}.
 struct AxisFlags {
@@ -89,11 +91,57 @@ struct AxisFlags {
   }
 };
 
-// The lab's Parts 1-4 (plus the precision sweep) for the devices present; on a CPU-only
-// machine a CPU-sized version of the same questions. Deduplicated, in registration order.
+// ---- The lab suite: each lab part declared once (bench/lab_suite.cc, LabSuite).
+//
+// A part is the question it asks, the benchmark families that answer it, the centre
+// configuration (every axis with its value, spelt as in the benchmark name) and the axes it
+// sweeps around the centre with their values. The default sweeps (DefaultEpochSweep,
+// DefaultStepSweep, the transfer sizes) are the parts' points, and the same table goes into
+// the results' JSON context as "lab_parts" (LabPartsJson), where tools/labparts.py, report.py
+// and plot.py read it: a sweep value changed here changes the run, the report and the plots.
+
+// One swept axis: its name in benchmark names and its values, in sweep order.
+struct AxisSweep {
+  std::string axis;                 // "batch"
+  std::vector<std::string> values;  // {"16", "64", "256", "1024"}
+};
+
+struct LabPart {
+  std::string key;    // "part2": what the report and plots key their sections and files on
+  std::string title;  // "Part 2: Batch size effects"
+  std::vector<std::string> families;  // {"BM_TrainEpoch"}: registered in this order
+  // Every axis of the families' names, in name order: "batch:256/model:Medium/...".
+  std::string centre;
+  std::string vary;  // the axis the question is about: the x axis of its table and plot
+  // Crossed with each other, outer to inner (a point per combination), each replacing the
+  // centre's value of its axis. One of them is `vary`.
+  std::vector<AxisSweep> sweeps;
+};
+
+// The lab's parts for the devices present: with a GPU, Parts 1-4, precision, small models,
+// transfers and the loader on it; on a CPU-only machine a CPU-sized version of the same
+// questions (no transfers: there is no device to copy to).
+std::vector<LabPart> LabSuite(bool cuda_available);
+
+// A part's points, in sweep order: each the centre with one value of every sweep substituted,
+// as (axis, value) pairs in the centre's order.
+using AxisValues = std::vector<std::pair<std::string, std::string>>;
+std::vector<AxisValues> PartPoints(const LabPart& part);
+
+// The suite as one JSON document, the "lab_parts" context value:
+// {"parts": [{"key": ..., "title": ..., "families": [...], "centre": {axis: value, ...},
+//             "vary": ..., "sweeps": [{"axis": ..., "values": [...]}, ...]}, ...]}
+std::string LabPartsJson(const std::vector<LabPart>& parts);
+
+// The suite's BM_TrainEpoch points, deduplicated, in declaration order (the parts share
+// their centres, so e.g. Part 2's batch 256 is Part 3's Medium).
 std::vector<EpochConfig> DefaultEpochSweep(bool cuda_available);
-// Small/Medium/Large at batch 16 and 256, fp32, on every device present.
+// The suite's BM_TrainStep points (small models: every model at batch 16 and 256, fp32, on
+// every device present).
 std::vector<StepConfig> DefaultStepSweep(bool cuda_available);
+// The suite's host<->device copies (64 KiB to 256 MiB in steps of 4x, pageable and pinned,
+// both directions); none without a GPU.
+std::vector<TransferConfig> DefaultTransfers(bool cuda_available);
 
 // The loader settings the epoch configurations use, deduplicated, in order: BM_DataLoader
 // measures, for each, how fast the loader alone produces batches (the ceiling it sets on

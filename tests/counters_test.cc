@@ -1,0 +1,120 @@
+// bench/counters.h: which counters a benchmark reports on which device, and their values.
+#include "bench/counters.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace trainbench {
+namespace {
+
+std::map<std::string, double> AsMap(const CounterList& l) { return {l.begin(), l.end()}; }
+
+// epochs of samples_per_epoch samples in seconds (timed) in all.
+EpochMeasurements Epochs(int epochs, int64_t samples_per_epoch, double seconds) {
+  EpochMeasurements m;
+  m.epochs = epochs;
+  m.samples_per_epoch = samples_per_epoch;
+  m.timed_seconds = seconds;
+  return m;
+}
+
+TEST(CountersTest, CpuEpochHasNoDeviceCounters) {
+  EpochMeasurements m = Epochs(2, 1000, 4.0);
+  m.wall_seconds = 4.2;
+  m.data_wait_seconds = 0.2;
+  m.host_peak_rss_bytes = 512 * 1024 * 1024;
+  m.parameters = 421642;
+  m.train_loss = 0.5;
+  m.test_acc = 0.8;
+  const auto c = AsMap(EpochCounters(m));
+  EXPECT_DOUBLE_EQ(c.at("samples_per_second"), 500.0);
+  EXPECT_DOUBLE_EQ(c.at("wall_s_per_epoch"), 2.1);
+  EXPECT_DOUBLE_EQ(c.at("data_wait_pct"), 5.0);
+  EXPECT_DOUBLE_EQ(c.at("host_peak_rss_MB"), 512.0);
+  EXPECT_DOUBLE_EQ(c.at("params_M"), 0.421642);
+  EXPECT_DOUBLE_EQ(c.at("test_acc"), 0.8);
+  for (const char* absent : {"peak_alloc_MB", "peak_reserved_MB", "step_span_pct", "nvml_util_pct",
+                             "gpu_kernel_busy_pct", "kernel_ms_per_step", "amp_skipped_steps"}) {
+    EXPECT_EQ(c.count(absent), 0u) << absent;
+  }
+}
+
+TEST(CountersTest, CudaEpochHasAllocatorAndBusyCounters) {
+  EpochMeasurements m = Epochs(1, 60000, 0.5);
+  m.step_span_seconds = 0.45;
+  m.kernel_busy = KernelBusy{/*wall_seconds=*/0.6, /*kernel_seconds=*/0.15, /*steps=*/300};
+  m.peak_alloc_bytes = int64_t{300} * 1024 * 1024;
+  m.peak_reserved_bytes = int64_t{400} * 1024 * 1024;
+  m.nvml_util_pct = 93.0;
+  const auto c = AsMap(EpochCounters(m));
+  EXPECT_DOUBLE_EQ(c.at("samples_per_second"), 120000.0);
+  EXPECT_DOUBLE_EQ(c.at("step_span_pct"), 90.0);
+  EXPECT_EQ(c.count("gpu_busy_pct"), 0u);  // renamed: it measured the step span, not GPU work
+  EXPECT_DOUBLE_EQ(c.at("gpu_kernel_busy_pct"), 25.0);
+  EXPECT_DOUBLE_EQ(c.at("kernel_ms_per_step"), 0.5);
+  EXPECT_EQ(c.count("amp_skipped_steps"), 0u);  // fp16 rows only
+  EXPECT_DOUBLE_EQ(c.at("peak_alloc_MB"), 300.0);
+  EXPECT_DOUBLE_EQ(c.at("peak_reserved_MB"), 400.0);
+  EXPECT_DOUBLE_EQ(c.at("nvml_util_pct"), 93.0);
+  EXPECT_EQ(c.count("host_peak_rss_MB"), 0u);  // not measured in this case
+}
+
+// steps of batch samples in seconds, at forward_flops FLOPs per sample.
+StepMeasurements Steps(int64_t steps, int64_t batch, double seconds, double forward_flops) {
+  StepMeasurements m;
+  m.steps = steps;
+  m.batch = batch;
+  m.timed_seconds = seconds;
+  m.forward_flops_per_sample = forward_flops;
+  return m;
+}
+
+TEST(CountersTest, StepCountersDeriveTflopsFromForwardFlops) {
+  const StepMeasurements m = Steps(100, 256, 0.5, 1e9);
+  const auto c = AsMap(StepCounters(m));
+  EXPECT_DOUBLE_EQ(c.at("samples_per_second"), 51200.0);
+  EXPECT_DOUBLE_EQ(c.at("step_ms"), 5.0);
+  // forward + backward = 3x forward: 3e9 * 51200 / 1e12.
+  EXPECT_DOUBLE_EQ(c.at("tflops"), 153.6);
+  EXPECT_EQ(c.count("peak_alloc_MB"), 0u);
+  // No CUPTI (or CPU): no kernel counters rather than zeros.
+  EXPECT_EQ(c.count("gpu_kernel_busy_pct"), 0u);
+  EXPECT_EQ(c.count("kernel_ms_per_step"), 0u);
+}
+
+TEST(CountersTest, Fp16StepReportsSkippedStepsAndKernelTime) {
+  StepMeasurements m = Steps(128, 16, 0.128, /*forward_flops=*/0);
+  m.amp_skipped_steps = 3;
+  m.kernel_busy = KernelBusy{/*wall_seconds=*/0.128, /*kernel_seconds=*/0.032, /*steps=*/128};
+  const auto c = AsMap(StepCounters(m));
+  EXPECT_DOUBLE_EQ(c.at("amp_skipped_steps"), 3.0);
+  EXPECT_DOUBLE_EQ(c.at("gpu_kernel_busy_pct"), 25.0);
+  EXPECT_DOUBLE_EQ(c.at("kernel_ms_per_step"), 0.25);  // against step_ms 1.0: launch-bound
+}
+
+// mfu_pct: 3 x forward FLOPs x samples/s against the device's dense peak.
+TEST(CountersTest, MfuIsModelFlopsAgainstTheDevicePeak) {
+  StepMeasurements step = Steps(100, 256, 0.5, 1e9);  // 51,200 samples/s, 153.6 TFLOPS
+  step.peak_flops = 989.4e12;                          // an H100's bf16 dense peak
+  EXPECT_NEAR(AsMap(StepCounters(step)).at("mfu_pct"), 100.0 * 153.6 / 989.4, 1e-9);
+
+  EpochMeasurements epoch = Epochs(2, 60000, 1.0);  // 120,000 samples/s
+  epoch.forward_flops_per_sample = 2e8;     // 72 TFLOPS achieved
+  epoch.peak_flops = 720e12;
+  EXPECT_DOUBLE_EQ(AsMap(EpochCounters(epoch)).at("mfu_pct"), 10.0);
+  EXPECT_DOUBLE_EQ(MfuPct(2e8, 120000, 720e12), 10.0);
+}
+
+// Absent on CPU and on an unknown GPU architecture (no peak), never 0.
+TEST(CountersTest, NoMfuWithoutAPeak) {
+  EXPECT_EQ(AsMap(StepCounters(Steps(10, 16, 0.1, 1e9))).count("mfu_pct"), 0u);
+  EpochMeasurements epoch;
+  epoch.forward_flops_per_sample = 1e9;  // no peak_flops
+  EXPECT_EQ(AsMap(EpochCounters(epoch)).count("mfu_pct"), 0u);
+}
+
+}  // namespace
+}  // namespace trainbench

@@ -1,0 +1,378 @@
+// bench/lab_suite.cc: the declared lab parts, the default sweeps derived from them, the
+// "lab_parts" JSON the tools read, benchmark names, and axis-flag parsing (good and bad).
+#include "bench/lab_suite.h"
+
+#include <algorithm>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+
+namespace trainbench {
+
+// Readable gtest failure messages for loader configurations.
+void PrintTo(const LoaderConfig& c, std::ostream* os) { *os << BenchmarkName(c); }
+
+namespace {
+
+// BM_TrainStep's CPU points, in both suites (small models: the step alone on CPU and GPU).
+std::vector<std::string> CpuSteps() {
+  return {
+      "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cpu/graph:0",
+      "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cpu/graph:0",
+      "BM_TrainStep/batch:16/model:Medium/precision:fp32/device:cpu/graph:0",
+      "BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cpu/graph:0",
+      "BM_TrainStep/batch:16/model:Large/precision:fp32/device:cpu/graph:0",
+      "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cpu/graph:0",
+  };
+}
+
+std::vector<std::string> Concat(const std::vector<std::vector<std::string>>& lists) {
+  std::vector<std::string> out;
+  for (const auto& l : lists) out.insert(out.end(), l.begin(), l.end());
+  return out;
+}
+
+std::vector<std::string> DefaultNames(bool cuda_available) {
+  std::vector<std::string> out;
+  for (const EpochConfig& c : DefaultEpochSweep(cuda_available)) out.push_back(BenchmarkName(c));
+  for (const StepConfig& c : DefaultStepSweep(cuda_available)) out.push_back(BenchmarkName(c));
+  for (const LoaderConfig& c : LoaderConfigs(DefaultEpochSweep(cuda_available))) {
+    out.push_back(BenchmarkName(c));
+  }
+  return out;
+}
+
+// The default suite's names, in registration order, as they were before the suite was
+// declared as a table (results, filters and comparisons key on them): a change here is a
+// change of the benchmark interface, not a refactoring.
+TEST(LabSuiteTest, GpuDefaultNamesAreUnchanged) {
+  const std::vector<std::string> expected = Concat({{
+      "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0",
+      "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cuda/graph:0",
+      "BM_TrainEpoch/batch:16/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
+      "BM_TrainEpoch/batch:64/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
+      "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
+      "BM_TrainEpoch/batch:1024/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
+      "BM_TrainEpoch/batch:256/model:Small/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
+      "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
+      "BM_TrainEpoch/batch:256/model:Medium/workers:0/precision:fp32/pin:1/device:cuda/graph:0",
+      "BM_TrainEpoch/batch:256/model:Medium/workers:2/precision:fp32/pin:1/device:cuda/graph:0",
+      "BM_TrainEpoch/batch:256/model:Medium/workers:8/precision:fp32/pin:1/device:cuda/graph:0",
+      "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:tf32/pin:1/device:cuda/graph:0",
+      "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp16/pin:1/device:cuda/graph:0",
+      "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:bf16/pin:1/device:cuda/graph:0",
+      },
+      CpuSteps(),
+      {
+      "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/graph:0",
+      "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cuda/graph:0",
+      "BM_TrainStep/batch:16/model:Medium/precision:fp32/device:cuda/graph:0",
+      "BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cuda/graph:0",
+      "BM_TrainStep/batch:16/model:Large/precision:fp32/device:cuda/graph:0",
+      "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cuda/graph:0",
+      "BM_DataLoader/batch:64/workers:0/pin:0",
+      "BM_DataLoader/batch:16/workers:4/pin:1",
+      "BM_DataLoader/batch:64/workers:4/pin:1",
+      "BM_DataLoader/batch:256/workers:4/pin:1",
+      "BM_DataLoader/batch:1024/workers:4/pin:1",
+      "BM_DataLoader/batch:256/workers:0/pin:1",
+      "BM_DataLoader/batch:256/workers:2/pin:1",
+      "BM_DataLoader/batch:256/workers:8/pin:1",
+  }});
+  EXPECT_EQ(DefaultNames(/*cuda_available=*/true), expected);
+}
+
+TEST(LabSuiteTest, CpuDefaultNamesAreUnchanged) {
+  const std::vector<std::string> expected = Concat({{
+      "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0",
+      "BM_TrainEpoch/batch:16/model:Medium/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
+      "BM_TrainEpoch/batch:64/model:Medium/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
+      "BM_TrainEpoch/batch:256/model:Medium/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
+      "BM_TrainEpoch/batch:1024/model:Medium/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
+      "BM_TrainEpoch/batch:256/model:Small/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
+      "BM_TrainEpoch/batch:256/model:Large/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
+      "BM_TrainEpoch/batch:256/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0",
+      "BM_TrainEpoch/batch:256/model:Medium/workers:1/precision:fp32/pin:0/device:cpu/graph:0",
+      "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:0/device:cpu/graph:0",
+      "BM_TrainEpoch/batch:256/model:Medium/workers:2/precision:bf16/pin:0/device:cpu/graph:0",
+      },
+      CpuSteps(),
+      {
+      "BM_DataLoader/batch:64/workers:0/pin:0",
+      "BM_DataLoader/batch:16/workers:2/pin:0",
+      "BM_DataLoader/batch:64/workers:2/pin:0",
+      "BM_DataLoader/batch:256/workers:2/pin:0",
+      "BM_DataLoader/batch:1024/workers:2/pin:0",
+      "BM_DataLoader/batch:256/workers:0/pin:0",
+      "BM_DataLoader/batch:256/workers:1/pin:0",
+      "BM_DataLoader/batch:256/workers:4/pin:0",
+  }});
+  EXPECT_EQ(DefaultNames(/*cuda_available=*/false), expected);
+}
+
+std::string PointName(const std::string& family, const AxisValues& point) {
+  std::string name = family;
+  for (const auto& [axis, value] : point) name += "/" + axis + ":" + value;
+  return name;
+}
+
+// Each declared point is spelt exactly as the benchmark it registers: the table and the
+// names cannot drift apart.
+TEST(LabSuiteTest, EveryPointIsARegisteredBenchmarkName) {
+  for (bool cuda : {true, false}) {
+    std::vector<std::string> registered = DefaultNames(cuda);
+    for (const TransferConfig& c : DefaultTransfers(cuda)) registered.push_back(BenchmarkName(c));
+    for (const LabPart& part : LabSuite(cuda)) {
+      ASSERT_FALSE(PartPoints(part).empty()) << part.key;
+      for (const std::string& family : part.families) {
+        for (const AxisValues& point : PartPoints(part)) {
+          const std::string name = PointName(family, point);
+          EXPECT_NE(std::find(registered.begin(), registered.end(), name), registered.end())
+              << part.key << " (cuda " << cuda << "): " << name;
+        }
+      }
+    }
+  }
+}
+
+TEST(LabSuiteTest, EachPartVariesOneOfItsSweptAxesAroundACompleteCentre) {
+  for (bool cuda : {true, false}) {
+    for (const LabPart& part : LabSuite(cuda)) {
+      const AxisValues centre = PartPoints(LabPart{part.key, part.title, part.families,
+                                                   part.centre, part.vary, {}})
+                                    .front();
+      bool varied = false;
+      for (const AxisSweep& s : part.sweeps) {
+        varied = varied || s.axis == part.vary;
+        EXPECT_TRUE(std::any_of(centre.begin(), centre.end(),
+                                [&](const auto& kv) { return kv.first == s.axis; }))
+            << part.key << ": sweeps " << s.axis << ", which its centre does not name";
+        EXPECT_FALSE(s.values.empty()) << part.key << " " << s.axis;
+      }
+      EXPECT_TRUE(varied) << part.key << " varies " << part.vary << " but does not sweep it";
+    }
+  }
+}
+
+TEST(LabSuiteTest, GpuSuiteHasEveryLabPartCpuSuiteNoTransfers) {
+  std::vector<std::string> gpu, cpu;
+  for (const LabPart& p : LabSuite(true)) gpu.push_back(p.key);
+  for (const LabPart& p : LabSuite(false)) cpu.push_back(p.key);
+  const std::vector<std::string> all = {"part1", "part2", "part3", "part4", "loader",
+                                        "precision", "small_models", "transfers"};
+  EXPECT_EQ(gpu, all);
+  EXPECT_EQ(std::count(cpu.begin(), cpu.end(), "transfers"), 0);
+  EXPECT_EQ(DefaultTransfers(true).size(), 28u);  // 7 sizes x pinned/pageable x 2 directions
+  EXPECT_TRUE(DefaultTransfers(false).empty());
+}
+
+// The loader part is derived from Part 4, so a worker count added there reaches both.
+TEST(LabSuiteTest, LoaderPartFollowsPart4) {
+  std::vector<LabPart> parts = LabSuite(true);
+  const auto find = [&](const std::string& key) {
+    return *std::find_if(parts.begin(), parts.end(), [&](const LabPart& p) { return p.key == key; });
+  };
+  const LabPart part4 = find("part4");
+  const LabPart loader = find("loader");
+  EXPECT_EQ(loader.centre, "batch:256/workers:4/pin:1");
+  ASSERT_EQ(loader.sweeps.size(), 1u);
+  EXPECT_EQ(loader.sweeps[0].values, part4.sweeps[0].values);
+}
+
+TEST(LabSuiteTest, JsonNamesEachPartsCentreAndSweepsAndEscapes) {
+  const std::vector<LabPart> parts = {
+      {"p", "A \"quoted\" title", {"BM_TrainEpoch"}, "batch:256/model:Medium", "batch",
+       {{"batch", {"16", "32"}}}}};
+  EXPECT_EQ(LabPartsJson(parts),
+            "{\"parts\": [{\"key\": \"p\", \"title\": \"A \\\"quoted\\\" title\", "
+            "\"families\": [\"BM_TrainEpoch\"], \"centre\": {\"batch\": \"256\", \"model\": "
+            "\"Medium\"}, \"vary\": \"batch\", \"sweeps\": [{\"axis\": \"batch\", \"values\": "
+            "[\"16\", \"32\"]}]}]}");
+  EXPECT_TRUE(absl::StrContains(LabPartsJson(LabSuite(true)),
+                                "{\"axis\": \"batch\", \"values\": [\"16\", \"64\", \"256\", \"1024\"]}"));
+}
+
+// ---- configurations, names and axis-flag parsing
+
+TEST(NamesTest, EpochNameHasAxesInOrder) {
+  EXPECT_EQ(BenchmarkName(EpochConfig{256, ModelKind::kLarge, 4, Precision::kFp32, true, DeviceKind::kCuda}),
+            "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda/graph:0");
+  EXPECT_EQ(BenchmarkName(EpochConfig{16, ModelKind::kSmall, 0, Precision::kBf16, false, DeviceKind::kCpu}),
+            "BM_TrainEpoch/batch:16/model:Small/workers:0/precision:bf16/pin:0/device:cpu/graph:0");
+  EXPECT_EQ(BenchmarkName(StepConfig{64, ModelKind::kMedium, Precision::kFp16, DeviceKind::kCuda}),
+            "BM_TrainStep/batch:64/model:Medium/precision:fp16/device:cuda/graph:0");
+  EXPECT_EQ(BenchmarkName(LoaderConfig{256, 4, true}), "BM_DataLoader/batch:256/workers:4/pin:1");
+  EXPECT_EQ(BenchmarkName(LoaderConfig{16, 0, false}), "BM_DataLoader/batch:16/workers:0/pin:0");
+}
+
+TEST(LoaderConfigsTest, OnePerLoaderSettingTheEpochsUseInFirstUseOrder) {
+  const std::vector<LoaderConfig> gpu = LoaderConfigs(DefaultEpochSweep(/*cuda_available=*/true));
+  // Part 1 (pageable, 0 workers, cpu and cuda share it), Part 2's batches, Part 4's workers;
+  // Parts 3 and the precision sweep add no loader setting of their own.
+  const std::vector<LoaderConfig> want = {{64, 0, false}, {16, 4, true},  {64, 4, true},
+                                          {256, 4, true}, {1024, 4, true}, {256, 0, true},
+                                          {256, 2, true}, {256, 8, true}};
+  EXPECT_EQ(gpu, want);
+  for (const LoaderConfig& c : LoaderConfigs(DefaultEpochSweep(false))) EXPECT_FALSE(c.pin);
+
+  AxisFlags f;
+  f.model = {"Small", "Large"};
+  f.workers = {"0", "2"};
+  f.pin = {"0", "1"};
+  absl::StatusOr<std::vector<EpochConfig>> e = EpochConfigs(f, /*cuda_available=*/true);
+  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_EQ(e->size(), 8u);  // 2 models x 2 workers x 2 pins
+  const std::vector<LoaderConfig> want_flags = {
+      {256, 0, false}, {256, 0, true}, {256, 2, false}, {256, 2, true}};
+  EXPECT_EQ(LoaderConfigs(*e), want_flags);
+}
+
+bool Unique(const std::vector<EpochConfig>& v) {
+  for (size_t i = 0; i < v.size(); ++i)
+    for (size_t j = i + 1; j < v.size(); ++j)
+      if (v[i] == v[j]) return false;
+  return true;
+}
+
+TEST(SweepTest, GpuDefaultCoversTheLabsFourPartsAndPrecision) {
+  const std::vector<EpochConfig> s = DefaultEpochSweep(/*cuda_available=*/true);
+  EXPECT_TRUE(Unique(s));
+  auto has = [&s](int64_t b, ModelKind m, int w, Precision p, bool pin, DeviceKind d) {
+    return std::find(s.begin(), s.end(), EpochConfig{b, m, w, p, pin, d}) != s.end();
+  };
+  const auto M = ModelKind::kMedium;
+  const auto fp32 = Precision::kFp32;
+  EXPECT_TRUE(has(64, M, 0, fp32, false, DeviceKind::kCpu));   // Part 1
+  EXPECT_TRUE(has(64, M, 0, fp32, false, DeviceKind::kCuda));  // Part 1
+  for (int64_t b : {16, 64, 256, 1024}) EXPECT_TRUE(has(b, M, 4, fp32, true, DeviceKind::kCuda));
+  for (auto m : {ModelKind::kSmall, ModelKind::kMedium, ModelKind::kLarge})
+    EXPECT_TRUE(has(256, m, 4, fp32, true, DeviceKind::kCuda));
+  for (int w : {0, 2, 4, 8}) EXPECT_TRUE(has(256, M, w, fp32, true, DeviceKind::kCuda));
+  for (auto p : {Precision::kFp32, Precision::kTf32, Precision::kFp16, Precision::kBf16})
+    EXPECT_TRUE(has(256, ModelKind::kLarge, 4, p, true, DeviceKind::kCuda));
+  // 2 + 4 + 2 new in Part 3 + 3 new in Part 4 + 3 new precisions.
+  EXPECT_EQ(s.size(), 14u);
+}
+
+TEST(SweepTest, CpuDefaultIsCpuOnlyAndPageable) {
+  const std::vector<EpochConfig> s = DefaultEpochSweep(/*cuda_available=*/false);
+  EXPECT_TRUE(Unique(s));
+  EXPECT_FALSE(s.empty());
+  for (const EpochConfig& c : s) {
+    EXPECT_EQ(c.device, DeviceKind::kCpu);
+    EXPECT_FALSE(c.pin);
+  }
+  const std::vector<StepConfig> steps = DefaultStepSweep(false);
+  EXPECT_EQ(steps.size(), 6u);
+  EXPECT_EQ(DefaultStepSweep(true).size(), 12u);
+}
+
+TEST(AxisFlagsTest, ProductOfGivenValuesWithLabDefaults) {
+  AxisFlags f;
+  f.batch = {"16", "64"};
+  f.model = {"small", "Large"};
+  absl::StatusOr<std::vector<EpochConfig>> c = EpochConfigs(f, /*cuda_available=*/false);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->size(), 4u);
+  EXPECT_EQ(BenchmarkName((*c)[0]), "BM_TrainEpoch/batch:16/model:Small/workers:2/precision:fp32/pin:0/device:cpu/graph:0");
+  EXPECT_EQ(BenchmarkName((*c)[3]), "BM_TrainEpoch/batch:64/model:Large/workers:2/precision:fp32/pin:0/device:cpu/graph:0");
+  // With a GPU the defaults are the lab's: cuda, 4 workers, pinned.
+  absl::StatusOr<std::vector<EpochConfig>> g = EpochConfigs(f, true);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(BenchmarkName((*g)[0]), "BM_TrainEpoch/batch:16/model:Small/workers:4/precision:fp32/pin:1/device:cuda/graph:0");
+}
+
+TEST(AxisFlagsTest, DuplicatesCollapseAndCpuDropsPinnedCombinations) {
+  AxisFlags f;
+  f.batch = {"64", "64"};
+  f.pin = {"0", "1"};
+  f.device = {"cpu", "cuda"};
+  absl::StatusOr<std::vector<EpochConfig>> c = EpochConfigs(f, true);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->size(), 3u);  // cpu pin0, cuda pin0, cuda pin1
+  for (const EpochConfig& e : *c) EXPECT_FALSE(e.device == DeviceKind::kCpu && e.pin);
+}
+
+TEST(AxisFlagsTest, BadValuesNameTheFlagAndValue) {
+  const std::map<std::string, std::pair<AxisFlags, std::string>> cases = [] {
+    std::map<std::string, std::pair<AxisFlags, std::string>> m;
+    AxisFlags f;
+    f.batch = {"abc"};
+    m["batch"] = {f, "--batch=abc: not an integer"};
+    f = {};
+    f.batch = {"0"};
+    m["batch0"] = {f, "--batch=0: out of range"};
+    f = {};
+    f.model = {"Huge"};
+    m["model"] = {f, "--model=Huge: unknown model"};
+    f = {};
+    f.workers = {"-1"};
+    m["workers"] = {f, "--workers=-1: out of range"};
+    f = {};
+    f.precision = {"fp8"};
+    m["precision"] = {f, "--precision=fp8: unknown precision"};
+    f = {};
+    f.pin = {"2"};
+    m["pin"] = {f, "--pin=2: out of range"};
+    f = {};
+    f.device = {"tpu"};
+    m["device"] = {f, "--device=tpu: unknown device"};
+    f = {};
+    f.device = {"cuda"};
+    m["nogpu"] = {f, "--device=cuda: no CUDA GPU is available"};
+    f = {};
+    f.pin = {"1"};
+    m["pincpu"] = {f, "--pin=1: pinned memory exists only with --device=cuda"};
+    return m;
+  }();
+  for (const auto& [label, fc] : cases) {
+    absl::StatusOr<std::vector<EpochConfig>> c = EpochConfigs(fc.first, /*cuda_available=*/false);
+    ASSERT_FALSE(c.ok()) << label;
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << label;
+    EXPECT_NE(c.status().message().find(fc.second), std::string::npos)
+        << label << ": " << c.status().message();
+    EXPECT_EQ(c.status().message().find('\n'), std::string::npos) << label << ": one line";
+  }
+}
+
+TEST(AxisFlagsTest, StepConfigsUseSharedAxes) {
+  AxisFlags f;
+  f.model = {"Small"};
+  f.batch = {"16", "256"};
+  f.workers = {"4"};  // not an axis of BM_TrainStep: ignored there
+  absl::StatusOr<std::vector<StepConfig>> c = StepConfigs(f, false);
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->size(), 2u);
+  EXPECT_EQ(BenchmarkName((*c)[1]), "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cpu/graph:0");
+}
+
+TEST(AxisFlagsTest, SplitsCommaListsAndTrims) {
+  EXPECT_EQ(SplitAxisValues({"16, 64", "256", ""}), (std::vector<std::string>{"16", "64", "256"}));
+}
+
+// ---- flag value checks
+
+TEST(FlagChecksTest, EmptyAxisValuesAreErrors) {
+  EXPECT_TRUE(CheckAxisValue("batch", "16,64").ok());
+  EXPECT_TRUE(CheckAxisValue("batch", " 16 , 64 ").ok());
+  EXPECT_EQ(CheckAxisValue("batch", "").message(),
+            "--batch=: empty value (leave the flag out for the lab sweep)");
+  EXPECT_EQ(CheckAxisValue("model", " ").message(),
+            "--model= : empty value (leave the flag out for the lab sweep)");
+  EXPECT_EQ(CheckAxisValue("batch", "16,,64").message(), "--batch=16,,64: empty value in the list");
+  EXPECT_EQ(CheckAxisValue("workers", "0,").message(), "--workers=0,: empty value in the list");
+}
+
+TEST(FlagChecksTest, CpuThreadsUpToFourTimesTheCores) {
+  EXPECT_TRUE(CheckCpuThreads(0, 2).ok());
+  EXPECT_TRUE(CheckCpuThreads(8, 2).ok());
+  EXPECT_EQ(CheckCpuThreads(9, 2).message(), "--cpu_threads=9: out of range 0..8 (4x the 2 cores)");
+  EXPECT_EQ(CheckCpuThreads(-1, 2).message(), "--cpu_threads=-1: out of range 0..8 (4x the 2 cores)");
+}
+
+}  // namespace
+}  // namespace trainbench
