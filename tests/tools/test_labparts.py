@@ -37,11 +37,16 @@ def epoch(batch=64, model="Medium", workers=4, pin=1, device="cuda", precision="
             f"precision:{precision}/pin:{pin}/device:{device}/iterations:1/manual_time")
 
 
-def test_part2_picks_the_set_covering_most_batches_sorted_numerically():
-    sel = labparts.select_part(labparts.PART2, benches_of("trainbench_cpu.json"))
-    assert sel.xs == ["32", "64", "128", "256"]
+@pytest.mark.parametrize("name, batches, device", [
+    # The set covering most batches, sorted numerically.
+    ("trainbench_cpu.json", ["32", "64", "128", "256"], "cpu"),
+    ("trainbench_gpu.json", ["16", "64", "256", "1024"], "cuda"),
+])
+def test_part2_picks_the_set_covering_most_batches(name, batches, device):
+    sel = labparts.select_part(labparts.PART2, benches_of(name))
+    assert sel.xs == batches
     assert sel.settings == {"model": "Medium", "workers": "4", "precision": "fp32",
-                            "pin": "1", "device": "cpu"}
+                            "pin": "1", "device": device}
 
 
 def test_preferred_settings_break_coverage_ties():
@@ -77,13 +82,6 @@ def test_part1_fixed_axes_and_devices():
                               "precision=fp32, pin=0")
     only_batch_32 = as_dict(fake(epoch(32, device="cpu")), fake(epoch(32, device="cuda")))
     assert labparts.select_part(labparts.PART1, only_batch_32) is None
-
-
-def test_part2_from_the_real_gpu_sweep():
-    sel = labparts.select_part(labparts.PART2, benches_of("trainbench_gpu.json"))
-    assert sel.xs == ["16", "64", "256", "1024"]
-    assert sel.settings == {"model": "Medium", "workers": "4", "precision": "fp32",
-                            "pin": "1", "device": "cuda"}
 
 
 def test_part4_workers_numeric():
