@@ -1,0 +1,143 @@
+#include "bench/world.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace trainbench {
+namespace {
+
+const char* const kWorldVariables[] = {
+    "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
+    "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID",
+    "TORCHELASTIC_USE_AGENT_STORE"};
+
+const std::string* Find(const EnvironmentMap& env, const std::string& name) {
+  const auto it = env.find(name);
+  return it == env.end() ? nullptr : &it->second;
+}
+
+// Digits only: absl::SimpleAtoi would also take " 1" and "+1", which no launcher writes and
+// which more likely mean a hand-edited script went wrong.
+absl::StatusOr<int64_t> NonNegativeInteger(const std::string& name, const std::string& value) {
+  int64_t n = 0;
+  const bool digits = !value.empty() && value.size() <= 18 &&
+                      std::all_of(value.begin(), value.end(), absl::ascii_isdigit);
+  if (!digits || !absl::SimpleAtoi(value, &n)) {
+    if (!value.empty() && value[0] == '-' && absl::SimpleAtoi(value, &n)) {
+      return absl::InvalidArgumentError(absl::StrCat(name, "=", value, ": must be >= 0"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(name, "=", value, ": not an integer"));
+  }
+  return n;
+}
+
+absl::StatusOr<int64_t> Required(const EnvironmentMap& env, const std::string& name,
+                                 const std::string& because) {
+  const std::string* value = Find(env, name);
+  if (value == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": not set (", because, ")"));
+  }
+  return NonNegativeInteger(name, *value);
+}
+
+}  // namespace
+
+absl::StatusOr<World> ParseWorld(const EnvironmentMap& env) {
+  World w;
+  const bool torchrun = Find(env, "RANK") != nullptr || Find(env, "WORLD_SIZE") != nullptr;
+  const bool slurm = !torchrun && (Find(env, "SLURM_PROCID") != nullptr || Find(env, "SLURM_NTASKS") != nullptr);
+  if (!torchrun && !slurm) return w;  // no launcher: a world of one, as before
+  w.launcher = torchrun ? Launcher::kTorchrun : Launcher::kSlurm;
+  const std::string rank_var = torchrun ? "RANK" : "SLURM_PROCID";
+  const std::string size_var = torchrun ? "WORLD_SIZE" : "SLURM_NTASKS";
+  const std::string local_var = torchrun ? "LOCAL_RANK" : "SLURM_LOCALID";
+
+  absl::StatusOr<int64_t> size = Required(env, size_var, absl::StrCat(rank_var, " is set"));
+  if (!size.ok()) return size.status();
+  if (*size < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(size_var, "=", *size, ": must be >= 1"));
+  }
+  if (*size > std::numeric_limits<int>::max()) {
+    return absl::InvalidArgumentError(absl::StrCat(size_var, "=", *size, ": too large"));
+  }
+  absl::StatusOr<int64_t> rank = Required(env, rank_var, absl::StrCat(size_var, " is set"));
+  if (!rank.ok()) return rank.status();
+  if (*rank >= *size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(rank_var, "=", *rank, ": not below ", size_var, "=", *size));
+  }
+  w.size = static_cast<int>(*size);
+  w.rank = static_cast<int>(*rank);
+  const std::string needed = absl::StrCat("needed with ", size_var, "=", w.size);
+
+  if (const std::string* local = Find(env, local_var); local != nullptr) {
+    absl::StatusOr<int64_t> l = NonNegativeInteger(local_var, *local);
+    if (!l.ok()) return l.status();
+    if (*l >= *size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(local_var, "=", *l, ": not below ", size_var, "=", *size));
+    }
+    w.local_rank = static_cast<int>(*l);
+  } else if (w.distributed()) {
+    // Which GPU a rank uses: guessing it from RANK would be wrong on every node but the first.
+    return absl::InvalidArgumentError(absl::StrCat(local_var, ": not set (", needed, ")"));
+  }
+  if (!w.distributed()) return w;  // a world of one needs no rendezvous
+
+  const std::string* addr = Find(env, "MASTER_ADDR");
+  if (addr == nullptr || addr->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("MASTER_ADDR: not set (", needed, ")"));
+  }
+  w.master_addr = *addr;
+  absl::StatusOr<int64_t> port = Required(env, "MASTER_PORT", needed);
+  if (!port.ok()) return port.status();
+  if (*port < 1 || *port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("MASTER_PORT=", *port, ": not a TCP port (1 to 65535)"));
+  }
+  w.master_port = static_cast<uint16_t>(*port);
+
+  // Exactly "True", as Python reads it (rendezvous.py, _torchelastic_use_agent_store).
+  const std::string* agent = Find(env, "TORCHELASTIC_USE_AGENT_STORE");
+  w.agent_store = torchrun && agent != nullptr && *agent == "True";
+  return w;
+}
+
+EnvironmentMap LauncherEnvironment() {
+  EnvironmentMap env;
+  for (const char* name : kWorldVariables) {
+    if (const char* value = std::getenv(name); value != nullptr) env.emplace(name, value);
+  }
+  return env;
+}
+
+const char* LauncherName(Launcher l) {
+  switch (l) {
+    case Launcher::kTorchrun: return "torchrun";
+    case Launcher::kSlurm: return "slurm";
+    case Launcher::kNone: break;
+  }
+  return "none";
+}
+
+std::string AllReduceBenchmarkName(int64_t bytes, int ranks) {
+  return absl::StrCat("BM_AllReduce/bytes:", bytes, "/ranks:", ranks);
+}
+
+std::vector<int64_t> DefaultAllReduceBytes() {
+  std::vector<int64_t> sizes;
+  for (int64_t bytes = int64_t{4} << 10; bytes <= int64_t{256} << 20; bytes *= 4) sizes.push_back(bytes);
+  return sizes;
+}
+
+double AllReduceBusFactor(int ranks) {
+  return ranks <= 1 ? 0.0 : 2.0 * (ranks - 1) / ranks;
+}
+
+}  // namespace trainbench

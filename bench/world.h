@@ -1,0 +1,68 @@
+// The run's world: how many trainbench processes take part and which one this is, as the
+// launcher says. torchrun (`torchrun --no-python ./build/trainbench ...`) sets RANK,
+// WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT; under Slurm (`srun ./build/trainbench`)
+// SLURM_PROCID, SLURM_NTASKS and SLURM_LOCALID stand in for the first three and the job script
+// exports MASTER_ADDR and MASTER_PORT. Without either, the world is one process and the run is
+// what it always was (same names, no process group).
+//
+// Torch-free: it parses a given environment, so the tests need no processes and no LibTorch.
+// The rendezvous itself (TCPStore, ProcessGroupGloo) is bench/distributed.h.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace trainbench {
+
+enum class Launcher { kNone, kTorchrun, kSlurm };
+
+struct World {
+  int rank = 0;
+  int size = 1;
+  int local_rank = 0;         // the process's index on its node (its GPU, on cuda)
+  std::string master_addr;    // where rank 0's TCPStore listens; empty with a world of 1
+  uint16_t master_port = 0;
+  Launcher launcher = Launcher::kNone;
+  // torchrun's agent already serves a TCPStore on MASTER_PORT
+  // (TORCHELASTIC_USE_AGENT_STORE=True): every rank, rank 0 included, is a client then, as
+  // in Python's init_process_group (torch/distributed/rendezvous.py, _create_c10d_store; the
+  // agent makes a new store for each restart, so no per-attempt key prefix). Otherwise rank 0
+  // serves the store itself.
+  bool agent_store = false;
+
+  [[nodiscard]] bool distributed() const { return size > 1; }
+};
+
+// The variables ParseWorld reads, as (name, value) for those that are set.
+using EnvironmentMap = std::map<std::string, std::string>;
+
+// The world that env describes. torchrun's variables win over Slurm's when both are present
+// (torchrun inside an srun step sets its own). A bad value is an error whose message is one
+// line naming the variable and the value: "RANK=abc: not an integer", "RANK=3: not below
+// WORLD_SIZE=2", "MASTER_ADDR: not set (needed with WORLD_SIZE=2)".
+absl::StatusOr<World> ParseWorld(const EnvironmentMap& env);
+
+// This process's values of the variables ParseWorld reads.
+EnvironmentMap LauncherEnvironment();
+
+// "none", "torchrun", "slurm": for the results' context.
+const char* LauncherName(Launcher l);
+
+// ---- BM_AllReduce's names and sizes (bench/distributed.cc runs it).
+
+// "BM_AllReduce/bytes:4096/ranks:2": an interface, as the other families' names are.
+std::string AllReduceBenchmarkName(int64_t bytes, int ranks);
+
+// The sizes BM_AllReduce runs, in bytes of float32 per rank: 4 KiB to 256 MiB in steps of 4x.
+std::vector<int64_t> DefaultAllReduceBytes();
+
+// nccl-tests' bus bandwidth factor for all-reduce, 2(R-1)/R: busbw = algbw x this is the
+// traffic each rank's link carries in a ring, so it compares across world sizes (and with
+// nccl-tests' busbw column). 0 for a world of one.
+double AllReduceBusFactor(int ranks);
+
+}  // namespace trainbench

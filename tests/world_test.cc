@@ -1,0 +1,149 @@
+// bench/world.h: the world as torchrun or Slurm describe it, and one-line errors for what a
+// launcher would never write.
+#include "bench/world.h"
+
+#include <gtest/gtest.h>
+
+namespace trainbench {
+namespace {
+
+EnvironmentMap Torchrun(const std::string& rank, const std::string& size) {
+  return {{"RANK", rank}, {"WORLD_SIZE", size}, {"LOCAL_RANK", rank},
+          {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}};
+}
+
+std::string Error(const EnvironmentMap& env) {
+  absl::StatusOr<World> w = ParseWorld(env);
+  EXPECT_FALSE(w.ok());
+  return w.ok() ? "" : std::string(w.status().message());
+}
+
+TEST(WorldTest, NoLauncherIsAWorldOfOne) {
+  absl::StatusOr<World> w = ParseWorld({});
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->size, 1);
+  EXPECT_EQ(w->rank, 0);
+  EXPECT_FALSE(w->distributed());
+  EXPECT_EQ(w->launcher, Launcher::kNone);
+  // MASTER_* alone (left over in a shell) do not make a world.
+  w = ParseWorld({{"MASTER_ADDR", "10.0.0.1"}, {"MASTER_PORT", "1"}});
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_FALSE(w->distributed());
+}
+
+TEST(WorldTest, Torchrun) {
+  absl::StatusOr<World> w = ParseWorld(Torchrun("1", "2"));
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->launcher, Launcher::kTorchrun);
+  EXPECT_EQ(w->rank, 1);
+  EXPECT_EQ(w->size, 2);
+  EXPECT_EQ(w->local_rank, 1);
+  EXPECT_EQ(w->master_addr, "127.0.0.1");
+  EXPECT_EQ(w->master_port, 29500);
+  EXPECT_TRUE(w->distributed());
+  EXPECT_FALSE(w->agent_store);
+}
+
+TEST(WorldTest, TorchrunAgentStoreMakesEveryRankAClient) {
+  EnvironmentMap env = Torchrun("0", "2");
+  env["TORCHELASTIC_USE_AGENT_STORE"] = "True";
+  absl::StatusOr<World> w = ParseWorld(env);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_TRUE(w->agent_store);
+  env["TORCHELASTIC_USE_AGENT_STORE"] = "False";
+  w = ParseWorld(env);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_FALSE(w->agent_store);
+}
+
+TEST(WorldTest, TorchrunWorldOfOneNeedsNoMaster) {
+  absl::StatusOr<World> w = ParseWorld({{"RANK", "0"}, {"WORLD_SIZE", "1"}});
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_FALSE(w->distributed());
+  EXPECT_EQ(w->local_rank, 0);
+}
+
+TEST(WorldTest, Slurm) {
+  absl::StatusOr<World> w =
+      ParseWorld({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"},
+                  {"MASTER_ADDR", "node01"}, {"MASTER_PORT", "12345"}});
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->launcher, Launcher::kSlurm);
+  EXPECT_EQ(w->rank, 5);
+  EXPECT_EQ(w->size, 8);
+  EXPECT_EQ(w->local_rank, 1);
+  EXPECT_EQ(w->master_addr, "node01");
+  EXPECT_EQ(w->master_port, 12345);
+}
+
+TEST(WorldTest, TorchrunWinsOverSlurm) {
+  EnvironmentMap env = Torchrun("1", "2");
+  env["SLURM_PROCID"] = "0";
+  env["SLURM_NTASKS"] = "1";
+  absl::StatusOr<World> w = ParseWorld(env);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->launcher, Launcher::kTorchrun);
+  EXPECT_EQ(w->rank, 1);
+}
+
+TEST(WorldTest, BadValuesAreOneLineNamingTheVariable) {
+  EXPECT_EQ(Error(Torchrun("abc", "2")), "RANK=abc: not an integer");
+  EXPECT_EQ(Error(Torchrun("1.5", "2")), "RANK=1.5: not an integer");
+  EXPECT_EQ(Error(Torchrun(" 1", "2")), "RANK= 1: not an integer");
+  EXPECT_EQ(Error(Torchrun("", "2")), "RANK=: not an integer");
+  EXPECT_EQ(Error(Torchrun("-1", "2")), "RANK=-1: must be >= 0");
+  EXPECT_EQ(Error(Torchrun("3", "2")), "RANK=3: not below WORLD_SIZE=2");
+  EXPECT_EQ(Error(Torchrun("2", "2")), "RANK=2: not below WORLD_SIZE=2");
+  EXPECT_EQ(Error(Torchrun("0", "0")), "WORLD_SIZE=0: must be >= 1");
+  EXPECT_EQ(Error(Torchrun("0", "two")), "WORLD_SIZE=two: not an integer");
+  EXPECT_EQ(Error(Torchrun("0", "99999999999999999999")),
+            "WORLD_SIZE=99999999999999999999: not an integer");
+  EXPECT_EQ(Error({{"RANK", "0"}}), "WORLD_SIZE: not set (RANK is set)");
+  EXPECT_EQ(Error({{"WORLD_SIZE", "2"}}), "RANK: not set (WORLD_SIZE is set)");
+
+  EnvironmentMap env = Torchrun("0", "2");
+  env.erase("MASTER_ADDR");
+  EXPECT_EQ(Error(env), "MASTER_ADDR: not set (needed with WORLD_SIZE=2)");
+  env = Torchrun("0", "2");
+  env.erase("MASTER_PORT");
+  EXPECT_EQ(Error(env), "MASTER_PORT: not set (needed with WORLD_SIZE=2)");
+  env = Torchrun("0", "2");
+  env["MASTER_PORT"] = "70000";
+  EXPECT_EQ(Error(env), "MASTER_PORT=70000: not a TCP port (1 to 65535)");
+  env["MASTER_PORT"] = "0";
+  EXPECT_EQ(Error(env), "MASTER_PORT=0: not a TCP port (1 to 65535)");
+  env = Torchrun("0", "2");
+  env.erase("LOCAL_RANK");
+  EXPECT_EQ(Error(env), "LOCAL_RANK: not set (needed with WORLD_SIZE=2)");
+  env["LOCAL_RANK"] = "2";
+  EXPECT_EQ(Error(env), "LOCAL_RANK=2: not below WORLD_SIZE=2");
+
+  EXPECT_EQ(Error({{"SLURM_PROCID", "4"}, {"SLURM_NTASKS", "4"}, {"SLURM_LOCALID", "0"},
+                   {"MASTER_ADDR", "a"}, {"MASTER_PORT", "1"}}),
+            "SLURM_PROCID=4: not below SLURM_NTASKS=4");
+  EXPECT_EQ(Error({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}, {"SLURM_LOCALID", "0"},
+                   {"MASTER_PORT", "1"}}),
+            "MASTER_ADDR: not set (needed with SLURM_NTASKS=2)");
+}
+
+TEST(AllReduceTest, NamesSizesAndBusFactor) {
+  EXPECT_EQ(AllReduceBenchmarkName(4096, 2), "BM_AllReduce/bytes:4096/ranks:2");
+  const std::vector<int64_t> sizes = DefaultAllReduceBytes();
+  ASSERT_EQ(sizes.size(), 9u);
+  EXPECT_EQ(sizes.front(), 4096);
+  EXPECT_EQ(sizes.back(), int64_t{256} << 20);
+  for (size_t i = 1; i < sizes.size(); ++i) EXPECT_EQ(sizes[i], 4 * sizes[i - 1]);
+  EXPECT_DOUBLE_EQ(AllReduceBusFactor(2), 1.0);
+  EXPECT_DOUBLE_EQ(AllReduceBusFactor(4), 1.5);
+  EXPECT_DOUBLE_EQ(AllReduceBusFactor(8), 1.75);
+  EXPECT_DOUBLE_EQ(AllReduceBusFactor(1), 0.0);
+}
+
+TEST(WorldTest, LauncherNames) {
+  EXPECT_STREQ(LauncherName(Launcher::kNone), "none");
+  EXPECT_STREQ(LauncherName(Launcher::kTorchrun), "torchrun");
+  EXPECT_STREQ(LauncherName(Launcher::kSlurm), "slurm");
+}
+
+}  // namespace
+}  // namespace trainbench
