@@ -2,6 +2,7 @@
 # Installs what trainbench needs on a fresh Debian machine and builds it into build/.
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 #   - Debian packages: compiler, CMake, Ninja, Google Benchmark, Abseil, GoogleTest, zlib,
+#     Gloo's headers (libgloo-dev: c10d's ProcessGroupGloo.hpp includes them, the wheel lacks them),
 #     the Fashion-MNIST data (dataset-fashion-mnist), and clang with its sanitizer and
 #     libFuzzer runtimes (libclang-rt-dev) for scripts/sanitize.sh.
 #   - .venv/: the PyTorch wheel (its LibTorch is what we link) and the tools' numpy, scipy,
@@ -12,7 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-debs="g++ cmake ninja-build git python3-venv libbenchmark-dev libabsl-dev libgtest-dev libgmock-dev zlib1g-dev dataset-fashion-mnist clang libclang-rt-dev"
+debs="g++ cmake ninja-build git python3-venv libbenchmark-dev libabsl-dev libgtest-dev libgmock-dev libgloo-dev zlib1g-dev dataset-fashion-mnist clang libclang-rt-dev"
 missing=""
 for p in $debs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
