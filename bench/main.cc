@@ -9,11 +9,17 @@
 // The results file (--benchmark_out) is rewritten atomically after every finished benchmark
 // (bench/reporter.h), so it is complete and valid whatever ends the run. SIGINT and SIGTERM
 // stop the run at the next step boundary (bench/interrupt.h): exit status 130 or 143.
+//
+// Under a launcher (torchrun, Slurm: bench/world.h) with more than one rank, every rank runs
+// this same main with the same flags and registers the same benchmarks in the same order; the
+// ranks meet at the rendezvous (bench/distributed.h) after the filter check, and only rank 0
+// prints the table and writes --benchmark_out. So far only BM_AllReduce runs in such a world.
 #include <benchmark/benchmark.h>
 
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -35,10 +41,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
 #include "bench/lab_suite.h"
+#include "bench/distributed.h"
 #include "bench/env.h"
 #include "bench/interrupt.h"
 #include "bench/reporter.h"
 #include "bench/results_file.h"
+#include "bench/world.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
 #include "git_commit.h"  // generated at build time
@@ -71,7 +79,9 @@ ABSL_FLAG(bool, channels_last, false,
           "Weights and activations in NHWC (channels_last) memory format.");
 ABSL_FLAG(bool, cudnn_benchmark, false,
           "cuDNN autotunes convolution algorithms per shape (every shape is warmed up first).");
-ABSL_FLAG(int32_t, cpu_threads, 0, "LibTorch intra-op threads (0: all cores; at most 4x the cores).");
+ABSL_FLAG(int32_t, cpu_threads, 0,
+          "LibTorch intra-op threads (0: all cores, or 1 per rank with WORLD_SIZE>1; at most 4x "
+          "the cores).");
 ABSL_FLAG(bool, quiet, false, "No per-epoch progress lines on stderr.");
 ABSL_FLAG(std::string, adam, "fused",
           "Adam update: fused (one multi-tensor kernel per step) or loop (torch::optim::Adam, "
@@ -82,6 +92,9 @@ ABSL_FLAG(bool, trace_epoch, true,
 ABSL_FLAG(bool, memory_guard, true,
           "Skip a benchmark whose estimated memory need does not fit what the device can give "
           "(\"needs about X GiB, Y GiB available\"); --no_memory_guard runs it anyway.");
+ABSL_FLAG(int32_t, dist_timeout_s, 120,
+          "With WORLD_SIZE>1: seconds the rendezvous, and then each collective, may wait for the "
+          "other ranks before the run ends with an error.");
 
 namespace trainbench {
 namespace {
@@ -258,6 +271,30 @@ void AddContext(const BenchEnv& env) {
   }
 }
 
+// Only for a world of more than one rank: a world of one's context stays as it was.
+void AddWorldContext(const DistEnv& dist) {
+  benchmark::AddCustomContext("world_size", absl::StrCat(dist.world.size));
+  benchmark::AddCustomContext("launcher", LauncherName(dist.world.launcher));
+  benchmark::AddCustomContext("dist_backend", BackendName(dist));
+  benchmark::AddCustomContext("dist_timeout_s", absl::StrCat(dist.timeout.count() / 1000));
+}
+
+// What ranks other than 0 report to: nothing (no table, no list), so that one run prints one
+// table. ReportContext still returns true: returning false would run nothing on this rank and
+// leave the others waiting in their first collective.
+class SilentReporter final : public benchmark::BenchmarkReporter {
+ public:
+  SilentReporter() {
+    SetOutputStream(&discarded_);
+    SetErrorStream(&discarded_);
+  }
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>&) override {}
+
+ private:
+  std::ostringstream discarded_;
+};
+
 // Google Benchmark's own matching, without running anything: RunSpecifiedBenchmarks with a
 // display reporter that declines the context (so nothing runs) and keeps its messages. Called
 // after the benchmarks are registered and while Google Benchmark has no --benchmark_out (main
@@ -318,14 +355,37 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&args_count, args.data(), PrintHelp);
   ParseOwnFlags(args_count, args.data());
 
+  // The world, before anything slow: a bad launcher variable is one line and exit 2 at once.
+  // Leaked with BenchEnv (its process group's threads must not be joined by static destructors).
+  DistEnv& dist = *new DistEnv;
+  {
+    absl::StatusOr<World> world = ParseWorld(LauncherEnvironment());
+    if (!world.ok()) Fail(std::string(world.status().message()));
+    dist.world = *world;
+    const int32_t timeout_s = absl::GetFlag(FLAGS_dist_timeout_s);
+    if (timeout_s < 1) Fail(absl::StrCat("--dist_timeout_s=", timeout_s, ": must be >= 1"));
+    dist.timeout = std::chrono::seconds(timeout_s);
+  }
+  const bool rank0 = dist.world.rank == 0;
+
   const int cpu_threads = absl::GetFlag(FLAGS_cpu_threads);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (absl::Status s = CheckCpuThreads(cpu_threads, cores); !s.ok()) Fail(std::string(s.message()));
   // LibTorch picked 1 intra-op thread on a 2-core machine here; use every core unless told.
-  at::set_num_threads(cpu_threads > 0 ? cpu_threads : cores);
+  // With several ranks, one each unless told (torchrun's OMP_NUM_THREADS=1 default): the
+  // ranks share the node's cores, and idle intra-op threads spinning in one rank starved the
+  // other's Gloo threads here (4 KiB all-reduces about 3x slower with 2 threads each on 2
+  // cores, in one run).
+  const int default_threads = dist.world.distributed() ? 1 : cores;
+  at::set_num_threads(cpu_threads > 0 ? cpu_threads : default_threads);
 
   const bool cuda_available = CudaAvailable();
   const AxisFlags axes = ReadAxisFlags();
+  if (dist.world.distributed() &&
+      std::any_of(axes.device.begin(), axes.device.end(),
+                  [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); })) {
+    Fail(absl::StrCat("--device=cuda: with WORLD_SIZE>1 only the CPU process group (Gloo) exists so far"));
+  }
   absl::StatusOr<std::vector<EpochConfig>> epoch_configs = EpochConfigs(axes, cuda_available);
   if (!epoch_configs.ok()) Fail(std::string(epoch_configs.status().message()));
   absl::StatusOr<std::vector<StepConfig>> step_configs = StepConfigs(axes, cuda_available);
@@ -336,8 +396,9 @@ int main(int argc, char** argv) {
   BenchEnv& env = *new BenchEnv;
   env.run = ReadRunOptions();
   // The output path, before the data: a run is not started that cannot save its results.
+  // Rank 0's alone: the other ranks of a world write no file.
   std::optional<ResultsFile> results_file;
-  if (!out.path.empty()) {
+  if (!out.path.empty() && rank0) {
     absl::StatusOr<ResultsFile> file = ResultsFile::Open(out.path);
     if (!file.ok()) Fail(std::string(file.status().message()));
     results_file.emplace(*std::move(file));
@@ -353,6 +414,7 @@ int main(int argc, char** argv) {
   // every shape a benchmark times, so the tuning stays out of the timed section.
   at::globalContext().setBenchmarkCuDNN(env.run.cudnn_benchmark);
   AddContext(env);
+  if (dist.world.distributed()) AddWorldContext(dist);
   // The lab suite as declared (bench/lab_suite.cc), for the report and plots to read back:
   // each part's centre and sweeps, whatever the axis flags picked for this run.
   benchmark::AddCustomContext("lab_parts", LabPartsJson(LabSuite(cuda_available)));
@@ -363,32 +425,52 @@ int main(int argc, char** argv) {
     // torch::optim::Adam computes its bias corrections on the host: a graph would freeze them.
     Fail("--graph=1: needs --adam=fused (the loop update cannot be captured)");
   }
-  RegisterTrainEpoch(order.epochs, env);
-  RegisterTrainStep(order.steps, env);
-  RegisterDataLoader(LoaderConfigs(*epoch_configs), env);
-  // Transfers have none of the axes; --device without cuda leaves them out.
-  if (axes.device.empty() ||
-      std::any_of(axes.device.begin(), axes.device.end(),
-                  [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); })) {
-    RegisterTransfers(DefaultTransfers(cuda_available), env);
+  if (dist.world.distributed()) {
+    // Nothing may look data-parallel that is not: every rank would train its own full copy.
+    if (rank0) {
+      std::fprintf(stderr,
+                   "trainbench: data-parallel training benchmarks are not implemented yet: only "
+                   "BM_AllReduce runs with WORLD_SIZE>1\n");
+    }
+    RegisterAllReduce(DefaultAllReduceBytes(), dist);
+  } else {
+    RegisterTrainEpoch(order.epochs, env);
+    RegisterTrainStep(order.steps, env);
+    RegisterDataLoader(LoaderConfigs(*epoch_configs), env);
+    // Transfers have none of the axes; --device without cuda leaves them out.
+    if (axes.device.empty() ||
+        std::any_of(axes.device.begin(), axes.device.end(),
+                    [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); })) {
+      RegisterTransfers(DefaultTransfers(cuda_available), env);
+    }
+    RegisterTrainStep(order.graph_steps, env);
+    RegisterTrainEpoch(order.graph_epochs, env);
   }
-  RegisterTrainStep(order.graph_steps, env);
-  RegisterTrainEpoch(order.graph_epochs, env);
+  // Every rank checks the same filter against the same list, so a bad filter ends them all
+  // here, before any of them waits at the rendezvous.
   CheckFilter();
+  if (dist.world.distributed()) {
+    if (absl::Status s = Rendezvous(dist); !s.ok()) Fail(std::string(s.message()));
+  }
 
   std::unique_ptr<benchmark::BenchmarkReporter> file_reporter;
   if (results_file) {
     file_reporter = std::make_unique<ResultsFileReporter>(*std::move(results_file), out.format, FailWrite);
   }
-  RunReporter reporter(std::unique_ptr<benchmark::BenchmarkReporter>(benchmark::CreateDefaultDisplayReporter()),
-                       std::move(file_reporter));
+  std::unique_ptr<benchmark::BenchmarkReporter> display;
+  if (rank0) {
+    display.reset(benchmark::CreateDefaultDisplayReporter());
+  } else {
+    display = std::make_unique<SilentReporter>();
+  }
+  RunReporter reporter(std::move(display), std::move(file_reporter));
   // A file-size limit (ulimit -f) then fails the write with EFBIG and its one line, instead
   // of killing the process with SIGXFSZ.
   signal(SIGXFSZ, SIG_IGN);
   InstallInterruptHandlers();
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
-  if (StopRequested()) {
+  if (StopRequested() && rank0) {
     const RunCounts c = reporter.counts();
     // The one line that says what the run got done; the JSON has a row for each benchmark.
     const std::string line = absl::StrCat(
@@ -397,7 +479,7 @@ int main(int argc, char** argv) {
         c.skipped > 0 ? absl::StrCat(", ", c.skipped, " skipped") : "", ")",
         out.path.empty() ? "" : absl::StrCat("; results in ", out.path));
     std::fprintf(stderr, "%s\n", line.c_str());
-    return InterruptExitStatus(StopSignal());
   }
+  if (StopRequested()) return InterruptExitStatus(StopSignal());
   return 0;
 }
