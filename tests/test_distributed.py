@@ -1,0 +1,191 @@
+"""trainbench in a world of more than one process (issue 11's foundation), on the CPU with
+c10d's Gloo process group: two ranks launched by the venv's torchrun on this machine.
+
+What a world of one does is unchanged (names, no BM_AllReduce); a world of two runs
+BM_AllReduce on every rank and only rank 0 reports; bad launcher variables are one line and
+exit 2; a rank that waits for a world that never comes ends at --dist_timeout_s.
+
+Every subprocess has a timeout, so nothing here can hang CI.
+"""
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BINARY = ROOT / "build" / "trainbench"
+TORCHRUN = ROOT / ".venv" / "bin" / "torchrun"
+TIMEOUT_S = 120
+
+# What bench/world.cc reads: cleared from every child's environment, so a test run inside a
+# Slurm job or under torchrun still means what it says.
+LAUNCHER_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
+                 "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "TORCHELASTIC_USE_AGENT_STORE")
+QUICK = ["--dataset=synthetic", "--samples=64", "--benchmark_min_time=0.01"]
+# Three sizes of 4 KiB to 256 MiB: small enough to be quick with two ranks on two cores.
+SIZES = (4096, 65536, 1048576)
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARS}
+    env.update(extra)
+    return env
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def need_binary():
+    assert BINARY.exists(), f"{BINARY} is missing: build with scripts/setup.sh"
+    if not TORCHRUN.exists():
+        pytest.skip(f"{TORCHRUN} is missing (the PyTorch wheel in .venv brings it)")
+
+
+def torchrun(args, log_dir, nproc=2):
+    cmd = [str(TORCHRUN), f"--nproc-per-node={nproc}", "--master-addr=127.0.0.1",
+           f"--master-port={free_port()}", f"--log-dir={log_dir}", "--redirects=3",
+           "--no-python", str(BINARY)] + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S,
+                          env=clean_env(), cwd=ROOT)
+
+
+def rank_logs(log_dir, rank):
+    """torchrun --redirects=3 --log-dir: <dir>/<run id>/attempt_0/<rank>/{stdout,stderr}.log"""
+    (rank_dir,) = Path(log_dir).glob(f"*/attempt_0/{rank}")
+    return (rank_dir / "stdout.log").read_text(), (rank_dir / "stderr.log").read_text()
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("allreduce")
+    out = out_dir / "out.json"
+    sizes = "|".join(str(b) for b in SIZES)
+    logs = tmp_path_factory.mktemp("logs")
+    start = time.monotonic()
+    proc = torchrun(QUICK + [f"--benchmark_filter=^BM_AllReduce/bytes:({sizes})/",
+                             f"--benchmark_out={out}", "--benchmark_out_format=json"], logs)
+    seconds = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr[-3000:] + "".join(
+        "\n".join(rank_logs(logs, r)) for r in (0, 1))
+    with open(out) as f:
+        doc = json.load(f)
+    return doc, out_dir, logs, seconds
+
+
+def rows(doc):
+    return {b["name"]: b for b in doc["benchmarks"]}
+
+
+def test_rank0_json_holds_the_ranks2_rows_with_nccl_tests_bandwidths(two_ranks):
+    doc, _, _, _ = two_ranks
+    got = rows(doc)
+    assert sorted(got) == sorted(f"BM_AllReduce/bytes:{b}/ranks:2/manual_time" for b in SIZES)
+    for name, b in got.items():
+        assert b["time_unit"] == "us"
+        assert b["algbw_GB_per_s"] > 0, name
+        # nccl-tests: busbw = algbw x 2(R-1)/R, which is 1 for two ranks.
+        assert b["busbw_GB_per_s"] == pytest.approx(b["algbw_GB_per_s"] * 1.0, rel=1e-12)
+        # algbw is the bytes over the manual time of one all-reduce (real_time, in us).
+        nbytes = int(name.split("/")[1].split(":")[1])
+        assert b["algbw_GB_per_s"] == pytest.approx(nbytes / (b["real_time"] * 1e-6) / 1e9, rel=1e-6)
+    ctx = doc["context"]
+    assert ctx["world_size"] == "2"
+    assert ctx["dist_backend"] == "gloo"
+    assert ctx["launcher"] == "torchrun"
+
+
+def test_all_reduce_sums_correctly_at_every_size(two_ranks):
+    # Each benchmark checks, before timing, that rank r's r+1 sums to R(R+1)/2 = 3 in every
+    # element, and skips itself with the values when not.
+    doc, _, _, _ = two_ranks
+    assert len(doc["benchmarks"]) == len(SIZES)
+    for b in doc["benchmarks"]:
+        assert not b.get("error_occurred"), (b["name"], b.get("error_message"))
+        assert b["iterations"] >= 1
+
+
+def test_only_rank0_reports(two_ranks):
+    _, out_dir, logs, _ = two_ranks
+    # Rank 1 made no file, not even a temporary one beside rank 0's.
+    assert sorted(p.name for p in out_dir.iterdir()) == ["out.json"]
+    out0, err0 = rank_logs(logs, 0)
+    out1, err1 = rank_logs(logs, 1)
+    assert "BM_AllReduce/bytes:4096/ranks:2" in out0
+    assert out1 == ""
+    note = ("trainbench: data-parallel training benchmarks are not implemented yet: "
+            "only BM_AllReduce runs with WORLD_SIZE>1")
+    assert note in err0
+    assert "data-parallel" not in err1
+
+
+def test_the_two_rank_run_is_quick(two_ranks):
+    _, _, _, seconds = two_ranks
+    assert seconds < 60, seconds
+
+
+def list_tests(env):
+    proc = subprocess.run([str(BINARY), "--benchmark_list_tests"] + QUICK, capture_output=True,
+                          text=True, timeout=TIMEOUT_S, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split(), proc.stderr
+
+
+def test_no_launcher_is_the_world_of_one_as_before():
+    names, err = list_tests(clean_env())
+    assert not any(n.startswith("BM_AllReduce") for n in names)
+    assert any(n.startswith("BM_TrainEpoch/") and "ranks:" not in n for n in names)
+    assert "data-parallel" not in err
+    # A launcher's world of one is the same run, name for name.
+    one, _ = list_tests(clean_env(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0"))
+    assert one == names
+    slurm_one, _ = list_tests(clean_env(SLURM_PROCID="0", SLURM_NTASKS="1", SLURM_LOCALID="0"))
+    assert slurm_one == names
+
+
+@pytest.mark.parametrize("env, message", [
+    (dict(RANK="abc", WORLD_SIZE="2"), "trainbench: RANK=abc: not an integer"),
+    (dict(RANK="3", WORLD_SIZE="2", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT="1"),
+     "trainbench: RANK=3: not below WORLD_SIZE=2"),
+    (dict(RANK="0", WORLD_SIZE="2", LOCAL_RANK="0", MASTER_PORT="29500"),
+     "trainbench: MASTER_ADDR: not set (needed with WORLD_SIZE=2)"),
+    (dict(SLURM_PROCID="0", SLURM_NTASKS="x"), "trainbench: SLURM_NTASKS=x: not an integer"),
+])
+def test_bad_launcher_variable_is_one_line_and_exit_2(env, message):
+    proc = subprocess.run([str(BINARY)] + QUICK, capture_output=True, text=True,
+                          timeout=TIMEOUT_S, env=clean_env(**env))
+    assert proc.returncode == 2, proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert lines == [message]
+
+
+def test_bad_dist_timeout_is_one_line_and_exit_2():
+    proc = subprocess.run([str(BINARY), "--dist_timeout_s=0"] + QUICK, capture_output=True,
+                          text=True, timeout=TIMEOUT_S, env=clean_env())
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["trainbench: --dist_timeout_s=0: must be >= 1"]
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_world_that_never_arrives_ends_at_the_timeout(rank):
+    # Alone: rank 0 serves the store and waits for rank 1, which never comes; rank 1 tries to
+    # reach a store nobody serves. Either way, one line (c10d's retry logs are kept quiet).
+    env = clean_env(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                    MASTER_PORT=str(free_port()))
+    start = time.monotonic()
+    proc = subprocess.run([str(BINARY), "--dist_timeout_s=3"] + QUICK, capture_output=True,
+                          text=True, timeout=TIMEOUT_S, env=env)
+    seconds = time.monotonic() - start
+    assert proc.returncode == 2, proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip() and "data-parallel" not in l]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("trainbench: rendezvous at 127.0.0.1:"), lines[0]
+    assert f"rank {rank} of 2" in lines[0]
+    assert seconds < 30, seconds
