@@ -279,43 +279,31 @@ void AddWorldContext(const DistEnv& dist) {
   benchmark::AddCustomContext("dist_timeout_s", absl::StrCat(dist.timeout.count() / 1000));
 }
 
-// What ranks other than 0 report to: nothing (no table, no list), so that one run prints one
-// table. ReportContext still returns true: returning false would run nothing on this rank and
-// leave the others waiting in their first collective.
-class SilentReporter final : public benchmark::BenchmarkReporter {
+// A reporter that prints nothing and keeps Google Benchmark's messages. run = true: ranks
+// other than 0 report to it, so that one run prints one table (ReportContext returning false
+// would run nothing on this rank and leave the others waiting in their first collective).
+// run = false: Google Benchmark's own filter matching, without running anything
+// (RunSpecifiedBenchmarks stops when the context is declined); called after registration and
+// while Google Benchmark has no --benchmark_out (main took it), so no file is opened, and a
+// filter that does not compile or matches nothing is one line and exit 2 before any file is
+// written.
+class QuietReporter final : public benchmark::BenchmarkReporter {
  public:
-  SilentReporter() {
-    SetOutputStream(&discarded_);
-    SetErrorStream(&discarded_);
-  }
-  bool ReportContext(const Context&) override { return true; }
-  void ReportRuns(const std::vector<Run>&) override {}
-
- private:
-  std::ostringstream discarded_;
-};
-
-// Google Benchmark's own matching, without running anything: RunSpecifiedBenchmarks with a
-// display reporter that declines the context (so nothing runs) and keeps its messages. Called
-// after the benchmarks are registered and while Google Benchmark has no --benchmark_out (main
-// took it), so no file is opened. A filter that does not compile or matches nothing is one
-// line and exit 2, before any file is written.
-class NothingRunsReporter final : public benchmark::BenchmarkReporter {
- public:
-  NothingRunsReporter() {
+  explicit QuietReporter(bool run) : run_(run) {
     SetOutputStream(&messages_);
     SetErrorStream(&messages_);
   }
-  bool ReportContext(const Context&) override { return false; }
+  bool ReportContext(const Context&) override { return run_; }
   void ReportRuns(const std::vector<Run>&) override {}
   [[nodiscard]] std::string messages() const { return messages_.str(); }
 
  private:
+  const bool run_;
   std::ostringstream messages_;
 };
 
 void CheckFilter() {
-  NothingRunsReporter probe;
+  QuietReporter probe(/*run=*/false);
   if (benchmark::RunSpecifiedBenchmarks(&probe) > 0) return;
   const std::string filter = benchmark::GetBenchmarkFilter();
   const std::string messages = probe.messages();
@@ -461,7 +449,7 @@ int main(int argc, char** argv) {
   if (rank0) {
     display.reset(benchmark::CreateDefaultDisplayReporter());
   } else {
-    display = std::make_unique<SilentReporter>();
+    display = std::make_unique<QuietReporter>(/*run=*/true);
   }
   RunReporter reporter(std::move(display), std::move(file_reporter));
   // A file-size limit (ulimit -f) then fails the write with EFBIG and its one line, instead
