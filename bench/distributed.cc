@@ -88,7 +88,7 @@ void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_
     if (lo != expected || hi != expected) {
       const std::string why = absl::StrCat("all-reduce sum wrong at bytes:", bytes, ": elements from ",
                                            lo, " to ", hi, ", expected ", expected);
-      std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
+      if (dist.world.rank == 0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
       state.SkipWithError(why.c_str());
       return;
     }

@@ -340,6 +340,12 @@ int main(int argc, char** argv) {
   args.resize(argc + 2, nullptr);
   int args_count = argc;
   const BenchmarkOut out = TakeBenchmarkOut(&args_count, args.data());
+  // Google Benchmark shuffles each process's run order on its own: ranks would then pair up
+  // different collectives. Read before Initialize takes its flags out of argv.
+  const bool random_interleaving = std::any_of(args.begin(), args.begin() + args_count, [](const char* a) {
+    return a != nullptr && absl::StartsWith(a, "--benchmark_enable_random_interleaving") &&
+           !absl::EndsWith(a, "=false") && !absl::EndsWith(a, "=0");
+  });
   benchmark::Initialize(&args_count, args.data(), PrintHelp);
   ParseOwnFlags(args_count, args.data());
 
@@ -369,10 +375,13 @@ int main(int argc, char** argv) {
 
   const bool cuda_available = CudaAvailable();
   const AxisFlags axes = ReadAxisFlags();
-  if (dist.world.distributed() &&
-      std::any_of(axes.device.begin(), axes.device.end(),
-                  [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); })) {
-    Fail(absl::StrCat("--device=cuda: with WORLD_SIZE>1 only the CPU process group (Gloo) exists so far"));
+  const bool cuda_asked = std::any_of(axes.device.begin(), axes.device.end(),
+                                      [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); });
+  if (dist.world.distributed() && cuda_asked) {
+    Fail("--device=cuda: with WORLD_SIZE>1 only the CPU process group (Gloo) exists so far");
+  }
+  if (dist.world.distributed() && random_interleaving) {
+    Fail("--benchmark_enable_random_interleaving: each rank would run its own order (WORLD_SIZE>1)");
   }
   absl::StatusOr<std::vector<EpochConfig>> epoch_configs = EpochConfigs(axes, cuda_available);
   if (!epoch_configs.ok()) Fail(std::string(epoch_configs.status().message()));
@@ -393,7 +402,9 @@ int main(int argc, char** argv) {
   }
   env.data = LoadData(cuda_available);
   env.cpu = MakeCpuContext();
-  if (cuda_available) {
+  // A world of several ranks runs only the CPU all-reduce so far: no rank needs a CUDA
+  // context (each would open one on GPU 0 and probe its link at once).
+  if (cuda_available && !dist.world.distributed()) {
     absl::StatusOr<std::unique_ptr<DeviceContext>> cuda = MakeCudaContext();
     if (!cuda.ok()) Fail(std::string(cuda.status().message()));
     env.cuda = *std::move(cuda);
@@ -426,9 +437,7 @@ int main(int argc, char** argv) {
     RegisterTrainStep(order.steps, env);
     RegisterDataLoader(LoaderConfigs(*epoch_configs), env);
     // Transfers have none of the axes; --device without cuda leaves them out.
-    if (axes.device.empty() ||
-        std::any_of(axes.device.begin(), axes.device.end(),
-                    [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); })) {
+    if (axes.device.empty() || cuda_asked) {
       RegisterTransfers(DefaultTransfers(cuda_available), env);
     }
     RegisterTrainStep(order.graph_steps, env);

@@ -14,7 +14,7 @@ namespace {
 
 const char* const kWorldVariables[] = {
     "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
-    "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID",
+    "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID",
     "TORCHELASTIC_USE_AGENT_STORE"};
 
 const std::string* Find(const EnvironmentMap& env, const std::string& name) {
@@ -51,11 +51,14 @@ absl::StatusOr<int64_t> Required(const EnvironmentMap& env, const std::string& n
 absl::StatusOr<World> ParseWorld(const EnvironmentMap& env) {
   World w;
   const bool torchrun = Find(env, "RANK") != nullptr || Find(env, "WORLD_SIZE") != nullptr;
-  const bool slurm = !torchrun && (Find(env, "SLURM_PROCID") != nullptr || Find(env, "SLURM_NTASKS") != nullptr);
+  // A task of an srun step: srun sets SLURM_STEP_NUM_TASKS for its tasks. SLURM_NTASKS alone
+  // is also set in an salloc shell or an sbatch script, where a plain single-process run must
+  // stay a world of one rather than wait for ranks that never come.
+  const bool slurm = !torchrun && Find(env, "SLURM_STEP_NUM_TASKS") != nullptr;
   if (!torchrun && !slurm) return w;  // no launcher: a world of one, as before
   w.launcher = torchrun ? Launcher::kTorchrun : Launcher::kSlurm;
   const std::string rank_var = torchrun ? "RANK" : "SLURM_PROCID";
-  const std::string size_var = torchrun ? "WORLD_SIZE" : "SLURM_NTASKS";
+  const std::string size_var = torchrun ? "WORLD_SIZE" : "SLURM_STEP_NUM_TASKS";
   const std::string local_var = torchrun ? "LOCAL_RANK" : "SLURM_LOCALID";
 
   absl::StatusOr<int64_t> size = Required(env, size_var, absl::StrCat(rank_var, " is set"));

@@ -1,7 +1,7 @@
 // The run's world: how many trainbench processes take part and which one this is, as the
 // launcher says. torchrun (`torchrun --no-python ./build/trainbench ...`) sets RANK,
 // WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT; under Slurm (`srun ./build/trainbench`)
-// SLURM_PROCID, SLURM_NTASKS and SLURM_LOCALID stand in for the first three and the job script
+// SLURM_PROCID, SLURM_STEP_NUM_TASKS and SLURM_LOCALID stand in for the first three and the job script
 // exports MASTER_ADDR and MASTER_PORT. Without either, the world is one process and the run is
 // what it always was (same names, no process group).
 //

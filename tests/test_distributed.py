@@ -24,7 +24,8 @@ TIMEOUT_S = 120
 # What bench/world.cc reads: cleared from every child's environment, so a test run inside a
 # Slurm job or under torchrun still means what it says.
 LAUNCHER_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
-                 "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "TORCHELASTIC_USE_AGENT_STORE")
+                 "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_LOCALID",
+                 "TORCHELASTIC_USE_AGENT_STORE")
 QUICK = ["--dataset=synthetic", "--samples=64", "--benchmark_min_time=0.01"]
 # Three sizes of 4 KiB to 256 MiB: small enough to be quick with two ranks on two cores.
 SIZES = (4096, 65536, 1048576)
@@ -146,8 +147,11 @@ def test_no_launcher_is_the_world_of_one_as_before():
     # A launcher's world of one is the same run, name for name.
     one, _ = list_tests(clean_env(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0"))
     assert one == names
-    slurm_one, _ = list_tests(clean_env(SLURM_PROCID="0", SLURM_NTASKS="1", SLURM_LOCALID="0"))
+    slurm_one, _ = list_tests(clean_env(SLURM_PROCID="0", SLURM_STEP_NUM_TASKS="1", SLURM_LOCALID="0"))
     assert slurm_one == names
+    # An salloc shell or sbatch script (SLURM_NTASKS without an srun step) is no launcher.
+    salloc, _ = list_tests(clean_env(SLURM_PROCID="0", SLURM_NTASKS="4"))
+    assert salloc == names
 
 
 @pytest.mark.parametrize("env, message", [
@@ -156,7 +160,7 @@ def test_no_launcher_is_the_world_of_one_as_before():
      "trainbench: RANK=3: not below WORLD_SIZE=2"),
     (dict(RANK="0", WORLD_SIZE="2", LOCAL_RANK="0", MASTER_PORT="29500"),
      "trainbench: MASTER_ADDR: not set (needed with WORLD_SIZE=2)"),
-    (dict(SLURM_PROCID="0", SLURM_NTASKS="x"), "trainbench: SLURM_NTASKS=x: not an integer"),
+    (dict(SLURM_PROCID="0", SLURM_STEP_NUM_TASKS="x"), "trainbench: SLURM_STEP_NUM_TASKS=x: not an integer"),
 ])
 def test_bad_launcher_variable_is_one_line_and_exit_2(env, message):
     proc = subprocess.run([str(BINARY)] + QUICK, capture_output=True, text=True,
@@ -164,6 +168,22 @@ def test_bad_launcher_variable_is_one_line_and_exit_2(env, message):
     assert proc.returncode == 2, proc.stderr
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert lines == [message]
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--benchmark_enable_random_interleaving=true",
+     "trainbench: --benchmark_enable_random_interleaving: each rank would run its own order "
+     "(WORLD_SIZE>1)"),
+    ("--device=cuda",
+     "trainbench: --device=cuda: with WORLD_SIZE>1 only the CPU process group (Gloo) exists so far"),
+])
+def test_flags_a_world_cannot_run_are_refused_before_the_rendezvous(flag, message):
+    # MASTER_PORT 1 has no store behind it: reaching the rendezvous would time out instead.
+    env = clean_env(RANK="0", WORLD_SIZE="2", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT="1")
+    proc = subprocess.run([str(BINARY), flag] + QUICK, capture_output=True, text=True,
+                          timeout=TIMEOUT_S, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert [l for l in proc.stderr.splitlines() if l.strip()] == [message]
 
 
 def test_bad_dist_timeout_is_one_line_and_exit_2():

@@ -65,7 +65,7 @@ TEST(WorldTest, TorchrunWorldOfOneNeedsNoMaster) {
 
 TEST(WorldTest, Slurm) {
   absl::StatusOr<World> w =
-      ParseWorld({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"},
+      ParseWorld({{"SLURM_PROCID", "5"}, {"SLURM_STEP_NUM_TASKS", "8"}, {"SLURM_LOCALID", "1"},
                   {"MASTER_ADDR", "node01"}, {"MASTER_PORT", "12345"}});
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_EQ(w->launcher, Launcher::kSlurm);
@@ -76,10 +76,19 @@ TEST(WorldTest, Slurm) {
   EXPECT_EQ(w->master_port, 12345);
 }
 
+TEST(WorldTest, AnSallocShellOrSbatchScriptIsAWorldOfOne) {
+  // Outside an srun step Slurm still sets SLURM_NTASKS (and, in a batch script, SLURM_PROCID):
+  // a plain run there must not wait for ranks that never come.
+  absl::StatusOr<World> w = ParseWorld({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "4"}});
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->launcher, Launcher::kNone);
+  EXPECT_FALSE(w->distributed());
+}
+
 TEST(WorldTest, TorchrunWinsOverSlurm) {
   EnvironmentMap env = Torchrun("1", "2");
   env["SLURM_PROCID"] = "0";
-  env["SLURM_NTASKS"] = "1";
+  env["SLURM_STEP_NUM_TASKS"] = "1";
   absl::StatusOr<World> w = ParseWorld(env);
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_EQ(w->launcher, Launcher::kTorchrun);
@@ -118,12 +127,12 @@ TEST(WorldTest, BadValuesAreOneLineNamingTheVariable) {
   env["LOCAL_RANK"] = "2";
   EXPECT_EQ(Error(env), "LOCAL_RANK=2: not below WORLD_SIZE=2");
 
-  EXPECT_EQ(Error({{"SLURM_PROCID", "4"}, {"SLURM_NTASKS", "4"}, {"SLURM_LOCALID", "0"},
+  EXPECT_EQ(Error({{"SLURM_PROCID", "4"}, {"SLURM_STEP_NUM_TASKS", "4"}, {"SLURM_LOCALID", "0"},
                    {"MASTER_ADDR", "a"}, {"MASTER_PORT", "1"}}),
-            "SLURM_PROCID=4: not below SLURM_NTASKS=4");
-  EXPECT_EQ(Error({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}, {"SLURM_LOCALID", "0"},
+            "SLURM_PROCID=4: not below SLURM_STEP_NUM_TASKS=4");
+  EXPECT_EQ(Error({{"SLURM_PROCID", "0"}, {"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_LOCALID", "0"},
                    {"MASTER_PORT", "1"}}),
-            "MASTER_ADDR: not set (needed with SLURM_NTASKS=2)");
+            "MASTER_ADDR: not set (needed with SLURM_STEP_NUM_TASKS=2)");
 }
 
 TEST(AllReduceTest, NamesSizesAndBusFactor) {
