@@ -90,17 +90,28 @@ TEST(WarmupTest, RunsTheSmallerLastBatchToo) {
 }
 
 TEST(WarmupTest, LastsAtLeastMinSeconds) {
+  // A clock the test owns: each step advances it by 0.25 s (exact in binary), so 1 s of
+  // warm-up is exactly 4 steps however long the steps really take here.
   FashionMnist d = MakeSyntheticFashionMnist(512, 10, 6);
+  double clock_s = 100.0;
   int steps = 0;
+  WarmupOptions w{/*min_steps=*/1, /*min_seconds=*/1.0, [&clock_s] { return clock_s; }};
   const std::vector<int64_t> sizes =
-      WarmUpOnLoader(d.train, LoaderOptions{64, 0, false, 0}, {/*min_steps=*/1, /*min_seconds=*/0.05},
-                     [&steps](const HostBatch&) {
-                       ++steps;
-                       std::this_thread::sleep_for(std::chrono::milliseconds(10));
-                     });
-  // Each step takes at least 10 ms: 0.05 s needs at least 5 of them.
-  EXPECT_GE(steps, 5);
-  EXPECT_EQ(static_cast<int>(sizes.size()), steps);
+      WarmUpOnLoader(d.train, LoaderOptions{64, 0, false, 0}, w, [&](const HostBatch&) {
+        ++steps;
+        clock_s += 0.25;
+      });
+  EXPECT_EQ(steps, 4);
+  // 512 = 8 x 64 has no tail, so nothing is added after the time is up.
+  EXPECT_EQ(sizes, (std::vector<int64_t>(4, 64)));
+  // More steps than the time needs: the steps decide.
+  steps = 0;
+  w.min_steps = 6;
+  EXPECT_EQ(WarmUpOnLoader(d.train, LoaderOptions{64, 0, false, 0}, w, [&](const HostBatch&) {
+              ++steps;
+              clock_s += 0.25;
+            }).size(), 6u);
+  EXPECT_EQ(steps, 6);
 }
 
 // ---- the host batch pool
