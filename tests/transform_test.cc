@@ -118,5 +118,28 @@ TEST(TransformTest, EpochOrderIsASeededPermutation) {
   EXPECT_NE(o, EpochOrder(1000, 2, 0));
 }
 
+TEST(TransformTest, ShardsSliceTheSameOrderAsDistributedSamplerDoes) {
+  const std::vector<int64_t> order = EpochOrder(10, 7, 0);
+  EXPECT_EQ(ShardOrder(order, 0, 1), order);
+  // 10 samples over 3 shards: 4 each, padded with the order's first 2; shard r takes
+  // positions r, r+3, r+6, r+9 of the padded order.
+  EXPECT_EQ(ShardSize(10, 3), 4);
+  const std::vector<int64_t> padded = {order[0], order[1], order[2], order[3], order[4], order[5],
+                                       order[6], order[7], order[8], order[9], order[0], order[1]};
+  std::multiset<int64_t> all;
+  for (int r = 0; r < 3; ++r) {
+    const std::vector<int64_t> shard = ShardOrder(order, r, 3);
+    EXPECT_EQ(shard, (std::vector<int64_t>{padded[r], padded[r + 3], padded[r + 6], padded[r + 9]})) << r;
+    all.insert(shard.begin(), shard.end());
+  }
+  // Every sample once, and the two padding samples twice.
+  for (int64_t s = 0; s < 10; ++s) {
+    EXPECT_EQ(all.count(s), (s == order[0] || s == order[1]) ? 2u : 1u) << s;
+  }
+  // More shards than samples: the order repeats, as the sampler's does.
+  EXPECT_EQ(ShardOrder({5, 6}, 4, 5), (std::vector<int64_t>{5}));
+  EXPECT_EQ(ShardOrder({5, 6}, 3, 5), (std::vector<int64_t>{6}));
+}
+
 }  // namespace
 }  // namespace trainbench
