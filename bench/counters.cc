@@ -38,6 +38,15 @@ CounterList EpochCounters(const EpochMeasurements& m) {
   c.emplace_back("params_M", static_cast<double>(m.parameters) / 1e6);
   c.emplace_back("train_loss", m.train_loss);
   c.emplace_back("test_acc", m.test_acc);
+  if (const auto& dp = m.data_parallel; dp && dp->nosync_seconds > 0 && m.epochs > 0 && m.timed_seconds > 0) {
+    const double synced_epoch_s = m.timed_seconds / m.epochs;
+    const double efficiency = dp->nosync_seconds / synced_epoch_s;
+    c.emplace_back("nosync_samples_per_second", static_cast<double>(m.samples_per_epoch) / dp->nosync_seconds);
+    c.emplace_back("scaling_efficiency", efficiency);
+    c.emplace_back("comm_exposed_pct", 100.0 * (1.0 - efficiency));
+    c.emplace_back("rank_max_s", dp->rank_max_seconds);
+    c.emplace_back("rank_min_s", dp->rank_min_seconds);
+  }
   return c;
 }
 

@@ -20,6 +20,15 @@ struct KernelBusy {
   int64_t steps = 0;          // optimizer steps in the span
 };
 
+// A data-parallel epoch (BM_TrainEpoch/.../ranks:N), measured on every rank and combined.
+struct DataParallelMeasurements {
+  // The no-sync epoch: the same ranks on the same shards with no gradient all-reduce, the
+  // slowest rank's time, in seconds.
+  double nosync_seconds = 0;
+  double rank_max_seconds = 0;  // slowest rank's mean timed epoch, s
+  double rank_min_seconds = 0;  // fastest rank's mean timed epoch, s
+};
+
 struct EpochMeasurements {
   int epochs = 0;
   int64_t samples_per_epoch = 0;
@@ -38,13 +47,21 @@ struct EpochMeasurements {
   std::optional<double> peak_flops;     // the device's dense peak, FLOP/s (CUDA, known GPU)
   double train_loss = 0;  // mean over the last epoch's batches
   double test_acc = 0;    // 0..1
+  // With ranks > 1: timed_seconds is the slowest rank's (each epoch ends when the last rank's
+  // does) and samples_per_epoch the whole training set, so samples_per_second is global.
+  std::optional<DataParallelMeasurements> data_parallel;
 };
 
 using CounterList = std::vector<std::pair<std::string, double>>;
 
 // samples_per_second, wall_s_per_epoch, data_wait_pct, params_M, train_loss, test_acc always;
 // step_span_pct, gpu_kernel_busy_pct, kernel_ms_per_step, amp_skipped_steps, peak_alloc_MB,
-// peak_reserved_MB, nvml_util_pct, host_peak_rss_MB, mfu_pct when measured.
+// peak_reserved_MB, nvml_util_pct, host_peak_rss_MB, mfu_pct when measured; for a
+// data-parallel epoch also nosync_samples_per_second, scaling_efficiency (the no-sync epoch's
+// time over the timed epochs': global samples/s over N times what each rank does without
+// gradient sync), comm_exposed_pct (the share of the timed epoch that gradient sync added,
+// 100 x (1 - scaling_efficiency); slightly negative when sync cost nothing measurable and
+// noise favoured the synced epochs), rank_max_s and rank_min_s.
 CounterList EpochCounters(const EpochMeasurements& m);
 
 struct StepMeasurements {
