@@ -35,12 +35,16 @@ bool NotRunAfterStop(benchmark::State& state) {
   return true;
 }
 
-bool FitsOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
-                const std::string& name, const std::string& what, const MemoryNeed& need) {
-  if (!env.run.memory_guard) return true;
+// Why need does not fit what ctx (and, for CUDA, the host) can still give, or nullopt.
+// processes: how many processes on this host each need as much host memory at once.
+std::optional<std::string> Shortfall(const BenchEnv& env, DeviceContext& ctx, const std::string& what,
+                                     MemoryNeed need, int processes = 1) {
+  if (!env.run.memory_guard) return std::nullopt;
   // What the previous benchmark left in the allocators' caches is available to this one.
   ctx.ReleaseCachedMemory();
   const bool on_cpu = ctx.device().is_cpu();
+  need.host_bytes *= processes;
+  if (on_cpu) need.device_bytes *= processes;  // the "device" is the same host memory
   std::optional<std::string> shortfall;
   std::string where = "host";
   if (on_cpu) {
@@ -53,9 +57,17 @@ bool FitsOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx
       where = "host";
     }
   }
-  if (!shortfall) return true;
-  Skip(state, name,
-       absl::StrCat(*shortfall, " (", where, " memory, ", what, "; --no_memory_guard runs it anyway)"));
+  if (!shortfall) return std::nullopt;
+  return absl::StrCat(*shortfall, " (", where, " memory, ", what,
+                      processes > 1 ? absl::StrCat(", for ", processes, " ranks on this host") : "",
+                      "; --no_memory_guard runs it anyway)");
+}
+
+bool FitsOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+                const std::string& name, const std::string& what, const MemoryNeed& need) {
+  const std::optional<std::string> why = Shortfall(env, ctx, what, need);
+  if (!why) return true;
+  Skip(state, name, *why);
   return false;
 }
 
@@ -69,23 +81,24 @@ std::string FirstLine(const std::string& message) {
   return message.substr(0, message.find('\n'));
 }
 
+std::optional<std::string> WhyNoContext(const BenchEnv& env, DeviceKind device, Precision precision) {
+  const DeviceContext* ctx = env.context(device);
+  if (ctx == nullptr) return "device:cuda: no CUDA GPU is available";
+  if (auto why = UnsupportedPrecision(precision, device)) return *why;
+  if (precision == Precision::kBf16 && !ctx->SupportsBf16()) {
+    return "precision:bf16 needs compute capability 8.0 or later on CUDA";
+  }
+  return std::nullopt;
+}
+
 DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, DeviceKind device,
                              Precision precision) {
   if (NotRunAfterStop(state)) return nullptr;
-  DeviceContext* ctx = env.context(device);
-  if (ctx == nullptr) {
-    state.SkipWithError("device:cuda: no CUDA GPU is available");
-    return nullptr;
-  }
-  if (auto why = UnsupportedPrecision(precision, device)) {
+  if (const std::optional<std::string> why = WhyNoContext(env, device, precision)) {
     state.SkipWithError(why->c_str());
     return nullptr;
   }
-  if (precision == Precision::kBf16 && !ctx->SupportsBf16()) {
-    state.SkipWithError("precision:bf16 needs compute capability 8.0 or later on CUDA");
-    return nullptr;
-  }
-  return ctx;
+  return env.context(device);
 }
 
 bool IsOutOfMemoryMessage(const std::string& first_line) {
@@ -163,6 +176,11 @@ bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceCont
                         const EpochConfig& c) {
   return FitsOrSkip(state, env, ctx, BenchmarkName(c), BatchAndModel(c.batch, c.model),
                     EpochNeed(c, env.data.train.count));
+}
+
+std::optional<std::string> WhyNotInMemory(const BenchEnv& env, DeviceContext& ctx, const EpochConfig& c,
+                                          int processes) {
+  return Shortfall(env, ctx, BatchAndModel(c.batch, c.model), EpochNeed(c, env.data.train.count), processes);
 }
 
 bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,6 +70,9 @@ std::string FirstLine(const std::string& message);
 DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, DeviceKind device,
                              Precision precision);
 
+// Why ContextOrSkip would skip (no GPU, a precision the device does not run), or nullopt.
+std::optional<std::string> WhyNoContext(const BenchEnv& env, DeviceKind device, Precision precision);
+
 // Whether an exception's first line reports an allocation failure: LibTorch's
 // OutOfMemoryError, a failed cudaMalloc/cudaHostAlloc (AcceleratorError), cuBLAS or cuDNN
 // failing to allocate a workspace, or the CPU allocator.
@@ -108,6 +112,10 @@ bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceCont
                         const EpochConfig& c);
 bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
                         const StepConfig& c);
+// The memory guard's reason for an epoch, without skipping: processes is how many processes
+// on this host (ranks of a world) each need as much host memory at once.
+std::optional<std::string> WhyNotInMemory(const BenchEnv& env, DeviceContext& ctx, const EpochConfig& c,
+                                          int processes = 1);
 bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
                         const LoaderConfig& c);
 

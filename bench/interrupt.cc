@@ -46,6 +46,11 @@ bool StopRequested() { return g_stop_signal.load(std::memory_order_relaxed) != 0
 
 int StopSignal() { return g_stop_signal.load(std::memory_order_relaxed); }
 
+void RequestStop(int signal_number) {
+  int expected = 0;
+  g_stop_signal.compare_exchange_strong(expected, signal_number);
+}
+
 std::string SignalName(int signal_number) {
   switch (signal_number) {
     case SIGINT: return "SIGINT";

@@ -23,6 +23,11 @@ void InstallInterruptHandlers();
 // The first signal that arrived (SIGINT or SIGTERM), 0 if none.
 [[nodiscard]] int StopSignal();
 
+// Stops this process as if signal_number had arrived (no-op once a stop is requested). For a
+// world of several ranks: a signal that reached one rank stops all of them at the same
+// benchmark boundary, once they have agreed on it (bench/distributed.h, AgreedStopSignal).
+void RequestStop(int signal_number);
+
 // "SIGINT", "SIGTERM", or "signal N".
 [[nodiscard]] std::string SignalName(int signal_number);
 

@@ -102,6 +102,10 @@ std::string BenchmarkName(const EpochConfig& c) {
                       "/graph:", c.graph ? 1 : 0);
 }
 
+std::string DataParallelBenchmarkName(const EpochConfig& c, int ranks) {
+  return absl::StrCat(BenchmarkName(c), "/ranks:", ranks);
+}
+
 std::string BenchmarkName(const StepConfig& c) {
   return absl::StrCat("BM_TrainStep/batch:", c.batch, "/model:", ModelName(c.model),
                       "/precision:", PrecisionName(c.precision), "/device:", DeviceName(c.device),

@@ -74,6 +74,10 @@ struct TransferConfig {
 
 // "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda/graph:0"
 std::string BenchmarkName(const EpochConfig& c);
+// "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda/graph:0/ranks:8":
+// the data-parallel epoch of a world of ranks > 1 (batch is per rank). A world of one keeps
+// BenchmarkName(c).
+std::string DataParallelBenchmarkName(const EpochConfig& c, int ranks);
 // "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cuda/graph:0"
 std::string BenchmarkName(const StepConfig& c);
 // "BM_DataLoader/batch:256/workers:4/pin:1"

@@ -12,6 +12,7 @@
 
 #include "bench/counters.h"
 #include "bench/env.h"
+#include "bench/epoch_loop.h"
 #include "fixtures/host_memory.h"
 #include "fixtures/loader.h"
 #include "fixtures/warmup.h"
@@ -20,65 +21,6 @@
 
 namespace trainbench {
 namespace {
-
-// Stops NVML sampling however the timed epochs end, so that no sampler thread outlives a
-// benchmark that threw (the last one's would still be calling NVML at process exit).
-class UtilizationSampling {
- public:
-  explicit UtilizationSampling(DeviceContext& ctx) : ctx_(ctx) { ctx_.StartUtilizationSampling(); }
-  ~UtilizationSampling() { Stop(); }
-  std::optional<double> Stop() { return ctx_.StopUtilizationSampling(); }
-
- private:
-  DeviceContext& ctx_;
-};
-
-struct EpochResult {
-  double timed_seconds = 0;
-  double wall_seconds = 0;
-  double wait_seconds = 0;
-  std::optional<double> step_span_seconds;
-  double mean_loss = 0;
-  int64_t steps = 0;
-};
-
-// One epoch, timed. The copy of batch i+1 is started before step i runs, so with pinned
-// memory it overlaps compute on the copy stream; each host batch goes back to the loader's
-// pool as soon as it is staged.
-EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train,
-                     const LoaderOptions& lo, int64_t epoch) {
-  EpochResult r;
-  ctx.Synchronize();
-  ctx.ResetStepMarks();
-  const auto wall_start = std::chrono::steady_clock::now();
-  std::unique_ptr<IntervalTimer> timer = ctx.NewTimer();
-  timer->Start();
-  // ---- timed section starts
-  EpochLoader loader(train, lo, epoch);
-  at::Tensor loss_sum = at::zeros({}, at::TensorOptions().device(ctx.device()).dtype(at::kFloat));
-  std::optional<DeviceBatch> next;
-  if (std::optional<HostBatch> h = loader.Next()) next = ctx.Stage(*h, lo.pinned);
-  while (next) {
-    ThrowIfInterrupted();  // SIGINT/SIGTERM stop at a step boundary
-    DeviceBatch current = std::move(*next);
-    next.reset();
-    if (std::optional<HostBatch> h = loader.Next()) next = ctx.Stage(*h, lo.pinned);
-    ctx.Use(current);
-    ctx.MarkStepBegin();
-    loss_sum += trainer.Step(current.images, current.labels);
-    ctx.MarkStepEnd();
-  }
-  timer->Stop();
-  // ---- timed section ends
-  r.timed_seconds = timer->ElapsedSeconds();
-  ctx.Synchronize();
-  r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  r.wait_seconds = loader.wait_seconds();
-  r.step_span_seconds = ctx.StepBusySeconds();
-  r.steps = loader.num_batches();
-  r.mean_loss = loss_sum.item<double>() / static_cast<double>(r.steps);
-  return r;
-}
 
 void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const BenchEnv& env) {
   DeviceContext* ctx = ContextOrSkip(state, env, c.device, c.precision);

@@ -150,17 +150,33 @@ void Trainer::CaptureStep(const at::Tensor& images, const at::Tensor& labels) {
   graph_ = *std::move(g);
 }
 
+void Trainer::ForwardBackward(const at::Tensor& images, const at::Tensor& labels) {
+  const at::Tensor loss = ForwardLoss(images, labels);
+  (scaler_ ? scaler_->Scale(loss) : loss).backward();
+  if (fused_) {
+    fused_->ZeroGrad();
+  } else {
+    optimizer_->zero_grad();
+  }
+}
+
 at::Tensor Trainer::EagerStep(const at::Tensor& images, const at::Tensor& labels) {
+  if (hooks_ != nullptr) hooks_->BeforeForward();
+  // The loss backward runs on: the hooks see it first (DDP's prepare_for_backward).
+  const auto backward = [this](const at::Tensor& loss) {
+    if (hooks_ != nullptr) hooks_->BeforeBackward(loss);
+    loss.backward();
+  };
   if (fused_) {
     fused_->ZeroGrad();
     at::Tensor loss = ForwardLoss(images, labels);
     if (scaler_) {
-      scaler_->Scale(loss).backward();
+      backward(scaler_->Scale(loss));
       scaler_->CheckFinite(fused_->Gradients());
       fused_->Step(scaler_->scale_tensor(), scaler_->found_inf());
       scaler_->Update();
     } else {
-      loss.backward();
+      backward(loss);
       fused_->Step();
     }
     return loss.detach();
@@ -168,10 +184,10 @@ at::Tensor Trainer::EagerStep(const at::Tensor& images, const at::Tensor& labels
   optimizer_->zero_grad();
   at::Tensor loss = ForwardLoss(images, labels);
   if (scaler_) {
-    scaler_->Scale(loss).backward();
+    backward(scaler_->Scale(loss));
     if (scaler_->UnscaleAndUpdate(*optimizer_)) optimizer_->step();
   } else {
-    loss.backward();
+    backward(loss);
     optimizer_->step();
   }
   return loss.detach();

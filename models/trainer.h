@@ -60,6 +60,17 @@ class LossScaler {
   int64_t growth_interval_;
 };
 
+// What a data-parallel wrapper does around each eager step (bench/distributed.h's
+// GradientSync, the work torch.nn.parallel.DistributedDataParallel does in forward()).
+class StepHooks {
+ public:
+  virtual ~StepHooks() = default;
+  // Before the forward pass: e.g. broadcast buffers (BatchNorm statistics) from rank 0.
+  virtual void BeforeForward() = 0;
+  // Before backward on loss (the scaled loss with fp16): e.g. arm the gradient reducer.
+  virtual void BeforeBackward(const at::Tensor& loss) = 0;
+};
+
 class Trainer {
  public:
   // Seeds torch's generators with seed, then builds the model and moves it to ctx's device.
@@ -83,6 +94,17 @@ class Trainer {
   // host, which a graph would freeze), a device that captures (CUDA). Throws on failure.
   void CaptureStep(const at::Tensor& images, const at::Tensor& labels);
   [[nodiscard]] bool graphed() const { return graph_ != nullptr; }
+
+  // Called around every eager step from now on; null for none. REQUIRES: hooks outlives
+  // the steps; not with CaptureStep (the hooks run host code).
+  void set_step_hooks(StepHooks* hooks) { hooks_ = hooks; }
+
+  // Forward and backward on a batch with no hooks and no optimizer step, then the gradients
+  // zeroed: the parameters and optimizer state are left as they were (BatchNorm's running
+  // statistics do move, as in any training-mode forward). A data-parallel
+  // benchmark runs it on every rank before any collective, so that a batch that does not fit
+  // fails there, where the ranks can still agree to skip it.
+  void ForwardBackward(const at::Tensor& images, const at::Tensor& labels);
   static constexpr int kGraphWarmupSteps = 3;
 
   // Top-1 accuracy (0..1) on a whole image set, untimed, in batches of eval_batch.
@@ -104,6 +126,7 @@ class Trainer {
   std::optional<LossScaler> scaler_;
   // CUDA graph mode: the captured step and its input/output buffers.
   std::unique_ptr<StepGraph> graph_;
+  StepHooks* hooks_ = nullptr;
   at::Tensor static_images_, static_labels_, static_loss_;
 };
 

@@ -26,6 +26,10 @@ TEST(GraphAxisTest, NamesEndWithTheGraphAxis) {
   EpochConfig e{256, ModelKind::kMedium, 4, Precision::kFp32, true, DeviceKind::kCuda, /*graph=*/true};
   EXPECT_EQ(BenchmarkName(e),
             "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:1");
+  // A data-parallel world's ranks axis comes last, after graph.
+  e.graph = false;
+  EXPECT_EQ(DataParallelBenchmarkName(e, 8),
+            "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0/ranks:8");
 }
 
 TEST(GraphAxisTest, Graph1OnCpuIsAnError) {
