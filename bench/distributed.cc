@@ -2,21 +2,33 @@
 
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
+#include <set>
+#include <thread>
 
 #include <ATen/ops/full.h>
 #include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 #include <c10/util/Logging.h>
+#include <gloo/common/error.h>
+#include <gloo/config.h>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/comm.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "bench/env.h"
 #include "bench/interrupt.h"
 
@@ -29,9 +41,18 @@ namespace trainbench {
 struct ProcessGroups {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::Backend> cpu;  // ProcessGroupGloo
+  // The same backend behind a ProcessGroup, as c10d::Reducer and broadcast_coalesced take it.
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  // Numbers the agreement steps (FirstRankThatCannot), which every rank takes in the same
+  // order, so that each one's store keys are its own.
+  int64_t agreements = 0;
 };
 
 namespace {
+
+// Every key trainbench sets in the world's store starts with this (torchrun's agent keeps its
+// own keys in the same store).
+constexpr char kStorePrefix[] = "trainbench/";
 
 // The first line of a c10d exception, without LibTorch's C++ backtrace.
 std::string Reason(const std::exception& e) {
@@ -55,20 +76,20 @@ std::shared_ptr<::gloo::transport::Device> GlooDevice(const World& w) {
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
-[[noreturn]] void FailCollective(const World& w, const std::string& name, const std::string& reason) {
-  std::cout.flush();
-  std::fflush(nullptr);
-  std::fprintf(stderr, "trainbench: rank %d of %d: %s: collective failed: %s\n", w.rank, w.size,
-               name.c_str(), reason.c_str());
-  std::fflush(stderr);
-  // _Exit, as main's FailWrite: no static destructors under a broken group (Gloo's threads).
-  std::_Exit(1);
+// Whether e is a collective's failure (a peer gone, a timeout) rather than this rank's own.
+bool IsCollectiveFailure(const std::exception& e) {
+  if (dynamic_cast<const c10::DistError*>(&e) != nullptr) return true;
+  if (dynamic_cast<const ::gloo::Exception*>(&e) != nullptr) return true;
+  // Wrapped on the way (a future's error rethrown as c10::Error): Gloo's own messages.
+  const std::string what = Reason(e);
+  return absl::StrContains(what, "gloo/") || absl::StrContains(what, "Connection closed by peer") ||
+         absl::StrContains(what, "Connection reset by peer");
 }
 
 void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_t bytes,
                         const DistEnv& dist) {
-  if (StopRequested()) {
-    state.SkipWithError(NotRunMessage(StopSignal()).c_str());
+  if (const int signal_number = AgreedStopSignal(dist)) {
+    state.SkipWithError(NotRunMessage(signal_number).c_str());
     return;
   }
   c10d::Backend& group = *dist.groups->cpu;
@@ -113,7 +134,7 @@ void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_
       ++all_reduces;
     }
   } catch (const std::exception& e) {
-    FailCollective(dist.world, name, Reason(e));
+    EndWorld(dist, name, e);
   }
   if (seconds <= 0) return;
   const double algbw_GB_per_s = static_cast<double>(bytes) * all_reduces / seconds / 1e9;
@@ -169,11 +190,118 @@ absl::Status Rendezvous(DistEnv& dist) {
     return absl::UnavailableError(absl::StrCat("Gloo process group over ", where, " (rank ", w.rank, " of ",
                                                w.size, "): ", Reason(e)));
   }
+  groups->group = c10::make_intrusive<c10d::ProcessGroup>(groups->store, w.rank, w.size);
+  groups->group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, groups->cpu);
+  groups->group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+  try {
+    // Where every rank runs, for the context's nodes and ranks per node.
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    groups->store->set(absl::StrCat(kStorePrefix, "host/", w.rank), std::string(host));
+    std::map<std::string, int> ranks_on;
+    for (int r = 0; r < w.size; ++r) {
+      const std::vector<uint8_t> h = groups->store->get(absl::StrCat(kStorePrefix, "host/", r));
+      ++ranks_on[std::string(h.begin(), h.end())];
+    }
+    dist.nodes = static_cast<int>(ranks_on.size());
+    for (const auto& [name, n] : ranks_on) dist.ranks_per_node = std::max(dist.ranks_per_node, n);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("store at ", where, " (rank ", w.rank, " of ", w.size,
+                                               "): ", Reason(e)));
+  }
   dist.groups = std::move(groups);
   return absl::OkStatus();
 }
 
 const char* BackendName(const DistEnv&) { return "gloo"; }
+
+std::string BackendVersion(const DistEnv&) {
+  return absl::StrCat(GLOO_VERSION_MAJOR, ".", GLOO_VERSION_MINOR, ".", GLOO_VERSION_PATCH);
+}
+
+absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& lines) {
+  c10d::Store& store = *dist.groups->store;
+  const World& w = dist.world;
+  try {
+    store.set(absl::StrCat(kStorePrefix, "run/", w.rank), absl::StrJoin(lines, "\n"));
+    const auto read = [&store](int r) {
+      const std::vector<uint8_t> v = store.get(absl::StrCat(kStorePrefix, "run/", r));
+      return std::vector<std::string>(absl::StrSplit(std::string(v.begin(), v.end()), '\n'));
+    };
+    const std::vector<std::string> first = read(0);
+    for (int r = 1; r < w.size; ++r) {
+      const std::vector<std::string> other = read(r);
+      if (other == first) continue;
+      size_t i = 0;
+      while (i < first.size() && i < other.size() && first[i] == other[i]) ++i;
+      const std::string theirs = i < other.size() ? absl::StrCat("'", other[i], "'") : "nothing";
+      const std::string ours = i < first.size() ? absl::StrCat("'", first[i], "'") : "nothing";
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rank ", r, " of ", w.size, " would run something else than rank 0 (ranks need the same "
+          "flags and benchmarks): it has ", theirs, " where rank 0 has ", ours));
+    }
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("comparing the ranks' runs (rank ", w.rank, " of ", w.size,
+                                               "): ", Reason(e)));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// A collective whose failure ends the process: the group is unusable after one.
+double ReduceScalar(const DistEnv& dist, double value, c10d::ReduceOp op, const char* what) {
+  std::vector<at::Tensor> t{at::full({1}, value, at::kDouble)};
+  c10d::AllreduceOptions options;
+  options.reduceOp = op;
+  try {
+    dist.groups->cpu->allreduce(t, options)->wait();
+  } catch (const std::exception& e) {
+    EndWorld(dist, what, e);
+  }
+  return t[0].item<double>();
+}
+
+}  // namespace
+
+double MaxOverRanks(const DistEnv& dist, double value) {
+  return ReduceScalar(dist, value, c10d::ReduceOp::MAX, "agreeing on the slowest rank");
+}
+
+double MinOverRanks(const DistEnv& dist, double value) {
+  return ReduceScalar(dist, value, c10d::ReduceOp::MIN, "agreeing on the fastest rank");
+}
+
+int AgreedStopSignal(const DistEnv& dist) {
+  const int signal_number = static_cast<int>(
+      ReduceScalar(dist, static_cast<double>(StopSignal()), c10d::ReduceOp::MAX, "agreeing on a stop"));
+  if (signal_number != 0) RequestStop(signal_number);
+  return signal_number;
+}
+
+std::optional<std::string> FirstRankThatCannot(const DistEnv& dist, const std::string& what,
+                                               const std::optional<std::string>& mine) {
+  const World& w = dist.world;
+  const int64_t step = dist.groups->agreements++;
+  const auto key = [step](int r) { return absl::StrCat(kStorePrefix, "cannot/", step, "/", r); };
+  std::vector<at::Tensor> cannot{at::zeros({w.size}, at::kFloat)};
+  try {
+    // The reason first, so that it is in the store before any rank learns there is one.
+    if (mine) {
+      dist.groups->store->set(key(w.rank), *mine);
+      cannot[0][w.rank] = 1.0f;
+    }
+    dist.groups->cpu->allreduce(cannot)->wait();
+    for (int r = 0; r < w.size; ++r) {
+      if (cannot[0][r].item<float>() == 0.0f) continue;
+      const std::vector<uint8_t> why = dist.groups->store->get(key(r));
+      return absl::StrCat("rank ", r, ": ", std::string(why.begin(), why.end()));
+    }
+  } catch (const std::exception& e) {
+    EndWorld(dist, what, e);
+  }
+  return std::nullopt;
+}
 
 void RegisterAllReduce(const std::vector<int64_t>& bytes, const DistEnv& dist) {
   for (const int64_t b : bytes) {
@@ -185,6 +313,138 @@ void RegisterAllReduce(const std::vector<int64_t>& bytes, const DistEnv& dist) {
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);
   }
+}
+
+void EndWorld(const DistEnv& dist, const std::string& benchmark, const std::exception& e) {
+  const World& w = dist.world;
+  const bool collective = IsCollectiveFailure(e);
+  const std::string reason = Reason(e);
+  c10d::Store* store = dist.groups ? dist.groups->store.get() : nullptr;
+  const auto key = [](int r) { return absl::StrCat(kStorePrefix, "failed/", r); };
+  constexpr char kOwn[] = "own|";
+  bool store_answers = store != nullptr;
+  if (store_answers) {
+    try {
+      store->set(key(w.rank), absl::StrCat(collective ? "collective|" : kOwn, benchmark, ": ", reason));
+    } catch (const std::exception&) {
+      store_answers = false;
+    }
+  }
+  std::string line;
+  if (!collective) {
+    line = absl::StrCat(benchmark, ": ", reason, " (the other ranks stop at their next collective)");
+  } else {
+    // Who caused it: a rank that failed on its own says so in the store (above); the ranks it
+    // left waiting see their collectives fail and say that; a rank killed says nothing.
+    std::map<int, std::string> words;
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::min<std::chrono::milliseconds>(std::chrono::seconds(5), dist.timeout);
+    const auto has_own = [&] {
+      return std::any_of(words.begin(), words.end(), [&](const auto& kv) { return absl::StartsWith(kv.second, kOwn); });
+    };
+    while (store_answers) {
+      for (int r = 0; r < w.size && store_answers; ++r) {
+        if (r == w.rank || words.count(r) > 0) continue;
+        try {
+          if (store->check({key(r)})) {
+            const std::vector<uint8_t> v = store->get(key(r));
+            words[r] = std::string(v.begin(), v.end());
+          }
+        } catch (const std::exception&) {
+          store_answers = false;
+        }
+      }
+      if (has_own() || static_cast<int>(words.size()) == w.size - 1 ||
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::string cause;
+    for (const auto& [r, word] : words) {
+      if (absl::StartsWith(word, kOwn)) {
+        cause = absl::StrCat("rank ", r, " failed first: ", word.substr(sizeof(kOwn) - 1));
+        break;
+      }
+    }
+    if (cause.empty() && !store_answers) {
+      cause = w.agent_store ? "torchrun's store stopped answering too"
+                            : (w.rank == 0 ? "" : "rank 0 stopped answering (it serves the store: killed, crashed or hung)");
+    }
+    if (cause.empty()) {
+      std::vector<int> silent;
+      for (int r = 0; r < w.size; ++r) {
+        if (r != w.rank && words.count(r) == 0) silent.push_back(r);
+      }
+      cause = silent.empty() ? "every other rank saw a collective fail too"
+                             : absl::StrCat(silent.size() == 1 ? "rank " : "ranks ", absl::StrJoin(silent, ", "),
+                                            " stopped answering (killed, crashed or hung)");
+    }
+    line = absl::StrCat(benchmark, ": ", cause, "; here: ", reason);
+  }
+  std::cout.flush();
+  std::fflush(nullptr);
+  std::fprintf(stderr, "trainbench: rank %d of %d: %s\n", w.rank, w.size, line.c_str());
+  std::fflush(stderr);
+  // _Exit, as main's FailWrite: no static destructors under a broken group (Gloo's threads).
+  std::_Exit(1);
+}
+
+// ---- GradientSync
+
+// DDP's broadcast_bucket_size for the initial module-state sync: 250 MiB per coalesced broadcast.
+constexpr size_t kBroadcastBucketBytes = 250u * 1024 * 1024;
+
+struct GradientSync::Impl {
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  std::vector<at::Tensor> buffers;
+  std::unique_ptr<c10d::Reducer> reducer;
+};
+
+GradientSync::GradientSync(const DistEnv& dist, torch::nn::Module& model, int64_t bucket_bytes)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->group = dist.groups->group;
+  std::vector<at::Tensor> params;
+  for (const at::Tensor& p : model.parameters()) {
+    if (p.requires_grad()) params.push_back(p);
+  }
+  impl_->buffers = model.buffers();
+  // As DistributedDataParallel's constructor: the same shapes everywhere, then rank 0's values.
+  c10d::verify_params_across_processes(impl_->group, params, std::nullopt);
+  std::vector<at::Tensor> state = params;
+  state.insert(state.end(), impl_->buffers.begin(), impl_->buffers.end());
+  {
+    torch::NoGradGuard no_grad;  // in-place writes into leaf parameters
+    c10d::broadcast_coalesced(impl_->group, state, kBroadcastBucketBytes, /*rank=*/0);
+  }
+  // Buckets in DDP's way: sized in parameter order, then reversed, so that the first bucket to
+  // fill in backward (the last layers' gradients) is all-reduced first, while backward goes on.
+  const std::vector<bool> sparse(params.size(), false);
+  auto [indices, limits] = c10d::compute_bucket_assignment_by_size(
+      params, {static_cast<size_t>(c10d::kDefaultFirstBucketBytes), static_cast<size_t>(bucket_bytes)}, sparse);
+  std::reverse(indices.begin(), indices.end());
+  std::vector<int64_t> limits_bytes(limits.rbegin(), limits.rend());
+  impl_->reducer = std::make_unique<c10d::Reducer>(
+      params, std::move(indices), impl_->group, sparse, bucket_bytes, /*find_unused_parameters=*/false,
+      /*gradient_as_bucket_view=*/false, std::unordered_map<size_t, std::string>{},
+      c10d::kDefaultFirstBucketBytes, /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false,
+      std::move(limits_bytes));
+}
+
+GradientSync::~GradientSync() = default;
+
+void GradientSync::BeforeForward() {
+  if (!impl_->buffers.empty()) {
+    torch::NoGradGuard no_grad;
+    c10d::broadcast_coalesced(impl_->group, impl_->buffers, kBroadcastBucketBytes, /*rank=*/0);
+  }
+  impl_->reducer->prepare_for_forward();
+}
+
+void GradientSync::BeforeBackward(const at::Tensor&) {
+  // With find_unused_parameters=false the reducer needs no outputs: every parameter's
+  // gradient is expected. Not armed (no_sync), its autograd hooks do nothing.
+  if (enabled_) impl_->reducer->prepare_for_backward({});
 }
 
 }  // namespace trainbench

@@ -8,12 +8,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "bench/world.h"
+#include "models/trainer.h"
 
 namespace trainbench {
 
@@ -26,6 +29,10 @@ struct DistEnv {
   // (--dist_timeout_s): a rank that never arrives or dies ends the run instead of hanging it.
   std::chrono::milliseconds timeout{std::chrono::seconds(120)};
   std::shared_ptr<ProcessGroups> groups;  // null until Rendezvous
+  // Filled in by Rendezvous from every rank's host name: distinct hosts, and the most ranks
+  // on one of them.
+  int nodes = 1;
+  int ranks_per_node = 1;
 };
 
 // Connects this rank to the world's TCPStore at MASTER_ADDR:MASTER_PORT (rank 0 serves it,
@@ -37,6 +44,68 @@ absl::Status Rendezvous(DistEnv& dist);
 
 // "gloo": the backend of the process group that Rendezvous builds.
 const char* BackendName(const DistEnv& dist);
+// "0.5.0": its version, as its headers say (Debian's libgloo-dev; the wheel's libtorch_cpu
+// carries its own copy of Gloo, of a version it does not report).
+std::string BackendVersion(const DistEnv& dist);
+
+// Whether every rank is about to run the same thing: lines (the benchmark names in order and
+// the flags) are compared with rank 0's through the store. The error names the first rank
+// that differs and its first differing line, the same on every rank. REQUIRES: Rendezvous.
+absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& lines);
+
+// ---- agreeing across ranks: small CPU collectives, untimed. Each must be called by every
+// rank in the same order (as the benchmarks are); a failed one ends the process (EndWorld).
+
+double MaxOverRanks(const DistEnv& dist, double value);
+double MinOverRanks(const DistEnv& dist, double value);
+
+// The stop signal any rank has received (bench/interrupt.h), 0 if none. Once one has, every
+// rank's stop is requested with it (RequestStop), so that all of them stop at the same
+// benchmark boundary, skip the same benchmarks, and exit with the same status.
+int AgreedStopSignal(const DistEnv& dist);
+
+// Every rank says whether it can go on (mine is nullopt) or why it cannot; returns
+// "rank R: <why>" for the lowest rank that cannot, or nullopt when all can. what names the
+// step, for the error should the collective fail.
+std::optional<std::string> FirstRankThatCannot(const DistEnv& dist, const std::string& what,
+                                               const std::optional<std::string>& mine);
+
+// Ends this rank after a failure inside a benchmark that the other ranks cannot finish
+// without it: one line on stderr, "trainbench: rank R of N: <benchmark>: ...", then exit 1.
+// A failure of this rank's own (out of memory mid-epoch) is said at once, and recorded in the
+// store for the others. A failed collective (a rank died, a timeout) first waits up to 5 s for
+// the other ranks' words and names the rank whose own failure came first or, failing that,
+// the ranks that said nothing (killed, crashed or hung).
+[[noreturn]] void EndWorld(const DistEnv& dist, const std::string& benchmark, const std::exception& e);
+
+// Gradient averaging for a data-parallel replica of a model, as DistributedDataParallel does
+// it, with its engine: the parameters are checked against rank 0's
+// (verify_params_across_processes) and broadcast from it with the buffers; c10d::Reducer then
+// all-reduces the gradients in buckets (1 MiB first, then bucket_bytes) during backward, as
+// each bucket's gradients are ready, and averages them. Buffers (BatchNorm statistics) are
+// broadcast from rank 0 before every forward (DDP's broadcast_buffers=True).
+// REQUIRES: Rendezvous has succeeded; every rank builds it, in the same order, for the same
+// model; model outlives it.
+class GradientSync final : public StepHooks {
+ public:
+  static constexpr int64_t kDefaultBucketBytes = 25 * 1024 * 1024;  // DDP's bucket_cap_mb=25
+  GradientSync(const DistEnv& dist, torch::nn::Module& model, int64_t bucket_bytes = kDefaultBucketBytes);
+  ~GradientSync() override;
+  GradientSync(const GradientSync&) = delete;
+  GradientSync& operator=(const GradientSync&) = delete;
+
+  // false: backward runs with no all-reduce (DDP's no_sync()), each rank keeping its own
+  // gradients; buffers are still broadcast.
+  void set_enabled(bool enabled) { enabled_ = enabled; }
+
+  void BeforeForward() override;
+  void BeforeBackward(const at::Tensor& loss) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  bool enabled_ = true;
+};
 
 // BM_AllReduce/bytes:N/ranks:R for each size: float32 tensors of N bytes per rank summed over
 // the CPU group, one all-reduce per iteration, timed by the steady clock around

@@ -13,7 +13,8 @@
 // Under a launcher (torchrun, Slurm: bench/world.h) with more than one rank, every rank runs
 // this same main with the same flags and registers the same benchmarks in the same order; the
 // ranks meet at the rendezvous (bench/distributed.h) after the filter check, and only rank 0
-// prints the table and writes --benchmark_out. So far only BM_AllReduce runs in such a world.
+// prints the table and writes --benchmark_out. Such a world runs BM_AllReduce and the
+// data-parallel BM_TrainEpoch (bench/data_parallel.h), on the CPU with Gloo.
 #include <benchmark/benchmark.h>
 
 #include <signal.h>
@@ -41,6 +42,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
 #include "bench/lab_suite.h"
+#include "bench/data_parallel.h"
 #include "bench/distributed.h"
 #include "bench/env.h"
 #include "bench/interrupt.h"
@@ -276,7 +278,12 @@ void AddWorldContext(const DistEnv& dist) {
   benchmark::AddCustomContext("world_size", absl::StrCat(dist.world.size));
   benchmark::AddCustomContext("launcher", LauncherName(dist.world.launcher));
   benchmark::AddCustomContext("dist_backend", BackendName(dist));
+  benchmark::AddCustomContext("dist_backend_version", BackendVersion(dist));
   benchmark::AddCustomContext("dist_timeout_s", absl::StrCat(dist.timeout.count() / 1000));
+  benchmark::AddCustomContext("nodes", absl::StrCat(dist.nodes));
+  benchmark::AddCustomContext("ranks_per_node", absl::StrCat(dist.ranks_per_node));
+  // GPUs the ranks train on: none while a world of several ranks runs on the CPU (Gloo).
+  benchmark::AddCustomContext("gpus_per_node", "0");
 }
 
 // A reporter that prints nothing and keeps Google Benchmark's messages. run = true: ranks
@@ -338,6 +345,12 @@ int main(int argc, char** argv) {
   // removes its own flags and leaves the rest.
   std::vector<char*> args(argv, argv + argc);
   args.resize(argc + 2, nullptr);
+  // What every rank of a world must agree on (CheckSameRun): the flags as given, but the
+  // program's path and where rank 0 writes its file.
+  std::vector<std::string> run_lines;
+  for (int i = 1; i < argc; ++i) {
+    if (!absl::StartsWith(argv[i], "--benchmark_out")) run_lines.push_back(absl::StrCat("flag ", argv[i]));
+  }
   int args_count = argc;
   const BenchmarkOut out = TakeBenchmarkOut(&args_count, args.data());
   // Google Benchmark shuffles each process's run order on its own: ranks would then pair up
@@ -413,7 +426,6 @@ int main(int argc, char** argv) {
   // every shape a benchmark times, so the tuning stays out of the timed section.
   at::globalContext().setBenchmarkCuDNN(env.run.cudnn_benchmark);
   AddContext(env);
-  if (dist.world.distributed()) AddWorldContext(dist);
   // The lab suite as declared (bench/lab_suite.cc), for the report and plots to read back:
   // each part's centre and sweeps, whatever the axis flags picked for this run.
   benchmark::AddCustomContext("lab_parts", LabPartsJson(LabSuite(cuda_available)));
@@ -425,13 +437,27 @@ int main(int argc, char** argv) {
     Fail("--graph=1: needs --adam=fused (the loop update cannot be captured)");
   }
   if (dist.world.distributed()) {
-    // Nothing may look data-parallel that is not: every rank would train its own full copy.
-    if (rank0) {
-      std::fprintf(stderr,
-                   "trainbench: data-parallel training benchmarks are not implemented yet: only "
-                   "BM_AllReduce runs with WORLD_SIZE>1\n");
+    if (!order.graph_steps.empty() || !order.graph_epochs.empty()) {
+      Fail("--graph=1: not with WORLD_SIZE>1 (the gradient reducer's hooks run on the host, outside a graph)");
+    }
+    // On the CPU process group (Gloo): the data-parallel epochs of the CPU configurations.
+    std::vector<EpochConfig> cpu_epochs;
+    for (const EpochConfig& c : order.epochs) {
+      if (c.device == DeviceKind::kCpu) cpu_epochs.push_back(c);
+    }
+    if (cpu_epochs.size() < order.epochs.size() && rank0) {
+      std::fprintf(stderr, "trainbench: WORLD_SIZE>1 runs the device:cpu epochs only (%zu of %zu): "
+                           "the CUDA process group (NCCL) is not built in\n",
+                   cpu_epochs.size(), order.epochs.size());
     }
     RegisterAllReduce(DefaultAllReduceBytes(), dist);
+    RegisterDataParallelEpoch(cpu_epochs, env, dist);
+    for (const int64_t b : DefaultAllReduceBytes()) {
+      run_lines.push_back(absl::StrCat("benchmark ", AllReduceBenchmarkName(b, dist.world.size)));
+    }
+    for (const EpochConfig& c : cpu_epochs) {
+      run_lines.push_back(absl::StrCat("benchmark ", DataParallelBenchmarkName(c, dist.world.size)));
+    }
   } else {
     RegisterTrainEpoch(order.epochs, env);
     RegisterTrainStep(order.steps, env);
@@ -448,6 +474,15 @@ int main(int argc, char** argv) {
   CheckFilter();
   if (dist.world.distributed()) {
     if (absl::Status s = Rendezvous(dist); !s.ok()) Fail(std::string(s.message()));
+    // A rank with other flags would pair its collectives with the wrong ones: every rank stops
+    // here instead, with the same line (printed by rank 0 and by the rank that differs).
+    if (absl::Status s = CheckSameRun(dist, run_lines); !s.ok()) {
+      if (rank0 || absl::StrContains(s.message(), absl::StrCat("rank ", dist.world.rank, " of"))) {
+        Fail(std::string(s.message()));
+      }
+      std::exit(kBadInput);
+    }
+    AddWorldContext(dist);
   }
 
   std::unique_ptr<benchmark::BenchmarkReporter> file_reporter;

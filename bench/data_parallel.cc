@@ -1,0 +1,172 @@
+#include "bench/data_parallel.h"
+
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "bench/counters.h"
+#include "bench/epoch_loop.h"
+#include "bench/interrupt.h"
+#include "fixtures/host_memory.h"
+#include "fixtures/loader.h"
+#include "fixtures/warmup.h"
+#include "models/models.h"
+#include "models/trainer.h"
+
+namespace trainbench {
+namespace {
+
+// Warm-up in a world of ranks: every rank must take the same number of steps (each one
+// all-reduces), so --warmup_seconds cannot be each rank's own clock. The steps run first; if
+// the slowest rank took less than the seconds asked, every rank runs the same number of
+// steps more, from the slowest rank's time per step.
+void WarmUpTogether(const DistEnv& dist, const ImageSet& train, const LoaderOptions& lo, int min_steps,
+                    double min_seconds, const std::function<void(const HostBatch&)>& step) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<int64_t> sizes = WarmUpOnLoader(train, lo, {min_steps, 0.0}, step);
+  if (min_seconds <= 0) return;
+  const double slowest_s =
+      MaxOverRanks(dist, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  if (slowest_s >= min_seconds || sizes.empty()) return;
+  const double per_step_s = slowest_s / static_cast<double>(sizes.size());
+  const int more = static_cast<int>(std::ceil((min_seconds - slowest_s) / std::max(per_step_s, 1e-6)));
+  WarmUpOnLoader(train, lo, {more, 0.0}, step);
+}
+
+void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, const BenchEnv& env,
+                                const DistEnv& dist) {
+  const World& w = dist.world;
+  const bool rank0 = w.rank == 0;
+  const std::string name = DataParallelBenchmarkName(c, w.size);
+  const auto skip = [&](const std::string& why) {
+    if (rank0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
+    state.SkipWithError(why.c_str());
+  };
+  if (const int signal_number = AgreedStopSignal(dist)) {
+    state.SkipWithError(NotRunMessage(signal_number).c_str());
+    return;
+  }
+  const ImageSet& train = env.data.train;
+  const LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed, /*shard=*/w.rank, /*shards=*/w.size};
+
+  // ---- 1. Can every rank run it? Each finds out alone, with no collective, then they agree.
+  std::optional<Trainer> trainer;
+  std::optional<std::string> cannot = WhyNoContext(env, c.device, c.precision);
+  DeviceContext* ctx = cannot ? nullptr : env.context(c.device);
+  if (!cannot) cannot = WhyNotInMemory(env, *ctx, c, dist.ranks_per_node);
+  const bool rss_resettable = ResetPeakRss();
+  if (!cannot) {
+    const absl::Status s = RunGuarded(*ctx, BatchAndModel(c.batch, c.model), [&] {
+      ctx->SetTf32(c.precision == Precision::kTf32);
+      trainer.emplace(c.model, c.precision, *ctx, env.run.seed, env.run.adam, env.run.channels_last);
+      // The largest batch this rank will train on, forward and backward: where memory peaks.
+      const EpochLoader probe(train, LoaderOptions{lo.batch_size, 0, lo.pinned, lo.seed, lo.shard, lo.shards}, -1);
+      DeviceBatch b = ctx->Stage(probe.Build(0), lo.pinned);
+      ctx->Use(b);
+      trainer->ForwardBackward(b.images, b.labels);
+      ctx->Synchronize();
+    });
+    if (!s.ok()) {
+      trainer.reset();
+      cannot = std::string(s.message());
+    }
+  }
+  if (const std::optional<std::string> who = FirstRankThatCannot(dist, name, cannot)) {
+    skip(*who);
+    return;
+  }
+
+  // ---- 2. Train with gradient sync; 3. evaluate, then the no-sync epoch.
+  EpochMeasurements m;
+  m.samples_per_epoch = train.count;  // the world's: each rank trains on its shard
+  m.forward_flops_per_sample = ForwardFlopsPerSample(c.model);
+  m.peak_flops = ctx->PeakFlops(c.precision);
+  m.parameters = trainer->parameter_count();
+  DataParallelMeasurements dp;
+  try {
+    GradientSync sync(dist, *trainer->model());
+    trainer->set_step_hooks(&sync);
+    WarmUpTogether(dist, train, lo, env.run.warmup_steps, env.run.WarmupSeconds(c.device),
+                   [&](const HostBatch& h) {
+                     DeviceBatch b = ctx->Stage(h, lo.pinned);
+                     ctx->Use(b);
+                     trainer->Step(b.images, b.labels);
+                   });
+    ctx->Synchronize();
+    if (const int signal_number = AgreedStopSignal(dist)) throw Interrupted{signal_number};
+    const int64_t skipped_before = trainer->scaler() ? trainer->scaler()->skipped_steps() : 0;
+    ctx->ResetPeakMemory();
+    UtilizationSampling sampling(*ctx);
+    int64_t epoch = 0;
+    double rank_seconds = 0;  // this rank's own timed epochs
+    for (auto _ : state) {
+      const EpochResult r = RunEpoch(*trainer, *ctx, train, lo, epoch, /*stop_between_steps=*/false);
+      // An epoch of the world ends when its slowest rank's does.
+      const double slowest_s = MaxOverRanks(dist, r.timed_seconds);
+      state.SetIterationTime(slowest_s);
+      m.timed_seconds += slowest_s;
+      m.wall_seconds += MaxOverRanks(dist, r.wall_seconds);
+      m.data_wait_seconds += r.wait_seconds;  // rank 0's, as the other per-rank counters
+      m.train_loss = r.mean_loss;             // over rank 0's shard
+      rank_seconds += r.timed_seconds;
+      ++epoch;
+      if (!env.run.quiet && rank0) {
+        std::fprintf(stderr, "[trainbench] %s epoch %lld/%lld: %.0f samples/s, %.2f s, loss %.4f (rank 0)\n",
+                     name.c_str(), static_cast<long long>(epoch), static_cast<long long>(state.max_iterations),
+                     static_cast<double>(train.count) / slowest_s, slowest_s, r.mean_loss);
+      }
+      if (epoch < static_cast<int64_t>(state.max_iterations)) {
+        if (const int signal_number = AgreedStopSignal(dist)) throw Interrupted{signal_number};
+      }
+    }
+    m.epochs = static_cast<int>(epoch);
+    m.nvml_util_pct = sampling.Stop();
+    if (auto peaks = ctx->PeakMemory()) {
+      m.peak_alloc_bytes = peaks->allocated_bytes;
+      m.peak_reserved_bytes = peaks->reserved_bytes;
+    }
+    if (trainer->scaler()) m.amp_skipped_steps = trainer->scaler()->skipped_steps() - skipped_before;
+    const double rank_epoch_s = rank_seconds / static_cast<double>(std::max<int64_t>(epoch, 1));
+    dp.rank_max_seconds = MaxOverRanks(dist, rank_epoch_s);
+    dp.rank_min_seconds = MinOverRanks(dist, rank_epoch_s);
+    if (const int signal_number = AgreedStopSignal(dist)) throw Interrupted{signal_number};
+    // Rank 0's replica, the one a user would keep; the others wait, so that nothing else
+    // shares the host's cores with it.
+    if (rank0) m.test_acc = trainer->Evaluate(env.data.test);
+    (void)MaxOverRanks(dist, 0.0);
+    // The same ranks, shards and steps without the all-reduce: what sync costs. Untimed for
+    // Google Benchmark (after the timed epochs); the replicas drift apart in it, which is
+    // why it comes after test_acc.
+    sync.set_enabled(false);
+    const EpochResult nosync = RunEpoch(*trainer, *ctx, train, lo, epoch, /*stop_between_steps=*/false);
+    dp.nosync_seconds = MaxOverRanks(dist, nosync.timed_seconds);
+    trainer->set_step_hooks(nullptr);
+  } catch (const Interrupted& i) {
+    skip(InterruptedMessage(i.signal_number));
+    return;
+  } catch (const std::exception& e) {
+    EndWorld(dist, name, e);
+  }
+  if (rss_resettable) m.host_peak_rss_bytes = PeakRssBytes();
+  m.data_parallel = dp;
+  for (const auto& [key, value] : EpochCounters(m)) state.counters[key] = value;
+}
+
+}  // namespace
+
+void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env,
+                               const DistEnv& dist) {
+  for (const EpochConfig& c : configs) {
+    benchmark::RegisterBenchmark(DataParallelBenchmarkName(c, dist.world.size).c_str(),
+                                 [c, &env, &dist](benchmark::State& st) { DataParallelEpochBenchmark(st, c, env, dist); })
+        ->UseManualTime()
+        ->Iterations(env.run.epochs)
+        ->Unit(benchmark::kSecond);
+  }
+}
+
+}  // namespace trainbench

@@ -1,0 +1,32 @@
+// BM_TrainEpoch in a world of several ranks (bench/world.h): data-parallel training, each rank
+// a replica of the model on its own shard of every epoch, gradients averaged by c10d's
+// Reducer (bench/distributed.h, GradientSync), as DistributedDataParallel trains.
+#pragma once
+
+#include <vector>
+
+#include "bench/distributed.h"
+#include "bench/env.h"
+
+namespace trainbench {
+
+// BM_TrainEpoch/.../ranks:N for each configuration (DataParallelBenchmarkName): batch is per
+// rank, the training set is split over the ranks (a distributed sampler), and every counter
+// is the world's, reported by rank 0. Per benchmark:
+//  1. every rank checks, on its own, that it can run the configuration (device, precision,
+//     memory for the ranks on its host) and runs one forward and backward on a full batch
+//     with no collective; the ranks then agree, and if one cannot, all skip the benchmark
+//     with its reason ("rank 1: out of memory ...");
+//  2. GradientSync broadcasts rank 0's parameters and buffers; warm-up and the timed epochs
+//     train with gradient sync; each epoch's time is the slowest rank's; a stop signal on
+//     any rank stops all of them between epochs;
+//  3. test_acc comes from rank 0's replica; then one untimed epoch without gradient sync
+//     (DDP's no_sync) on the same shards gives scaling_efficiency and comm_exposed_pct.
+// A failure after step 1 (a rank dies, runs out of memory mid-epoch, a collective times out)
+// ends every rank with one line (EndWorld): the ranks cannot finish an epoch without it.
+// REQUIRES: env and dist outlive benchmark::RunSpecifiedBenchmarks; Rendezvous before the
+// first benchmark runs; no graph:1 configuration.
+void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env,
+                               const DistEnv& dist);
+
+}  // namespace trainbench
