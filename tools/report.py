@@ -173,7 +173,7 @@ def small_models_section(benches: dict) -> Optional[str]:
             continue
         if b.axes.get("precision", "fp32") != "fp32":
             continue
-        device, graph = b.axes.get("device"), b.axes.get("graph", "0")
+        device, graph = b.axes.get("device"), b.axis("graph")
         column = {("cpu", "0"): "cpu", ("cuda", "0"): "eager", ("cuda", "1"): "graph"}.get((device, graph))
         if column is None:
             continue
