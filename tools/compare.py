@@ -4,7 +4,9 @@
 A baseline (the first file) against each later one: time and counter ratios with their
 better/worse direction, Mann-Whitney p-values, the context fields that differ, benchmarks on
 one side only, a regression exit status (``--threshold``, ``--fail-on-missing``) and
-``--json`` output.  tools/README.md describes the matching, the statistics, the exit
+``--json`` output; with ``--across AXIS`` the benchmarks paired are those whose names differ
+only in that axis (a single-process run against one of 8 ranks: ``--across ranks``).
+tools/README.md describes the matching, the statistics, the exit
 statuses and the flags; ``python3 tools/compare.py --help`` lists the flags.
 """
 
@@ -125,6 +127,25 @@ def settings_note(old_name: str, new_name: str) -> str:
                      if old.get(key) != new.get(key))
 
 
+def across_values(old: gbench.Benchmark, new: gbench.Benchmark,
+                  across: Optional[str]) -> Optional[dict]:
+    """{"axis", "base", "new"}: the values of the ``--across`` axis on each side of a pair
+    (a name without it has the value its absence means, ``gbench.ADDED_AXES``), or None
+    without ``--across``."""
+    if across is None:
+        return None
+    return {"axis": across, "base": old.axis(across), "new": new.axis(across)}
+
+
+def pair_note(settings: str, across: Optional[dict]) -> str:
+    """The note of a pair: the settings note, then 'ranks 1->8' when the --across axis
+    differs."""
+    notes = [settings] if settings else []
+    if across and across["base"] != across["new"]:
+        notes.append(f"{across['axis']} {across['base'] or '-'}->{across['new'] or '-'}")
+    return ", ".join(notes)
+
+
 def non_finite_value(values: list) -> Optional[str]:
     """'NaN', 'inf' or '-inf' for the first non-finite sample in ``values``, else None."""
     for value in values:
@@ -149,8 +170,10 @@ def non_finite_metrics(bench: gbench.Benchmark) -> list:
     return found
 
 
-def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark) -> dict:
-    """Compare one benchmark present (and not errored) on both sides."""
+def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark,
+                      across: Optional[str] = None) -> dict:
+    """Compare one benchmark present (and not errored) on both sides (paired across
+    ``across``, an axis, when given)."""
     counters = []
     for name in old.counters:
         if name not in new.counters:
@@ -178,7 +201,7 @@ def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark) -> dict:
         "counters": counters,
         "non_finite_in_run": non_finite_metrics(new),
         "regressions": [],
-    }
+    } | ({"across": across_values(old, new, across)} if across is not None else {})
 
 
 def geomean_row(rows: list) -> dict:
@@ -196,14 +219,14 @@ def geomean_row(rows: list) -> dict:
     }
 
 
-def match_keys(*name_lists) -> list:
+def match_keys(*name_lists, across: Optional[str] = None) -> list:
     """For each list of run names, a dict name -> key used to match them.
 
-    The key is ``gbench.match_key(name)``, except where two names of one
-    list share a key: every name with that key (in every list) is matched
-    by its full name instead.
+    The key is ``gbench.match_key(name, across)`` (without the ``across``
+    axis, when given), except where two names of one list share a key: every
+    name with that key (in every list) is matched by its full name instead.
     """
-    keyed = [{name: gbench.match_key(name) for name in names} for names in name_lists]
+    keyed = [{name: gbench.match_key(name, across) for name in names} for names in name_lists]
     ambiguous = set()
     for keys in keyed:
         seen = set()
@@ -216,15 +239,17 @@ def match_keys(*name_lists) -> list:
 
 
 def get_difference_report(baseline: gbench.Run, run: gbench.Run,
-                          name_filter: Optional[re.Pattern] = None) -> dict:
+                          name_filter: Optional[re.Pattern] = None,
+                          across: Optional[str] = None) -> dict:
     """Compare ``run`` against ``baseline``: matched rows, one-sided names, errors, geomean.
 
     Benchmarks are matched with :func:`match_keys` (computed over the whole
-    files); ``name_filter`` is then applied to each side's full run names.
+    files; names that differ only in the ``across`` axis match when it is
+    given); ``name_filter`` is then applied to each side's full run names.
     """
     old_all = gbench.collect_benchmarks(baseline)
     new_all = gbench.collect_benchmarks(run)
-    old_keys, new_keys = match_keys(list(old_all), list(new_all))
+    old_keys, new_keys = match_keys(list(old_all), list(new_all), across=across)
     if name_filter is not None:
         old_all = {k: v for k, v in old_all.items() if name_filter.search(k)}
         new_all = {k: v for k, v in new_all.items() if name_filter.search(k)}
@@ -251,9 +276,11 @@ def get_difference_report(baseline: gbench.Run, run: gbench.Run,
                 "in_baseline": old is not None,
                 "settings_note": (settings_note(old.name, new.name)
                                   if old is not None and new is not None else ""),
-                "problems": problems})
+                "problems": problems}
+                | ({"across": across_values(old, new, across)}
+                   if across is not None and old is not None and new is not None else {}))
         elif old is not None and new is not None:
-            rows.append(compare_benchmark(old, new))
+            rows.append(compare_benchmark(old, new, across))
     return {
         "baseline": {"path": baseline.path, "label": baseline.label},
         "run": {"path": run.path, "label": run.label},
@@ -266,7 +293,7 @@ def get_difference_report(baseline: gbench.Run, run: gbench.Run,
         "errored": errored,
         "in_common": sum(1 for k in old_by_key if k in new_by_key),
         "regressions": [],
-    }
+    } | ({"across": across} if across is not None else {})
 
 
 def find_regressions(report: dict, threshold_pct: Optional[float] = None,
@@ -416,6 +443,9 @@ def format_report(report: dict, threshold_pct: Optional[float] = None,
     base, run = report["baseline"], report["run"]
     lines = [f"== {run['path']} ({run['label']}) vs baseline "
              f"{base['path']} ({base['label']}) =="]
+    if report.get("across"):
+        lines.append(f"Paired across {report['across']}: names that differ only in "
+                     f"{report['across']} are compared; Ratio is the run over the baseline.")
     table = [("Benchmark", "Baseline", "New", "Ratio", "Change", "p-value", "", "")]
     for row in report["benchmarks"]:
         mark = verdict(row["time_change_pct"], gbench.LOWER)
@@ -424,7 +454,8 @@ def format_report(report: dict, threshold_pct: Optional[float] = None,
         table.append((row["name"], gbench.format_seconds(row["base"]["time_s"]),
                       gbench.format_seconds(row["new"]["time_s"]),
                       _fmt_ratio(row["time_ratio"]), _fmt_change(row["time_change_pct"]),
-                      _fmt_p(row), mark, row.get("settings_note", "")))
+                      _fmt_p(row), mark,
+                      pair_note(row.get("settings_note", ""), row.get("across"))))
         for c in row["counters"]:
             mark = verdict(c["change_pct"], c["direction"])
             if c["name"] in row["regressions"]:
@@ -455,7 +486,8 @@ def format_report(report: dict, threshold_pct: Optional[float] = None,
             where = "; ".join(
                 f"{'baseline' if p['side'] == 'baseline' else run['path']}: {p['message']}"
                 for p in e["problems"])
-            note = f" [{e['settings_note']}]" if e.get("settings_note") else ""
+            note = pair_note(e.get("settings_note", ""), e.get("across"))
+            note = f" [{note}]" if note else ""
             lines.append(f"  {e['name']}{note} ({where})")
     if checked:
         found = report.get("regressions", [])
@@ -492,9 +524,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fail-on-missing", action="store_true",
                         help="exit 1 also when a baseline benchmark is missing from "
                              "the run (or errored in it but not in the baseline)")
+    parser.add_argument("--across", metavar="AXIS",
+                        help="pair benchmarks whose names differ only in the axis AXIS "
+                             "(--across ranks: a single-process run, which has no ranks "
+                             "axis and means ranks:1, against a run of several ranks)")
     parser.add_argument("--json", metavar="FILE", dest="json_out",
                         help="also write the comparison as JSON to FILE")
     return parser
+
+
+def axes_of(runs: list) -> set:
+    """The axes (``key:value`` segments of the names, run settings excluded) the runs'
+    benchmarks have, with those a name may lack and still mean (``gbench.ADDED_AXES``)."""
+    found = set()
+    for run in runs:
+        for row in run.rows:
+            name = gbench.base_name(row)
+            parsed = gbench.parse_name(name)
+            found.update(key for key in parsed.axes if f"/{key}:" in name)
+            found.update(gbench.ADDED_AXES.get(parsed.family, {}))
+    return found
+
+
+def across_problem(axis: str, runs: list) -> Optional[str]:
+    """Why ``--across AXIS`` cannot pair these runs (no benchmark has that axis), or None."""
+    known = axes_of(runs)
+    if axis in known:
+        return None
+    files = ", ".join(run.path for run in runs)
+    have = f" (the axes there: {', '.join(sorted(known))})" if known else " (they have no axes)"
+    return f"--across {axis!r}: no benchmark in {files} has a {axis!r} axis{have}"
 
 
 def parse_threshold(text: Optional[str]) -> tuple:
@@ -555,9 +614,14 @@ def main(argv=None) -> int:
     runs = gbench.load_runs_for_cli(PROG, args.files)
     if runs is None:
         return 2
+    if args.across is not None:
+        problem = across_problem(args.across, runs)
+        if problem:
+            print(f"{PROG}: {problem}", file=sys.stderr)
+            return 2
     reports = []
     for run in runs[1:]:
-        report = get_difference_report(runs[0], run, name_filter)
+        report = get_difference_report(runs[0], run, name_filter, args.across)
         if report["in_common"] == 0:
             extra = f" matching --filter {args.filter!r}" if args.filter else ""
             print(f"{PROG}: {run.path}: no benchmark{extra} in common with "
@@ -585,6 +649,7 @@ def main(argv=None) -> int:
             "runs": [r.path for r in runs[1:]],
             "threshold_pct": threshold,
             "fail_on_missing": args.fail_on_missing,
+            **({"across": args.across} if args.across is not None else {}),
             "context_differences": [{"key": k, "label": label, "values": v}
                                     for k, label, v in diffs],
             "comparisons": reports,

@@ -22,7 +22,9 @@ Benchmark writes 0 there, which is not a measurement.
 
 The axes are the ``key:value`` segments of the name (batch, model, workers,
 precision, pin, device, bytes, pinned...; unnamed numeric arguments become
-arg0, arg1...).  Unlike Google Benchmark's own CSV, which fixes its counter
+arg0, arg1...).  A row whose name lacks an axis that other rows have gets a blank cell,
+except where its family's names may leave the axis out (``gbench.ADDED_AXES``): then the
+value that means (a BM_TrainEpoch without ``ranks`` is ranks 1).  Unlike Google Benchmark's own CSV, which fixes its counter
 columns from the first benchmark, the counter columns are the union over the
 whole file.  Output is UTF-8 via the csv module (minimal quoting), to ``-o
 FILE`` or stdout.  Bad input prints one line on stderr, exit status 2.
@@ -85,6 +87,12 @@ def counter_columns(rows: list) -> list:
     return list(seen)
 
 
+def axis_cell(parsed: gbench.ParsedName, axis: str) -> str:
+    """A row's cell in an axis column: the value in its name, else the value a name of its
+    family without that axis means (``gbench.ADDED_AXES``: ranks 1, graph 0), else blank."""
+    return parsed.axes.get(axis, gbench.ADDED_AXES.get(parsed.family, {}).get(axis, ""))
+
+
 def column_names(axes: list, counters: list) -> list:
     """Header: fixed columns, axes and counters; a clash gets an axis_/counter_ prefix."""
     header = list(LEADING)
@@ -125,7 +133,7 @@ def build_table(run: gbench.Run, aggregates: bool = False) -> tuple:
         parsed = gbench.parse_name(gbench.base_name(row))
         row_counters = gbench.counters_of(row)
         cells = [row["name"], parsed.family]
-        cells += [parsed.axes.get(a, "") for a in axes]
+        cells += [axis_cell(parsed, a) for a in axes]
         iterations, real_time, cpu_time, real_s, cpu_s = time_cells(row)
         cells += [row.get("run_type", "aggregate" if gbench.is_aggregate(row) else "iteration"),
                   row.get("aggregate_name", ""), row.get("repetition_index", ""),

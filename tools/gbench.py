@@ -18,6 +18,9 @@ What it does:
   * ``to_seconds`` / ``format_seconds`` convert between time units;
     ``format_bytes`` writes a byte count in binary units.
   * ``CONTEXT_FIELDS`` is the run context the tools show, with labels.
+  * ``ADDED_AXES`` are the axes a family's names may lack, with the value a
+    name without one means (``graph:0``, ``ranks:1``); ``match_key`` fills
+    them in and ``Benchmark.axis`` reads them.
   * ``write_output`` writes a tool's output to a file or stdout, with the
     tools' one-line error.
   * ``counter_direction`` says whether a higher or lower counter value is
@@ -71,14 +74,24 @@ _MATCH_DROPPED = re.compile(
 # Bare name segments Google Benchmark appends as flags.
 FLAG_WORDS = frozenset({"manual_time", "real_time", "process_time"})
 
+# Counters of a run with several ranks. BM_TrainEpoch/.../ranks:N: samples_per_second is the
+# global rate over all ranks; scaling_efficiency (a fraction, about 0..1) is it over N times
+# the samples/s of the same ranks training without gradient sync; nosync_samples_per_second is
+# the global samples/s of the same epoch without gradient sync; comm_exposed_pct, the percent
+# of a step that gradient communication added (may be slightly negative from noise);
+# rank_max_s and rank_min_s, the slowest and the fastest rank's mean epoch time in seconds.
+# BM_AllReduce/bytes:B/ranks:N: algbw_GB_per_s and busbw_GB_per_s, in GB/s (busbw = algbw x
+# 2(N-1)/N, as nccl-tests defines them).
 HIGHER_IS_BETTER = frozenset({
     "samples_per_second", "test_acc", "tflops", "GB_per_s", "pcie_peak_pct",
     "step_span_pct", "gpu_kernel_busy_pct", "nvml_util_pct", "mfu_pct",
+    "scaling_efficiency", "nosync_samples_per_second", "algbw_GB_per_s", "busbw_GB_per_s",
 })
 LOWER_IS_BETTER = frozenset({
     "time", "real_time", "cpu_time", "peak_alloc_MB", "peak_reserved_MB",
     "host_peak_rss_MB", "train_loss", "wall_s_per_epoch", "data_wait_pct",
     "step_ms", "kernel_ms_per_step", "amp_skipped_steps",
+    "comm_exposed_pct", "rank_max_s", "rank_min_s",
 })
 
 # Counters renamed since an earlier trainbench release: old name -> current name. Rows are
@@ -86,9 +99,12 @@ LOWER_IS_BETTER = frozenset({
 # gpu_busy_pct timed the span between per-step events, not GPU work (0.1.0).
 RENAMED_COUNTERS = {"gpu_busy_pct": "step_span_pct"}
 
-# Axes added to a family's names since an earlier release: family -> (axis, the value a name
-# without it meant). graph (0.2.0): names without it ran eagerly, as graph:0 does.
-ADDED_AXES = {"BM_TrainEpoch": ("graph", "0"), "BM_TrainStep": ("graph", "0")}
+# Axes a family's names may lack: family -> {axis: the value a name without it means}, in
+# the order the axes come in a name, at its end. graph (0.2.0): names without it ran eagerly,
+# as graph:0 does. ranks: a world of one process (a run without a launcher) writes no ranks
+# axis, as every run before data-parallel training did; it means ranks:1.
+ADDED_AXES = {"BM_TrainEpoch": {"graph": "0", "ranks": "1"},
+              "BM_TrainStep": {"graph": "0"}}
 NEUTRAL = frozenset({"params_M"})
 
 HIGHER, LOWER, NEUTRAL_DIRECTION = "higher", "lower", "neutral"
@@ -151,6 +167,11 @@ class Benchmark:
         """Mean of a counter's samples, or None if the counter is absent."""
         return mean(self.counters.get(name, []))
 
+    def axis(self, name: str) -> Optional[str]:
+        """The value of an axis of the name, else what its absence means (``ADDED_AXES``:
+        ``ranks`` of a BM_TrainEpoch name without it is "1"), else None."""
+        return self.axes.get(name, ADDED_AXES.get(self.family, {}).get(name))
+
 
 @dataclass
 class ParsedName:
@@ -186,8 +207,11 @@ CONTEXT_FIELDS = (
     ("cudnn_benchmark", "cuDNN autotuning", True),
     ("pcie_link_current", "PCIe link under load", True),
     ("world_size", "World size (ranks)", True),
+    ("nodes", "Nodes", True),
+    ("gpus_per_node", "GPUs per node", True),
     ("launcher", "Launcher", True),
     ("dist_backend", "Distributed backend", True),
+    ("dist_backend_version", "Distributed backend version", True),
     ("dist_timeout_s", "Distributed timeout (s)", True),
     ("host_name", "Host", True),
     ("cpu_model", "CPU model", True),
@@ -339,26 +363,43 @@ def parse_name(name: str) -> ParsedName:
     return ParsedName("/".join(family_parts), axes, settings, flags)
 
 
-def match_key(name: str) -> str:
+def match_key(name: str, across: Optional[str] = None) -> str:
     """The name without the run-setting segments that don't change a per-iteration time.
 
     Drops ``iterations:N``, ``repeats:N``, ``min_time:X`` and
     ``min_warmup_time:X`` segments (never the first segment, the family);
     keeps axes, positional arguments, ``threads:N`` and bare flags such as
     ``manual_time``.  ``BM_TrainEpoch/batch:256/iterations:2/manual_time``
-    gives ``BM_TrainEpoch/batch:256/manual_time``.  An axis added since an
-    earlier release (``ADDED_AXES``) is filled in with the value names without
-    it meant, after the last axis, so old and new names match.
+    gives ``BM_TrainEpoch/batch:256/manual_time``.  An axis a name may lack
+    (``ADDED_AXES``) is filled in with the value its absence means, where it
+    goes in a name that has it (before the next such axis the name has, else
+    after the last axis), so old and new names match.  ``across`` names an
+    axis left out of the key altogether, so that names differing only in it
+    match (``compare.py --across``).
     """
     segments = name.split("/")
     kept = segments[:1] + [s for s in segments[1:] if not _MATCH_DROPPED.match(s)]
-    added = ADDED_AXES.get(kept[0])
-    if added and not any(s.startswith(added[0] + ":") for s in kept[1:]):
-        axis_positions = [i for i, s in enumerate(kept) if i > 0 and _KEY_VALUE.match(s)
-                          and _KEY_VALUE.match(s).group(1) not in SETTING_KEYS]
-        at = (axis_positions[-1] + 1) if axis_positions else 1
-        kept.insert(at, f"{added[0]}:{added[1]}")
+    added = list(ADDED_AXES.get(kept[0], {}).items())
+    for index, (axis, value) in enumerate(added):
+        if _axis_position(kept, axis) is not None:
+            continue
+        later = [p for a, _ in added[index + 1:] if (p := _axis_position(kept, a)) is not None]
+        if later:
+            at = min(later)
+        else:
+            axis_positions = [i for i, s in enumerate(kept) if i > 0 and _KEY_VALUE.match(s)
+                              and _KEY_VALUE.match(s).group(1) not in SETTING_KEYS]
+            at = (axis_positions[-1] + 1) if axis_positions else 1
+        kept.insert(at, f"{axis}:{value}")
+    if across is not None:
+        kept = kept[:1] + [s for s in kept[1:] if not s.startswith(across + ":")]
     return "/".join(kept)
+
+
+def _axis_position(segments: list, axis: str) -> Optional[int]:
+    """Index of the ``axis:value`` segment in a split name (never the family), or None."""
+    return next((i for i, s in enumerate(segments) if i > 0 and s.startswith(axis + ":")),
+                None)
 
 
 def run_settings(name: str) -> dict:

@@ -14,7 +14,9 @@ values of all their other axes, and take the group that covers the most
 values of the varying axis (ties: the group matching most of the part's
 preferred settings, then the first one seen).  Comparisons within a part
 therefore always hold every other setting equal.  :func:`bandwidth_series`
-does the same for the host<->device copy benchmarks.
+does the same for the host<->device copy benchmarks; :func:`scaling_groups`
+and :func:`allreduce_series` for the runs of several ranks (BM_TrainEpoch by
+ranks, BM_AllReduce by size).
 
 What it deliberately doesn't do: no plotting, no formatting, no file I/O;
 it never merges points from different settings into one series.
@@ -26,6 +28,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
+import gbench
 from gbench import Benchmark
 
 # The values trainbench's axes take (common/axes.h), in the lab's order.
@@ -81,6 +84,12 @@ PRECISION = Part("precision", "Training precision", "precision.png",
 LOADER_FAMILY = "BM_DataLoader"  # the loader alone: the ceiling it puts on BM_TrainEpoch
 BANDWIDTH_FILENAME = "bandwidth.png"
 BANDWIDTH_FAMILIES = (("BM_HostToDevice", "H2D"), ("BM_DeviceToHost", "D2H"))
+# Runs of several ranks (data-parallel, rank 0's file): the epochs by world size and the
+# all-reduce by size. Drawn and reported only where such rows exist.
+SCALING_FAMILY = "BM_TrainEpoch"
+SCALING_FILENAME = "scaling.png"
+ALLREDUCE_FAMILY = "BM_AllReduce"
+ALLREDUCE_FILENAME = "allreduce_busbw.png"
 
 # The parts the report and plots draw, in their order; the fallback for runs without a
 # ``lab_parts`` context (trainbench 0.2.0 and older), and where the figure file names and
@@ -294,3 +303,76 @@ def peak_memory(points: list, device: Optional[str] = None) -> tuple:
         if any(b.counter(counter) is not None for b in benches):
             return counter, label
     return None, None
+
+
+def ranks_of(bench: Benchmark) -> Optional[int]:
+    """The world size a benchmark ran in: its ``ranks`` axis, or 1 for a BM_TrainEpoch name
+    without one (``gbench.ADDED_AXES``); None when it has none or it is not a count."""
+    try:
+        return int(bench.axis("ranks"))
+    except (TypeError, ValueError):
+        return None
+
+
+def scaling_groups(runs_benchmarks: list) -> list:
+    """BM_TrainEpoch points by world size, grouped by all their other settings.
+
+    ``runs_benchmarks`` is a list of runs' benchmarks (name -> Benchmark): one run, or a
+    plain run and runs of 2 and 8 ranks.  Returns [(settings, [(ranks, Benchmark)])]: the
+    settings are the other axes (with the value a name without ``graph`` means), the points
+    are sorted by ranks, and where two runs have the same settings and ranks the first run's
+    is kept.  Only groups with a point of more than one rank are returned (a plain run alone
+    has none), in the order first seen.
+    """
+    groups: dict = {}
+    for benchmarks in runs_benchmarks:
+        for bench in benchmarks.values():
+            ranks = ranks_of(bench)
+            if bench.family != SCALING_FAMILY or not usable(bench) or ranks is None:
+                continue
+            settings = {k: v for k, v in bench.axes.items() if k != "ranks"}
+            for axis in gbench.ADDED_AXES.get(bench.family, {}):
+                if axis != "ranks":
+                    settings.setdefault(axis, bench.axis(axis))
+            key = tuple(sorted(settings.items()))
+            group = groups.setdefault(key, (settings, {}))
+            group[1].setdefault(ranks, bench)
+    return [(settings, sorted(points.items())) for settings, points in groups.values()
+            if any(ranks > 1 for ranks in points)]
+
+
+def allreduce_bus_factor(ranks: int) -> float:
+    """busbw / algbw of an all-reduce of ``ranks`` ranks: 2(R-1)/R, as nccl-tests has it."""
+    return 2.0 * (ranks - 1) / ranks if ranks > 1 else 0.0
+
+
+def allreduce_series(benchmarks: dict) -> dict:
+    """All-reduce series of one run: {ranks: [(bytes, algbw GB/s, busbw GB/s), ...]}.
+
+    algbw and busbw are the ``algbw_GB_per_s`` and ``busbw_GB_per_s`` counters; without
+    them, bytes / mean time / 10^9 and that times :func:`allreduce_bus_factor`.  Points are
+    sorted by size, series by ranks; rows without numeric ``bytes`` and ``ranks`` axes are
+    skipped.
+    """
+    series: dict = {}
+    for bench in benchmarks.values():
+        if bench.family != ALLREDUCE_FAMILY or not usable(bench):
+            continue
+        ranks = ranks_of(bench)
+        try:
+            size = int(float(bench.axes["bytes"]))
+        except (KeyError, ValueError):
+            continue
+        if ranks is None:
+            continue
+        algbw = bench.counter("algbw_GB_per_s")
+        if algbw is None and bench.time_s:
+            algbw = size / bench.time_s / 1e9
+        busbw = bench.counter("busbw_GB_per_s")
+        if busbw is None and algbw is not None:
+            busbw = algbw * allreduce_bus_factor(ranks)
+        if algbw is None:
+            continue
+        series.setdefault(ranks, {}).setdefault(size, (algbw, busbw))
+    return {ranks: [(size, a, b) for size, (a, b) in sorted(points.items())]
+            for ranks, points in sorted(series.items())}

@@ -12,13 +12,19 @@ What it does: writes into ``-o DIR``
                                    BM_TrainStep, needs two precisions)
     bandwidth.png                  host<->device GB/s vs transfer size (log x),
                                    pinned vs pageable, H2D and D2H
+    scaling.png                    BM_TrainEpoch samples/s (all ranks) and scaling
+                                   efficiency vs ranks, one line per configuration,
+                                   over all the runs given (a plain run is ranks 1)
+    allreduce_busbw.png            BM_AllReduce busbw vs size (log x), one line per
+                                   world size
 
 Points come from ``labparts.select_part`` (BM_TrainEpoch rows filtered on the
 axes a part fixes, the set of other settings covering most x values); the
 settings shared by all runs are the figure's subtitle, the ones that differ
 go into the legend.  Several runs are overlaid in one figure, one legend
 entry per run (context device_name, else host_name, else the file stem).  A figure whose data is missing from every run is skipped
-with one line on stderr.  Bad input prints one line on stderr, exit status 2.
+with one line on stderr, except the two figures of runs of several ranks, which are left
+out without a word: a run of one process, the usual one, has none of their rows.  Bad input prints one line on stderr, exit status 2.
 
 Each ``figure_*`` function saves its PNG and returns the matplotlib
 ``Figure`` (``figure_precision`` returns None when it draws nothing), so
@@ -353,6 +359,113 @@ def figure_bandwidth(runs_series: list, path: str) -> Figure:
     return fig
 
 
+# The most configurations the scaling figure draws (the colour cycle's length).
+MAX_SCALING_LINES = 10
+
+
+def scaling_lines(groups: list) -> tuple:
+    """([(legend label, [(ranks, samples/s)], [(ranks, efficiency)])], shared settings text,
+    configurations left out) for the scaling figure, from ``labparts.scaling_groups``.
+
+    The legend names the settings that differ between configurations, the text those they
+    share.  Beyond ``MAX_SCALING_LINES`` configurations, those with the most world sizes
+    are drawn (ties: the first seen)."""
+    dropped = max(0, len(groups) - MAX_SCALING_LINES)
+    if dropped:
+        keep = sorted(range(len(groups)), key=lambda i: (-len(groups[i][1]), i))
+        groups = [groups[i] for i in sorted(keep[:MAX_SCALING_LINES])]
+    shared = dict(groups[0][0])
+    for settings, _ in groups[1:]:
+        shared = {k: v for k, v in shared.items() if settings.get(k) == v}
+    lines = []
+    for settings, points in groups:
+        label = " ".join(f"{k}={v}" for k, v in settings.items() if k not in shared)
+        sps = [(r, b.counter("samples_per_second")) for r, b in points
+               if b.counter("samples_per_second") is not None]
+        eff = [(r, b.counter("scaling_efficiency")) for r, b in points
+               if b.counter("scaling_efficiency") is not None]
+        lines.append((label or "samples/s", sps, eff))
+    return lines, " ".join(f"{k}={v}" for k, v in shared.items()), dropped
+
+
+def figure_scaling(groups: list, path: str, log=None) -> Figure:
+    """Samples/s (all ranks) and scaling efficiency against ranks (log2 x), one line per
+    configuration of ``labparts.scaling_groups``; where a configuration has a ranks 1 point,
+    a dashed line in its colour is N times that rate.  Returns the saved Figure."""
+    lines, subtitle, dropped = scaling_lines(groups)
+    if dropped:
+        print(f"{PROG}: {labparts.SCALING_FILENAME}: drawing {MAX_SCALING_LINES} of "
+              f"{MAX_SCALING_LINES + dropped} configurations (those with most world sizes)",
+              file=log if log is not None else sys.stderr)
+    fig = Figure(figsize=(13, 5.5))
+    ax_sps, ax_eff = fig.subplots(1, 2)
+    ideal_labelled = False
+    for label, sps, eff in lines:
+        [line] = ax_sps.plot([r for r, _ in sps], [v for _, v in sps], marker="o", label=label)
+        one = dict(sps).get(1)
+        if one is not None and len(sps) > 1:
+            ax_sps.plot([r for r, _ in sps], [r * one for r, _ in sps], linestyle="--",
+                        color=line.get_color(),
+                        label="_nolegend_" if ideal_labelled else "dashed: N x 1 rank's samples/s")
+            ideal_labelled = True
+        if eff:
+            ax_eff.plot([r for r, _ in eff], [v for _, v in eff], marker="o",
+                        color=line.get_color(), label=label)
+    ax_eff.axhline(1.0, color="grey", linestyle=":", linewidth=1)
+    top = max([v for _, _, eff in lines for _, v in eff] + [1.0])
+    ax_eff.set_ylim(0, top * 1.05)
+    if not any(eff for _, _, eff in lines):
+        no_data(ax_eff, "scaling_efficiency counter")
+    ranks = sorted({r for _, sps, eff in lines for r, _ in sps + eff})
+    for ax in (ax_sps, ax_eff):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ranks)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("Ranks (processes)")
+    ax_sps.set_ylabel("Throughput (samples/s, all ranks)")
+    ax_sps.set_title("Global throughput")
+    ax_eff.set_ylabel("Scaling efficiency (vs no gradient sync)")
+    ax_eff.set_title("Scaling efficiency")
+    finish(fig, f"Data-parallel scaling ({labparts.SCALING_FAMILY}, batch per rank)", path,
+           subtitle)
+    return fig
+
+
+def allreduce_lines(runs_series: list) -> list:
+    """[(legend label, sizes, busbw values)] for the all-reduce figure.
+
+    ``runs_series`` is [(run label, labparts.allreduce_series(...))]; the legend is
+    "R ranks", with the run label in front where two runs have the same world size."""
+    sizes_seen = [ranks for _, series in runs_series for ranks in series]
+    lines = []
+    for label, series in runs_series:
+        for ranks, points in series.items():
+            name = f"{ranks} ranks"
+            if sizes_seen.count(ranks) > 1:
+                name = f"{label}: {name}"
+            kept = [(size, bus) for size, _, bus in points if bus is not None]
+            lines.append((name, [s for s, _ in kept], [b for _, b in kept]))
+    return lines
+
+
+def figure_allreduce(runs_series: list, path: str) -> Figure:
+    """BM_AllReduce busbw against the size (log2 x), one line per run and world size;
+    returns the saved Figure."""
+    fig = Figure(figsize=(9, 5.5))
+    ax = fig.add_subplot()
+    for name, sizes, busbw in allreduce_lines(runs_series):
+        ax.plot(sizes, busbw, marker="o", label=name)
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(gbench.format_bytes))
+    ax.set_xlabel("All-reduce size (bytes per rank, log scale)")
+    ax.set_ylabel("Bus bandwidth, busbw (GB/s)")
+    subtitle = runs_series[0][0] if len(runs_series) == 1 else ""
+    finish(fig, f"All-reduce bus bandwidth ({labparts.ALLREDUCE_FAMILY}, "
+                "busbw = algbw x 2(R-1)/R)", path, subtitle)
+    return fig
+
+
 def describe_missing(part: labparts.Part) -> str:
     """One-line reason a part's figure is skipped."""
     needed = (f"at least {part.min_points} '{part.vary}' values" if part.min_points > 1
@@ -405,6 +518,18 @@ def make_plots(runs: list, out_dir: str, log=None) -> list:
         print(f"{PROG}: skipping {labparts.BANDWIDTH_FILENAME}: no usable "
               "BM_HostToDevice or BM_DeviceToHost benchmark with a 'bytes' axis",
               file=log)
+    # Runs of several ranks only; a run of one process has none of these rows (no line).
+    groups = labparts.scaling_groups(benches)
+    if groups:
+        path = os.path.join(out_dir, labparts.SCALING_FILENAME)
+        figure_scaling(groups, path, log=log)
+        written.append(path)
+    allreduce = [(label, s) for label, b in zip(labels, benches)
+                 if (s := labparts.allreduce_series(b))]
+    if allreduce:
+        path = os.path.join(out_dir, labparts.ALLREDUCE_FILENAME)
+        figure_allreduce(allreduce, path)
+        written.append(path)
     return written
 
 

@@ -13,7 +13,9 @@ own shape
 
 plus a precision table, a small-models table (BM_TrainStep on cpu, cuda eager
 and cuda graph, the launch-bound share and the batch where the GPU overtakes
-the CPU) and a host<->device bandwidth table when the run has them, the settings each table was measured with, the device context, a list
+the CPU) and a host<->device bandwidth table when the run has them, a "Scaling" section
+for a run of several ranks (BM_TrainEpoch by ranks with the scaling counters, BM_AllReduce
+bandwidth by size), the settings each table was measured with, the device context, a list
 of errored benchmarks, and image links (relative to the report) to the
 plots in ``--plots DIR`` that exist.  Points are picked by
 ``labparts.select_part`` exactly as the plots pick them.  Times are the mean
@@ -173,7 +175,7 @@ def small_models_section(benches: dict) -> Optional[str]:
             continue
         if b.axes.get("precision", "fp32") != "fp32":
             continue
-        device, graph = b.axes.get("device"), b.axes.get("graph", "0")
+        device, graph = b.axes.get("device"), b.axis("graph")
         column = {("cpu", "0"): "cpu", ("cuda", "0"): "eager", ("cuda", "1"): "graph"}.get((device, graph))
         if column is None:
             continue
@@ -220,6 +222,70 @@ def bandwidth_section(series: dict) -> str:
             rows.append((direction, "pinned" if pinned else "pageable",
                          f"{size:,}", gbench.format_bytes(size), fmt(gbps, ".2f")))
     return md_table(["Direction", "Host Memory", "Bytes", "Size", "GB/s"], rows)
+
+
+SCALING_TITLE = "Scaling"
+# The scaling table's counter columns: (counter, header, format).
+SCALING_COLUMNS = (
+    ("samples_per_second", "Samples/s (all ranks)", ".1f"),
+    ("nosync_samples_per_second", "No-sync samples/s", ".1f"),
+    ("scaling_efficiency", "Scaling efficiency", ".3f"),
+    ("comm_exposed_pct", "Comm exposed (%)", ".1f"),
+    ("rank_max_s", "Slowest rank (s)", ".3f"),
+    ("rank_min_s", "Fastest rank (s)", ".3f"),
+)
+
+
+def split_settings(settings_list: list) -> tuple:
+    """(axes whose value differs between the settings dicts, {axis: value} shared by all)."""
+    shared = dict(settings_list[0])
+    for settings in settings_list[1:]:
+        shared = {k: v for k, v in shared.items() if settings.get(k) == v}
+    varying = []
+    for settings in settings_list:
+        varying += [k for k in settings if k not in shared and k not in varying]
+    return varying, shared
+
+
+def scaling_training_section(groups: list) -> str:
+    """BM_TrainEpoch by ranks: one row per configuration and world size."""
+    varying, shared = split_settings([settings for settings, _ in groups])
+    header = varying + ["Ranks"] + [title for _, title, _ in SCALING_COLUMNS]
+    rows = []
+    for settings, points in groups:
+        for ranks, bench in points:
+            rows.append([settings.get(k, "-") for k in varying] + [str(ranks)]
+                        + [fmt(bench.counter(c), spec) for c, _, spec in SCALING_COLUMNS])
+    described = ", ".join([labparts.SCALING_FAMILY]
+                          + [f"{k}={v}" for k, v in shared.items()])
+    return "\n".join([
+        md_table(header, rows), "",
+        f"_Measured with {described}; batch is per rank._", "",
+        "Samples/s is the global rate over all ranks; no-sync samples/s the same epoch "
+        "without gradient sync; scaling efficiency the samples/s over N times that of the "
+        "same ranks without gradient sync (1 is perfect); comm exposed the percent of a step "
+        "that gradient communication added; slowest and fastest rank their mean epoch "
+        "time. A world of one (a name without `ranks`) is ranks 1."])
+
+
+def scaling_allreduce_section(series: dict) -> str:
+    """BM_AllReduce algbw and busbw by size, two columns per world size."""
+    sizes = sorted({size for points in series.values() for size, _, _ in points})
+    header = ["Bytes", "Size"]
+    for ranks in series:
+        header += [f"algbw GB/s ({ranks} ranks)", f"busbw GB/s ({ranks} ranks)"]
+    rows = []
+    for size in sizes:
+        row = [f"{size:,}", gbench.format_bytes(size)]
+        for points in series.values():
+            found = next(((a, b) for s, a, b in points if s == size), (None, None))
+            row += [fmt(found[0], ".3f"), fmt(found[1], ".3f")]
+        rows.append(row)
+    return "\n".join([
+        md_table(header, rows), "",
+        "algbw is bytes / time per all-reduce; busbw is algbw x 2(R-1)/R for R ranks, as "
+        "nccl-tests defines them: what each rank's link carries, comparable across world "
+        "sizes."])
 
 
 def context_section(context: dict) -> str:
@@ -284,6 +350,24 @@ def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
         if link:
             out += [link, ""]
             links.append(link)
+    groups = labparts.scaling_groups([benches])
+    allreduce = labparts.allreduce_series(benches)
+    if groups or allreduce:
+        out += [f"## {SCALING_TITLE}", ""]
+        for title, body, filename in (
+                ("Training by ranks (BM_TrainEpoch)",
+                 scaling_training_section(groups) if groups else None,
+                 labparts.SCALING_FILENAME),
+                ("All-reduce bandwidth (BM_AllReduce)",
+                 scaling_allreduce_section(allreduce) if allreduce else None,
+                 labparts.ALLREDUCE_FILENAME)):
+            if body is None:
+                continue
+            out += [f"### {title}", "", body, ""]
+            link = plot_link(title, filename, plots_dir, report_dir)
+            if link:
+                out += [link, ""]
+                links.append(link)
     out += ["## Device context", "", context_section(run.context), ""]
     errored = [b for b in benches.values() if b.error is not None]
     if errored:

@@ -526,3 +526,111 @@ def test_non_finite_and_slower_in_one_benchmark_lists_each_metric_once(tmp_path,
     assert compare.main([base, new, "--threshold", "5"]) == 1
     out = capsys.readouterr().out
     assert "  BM_a: train_loss is NaN in the run, time +300.0%" in out
+
+
+# ---- --across: a world of one against a world of several ranks -------------------------
+
+RANKS2 = input_path("trainbench_ranks2.json")
+RANKS4 = input_path("trainbench_ranks4.json")
+PART2_ONE = ("BM_TrainEpoch/batch:{}/model:Medium/workers:4/precision:fp32/pin:1/device:cpu"
+             "/iterations:1/manual_time")
+
+
+def raw_rows(path):
+    with open(path, encoding="utf-8") as handle:
+        return {r["name"]: r for r in json.load(handle)["benchmarks"]}
+
+
+def test_across_ranks_pairs_a_plain_run_with_a_run_of_two_ranks():
+    # trainbench_cpu.json has no ranks axis (nor graph): its epochs are ranks:1.
+    report = compare.get_difference_report(gbench.load_run(CPU), gbench.load_run(RANKS2),
+                                           across="ranks")
+    rows = by_name(report)
+    batches = (32, 64, 128, 256)
+    assert set(rows) == {PART2_ONE.format(b) for b in batches}
+    one, two = raw_rows(CPU), raw_rows(RANKS2)
+    for batch in batches:
+        pair = rows[PART2_ONE.format(batch)]
+        name2 = (f"BM_TrainEpoch/batch:{batch}/model:Medium/workers:4/precision:fp32/pin:1"
+                 "/device:cpu/graph:0/ranks:2/iterations:1/manual_time")
+        assert pair["run_name"] == name2
+        assert pair["across"] == {"axis": "ranks", "base": "1", "new": "2"}
+        sps = {c["name"]: c for c in pair["counters"]}["samples_per_second"]
+        want = two[name2]["samples_per_second"] / one[PART2_ONE.format(batch)]["samples_per_second"]
+        assert sps["ratio"] == pytest.approx(want) and sps["ratio"] > 1.5
+        assert pair["time_ratio"] == pytest.approx(
+            two[name2]["real_time"] / one[PART2_ONE.format(batch)]["real_time"])
+        # The scaling counters exist on the ranks:2 side only: nothing to pair them with.
+        assert "scaling_efficiency" not in {c["name"] for c in pair["counters"]}
+    # Epochs with other settings (pin:0, other models) are the baseline's own; the
+    # all-reduce exists only with several ranks.
+    assert PART2_ONE.replace("pin:1", "pin:0").format(64) in report["only_in_baseline"]
+    assert len(report["only_in_run"]) == 9
+    assert all(n.startswith("BM_AllReduce/") for n in report["only_in_run"])
+
+
+def test_without_across_a_plain_run_and_a_ranks_run_share_nothing(capsys):
+    report = report_for(CPU, RANKS2)
+    assert report["in_common"] == 0 and "across" not in report
+    assert compare.main([CPU, RANKS2]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"compare: {RANKS2}: no benchmark in common with baseline {CPU}\n")
+
+
+def test_across_ranks_pairs_two_worlds_epochs_and_all_reduces(capsys, tmp_path):
+    out_json = tmp_path / "c.json"
+    assert compare.main([RANKS2, RANKS4, "--across=ranks", "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "Paired across ranks" in out
+    line = next(l for l in out.splitlines() if l.startswith("BM_AllReduce/bytes:268435456/"))
+    assert line.split()[0] == "BM_AllReduce/bytes:268435456/ranks:2/manual_time"
+    assert line.endswith("ranks 2->4")
+    doc = json.loads(out_json.read_text())
+    assert doc["across"] == "ranks"
+    rows = {r["name"]: r for r in doc["comparisons"][0]["benchmarks"]}
+    assert len(rows) == 4 + 9
+    two, four = raw_rows(RANKS2), raw_rows(RANKS4)
+    big = rows["BM_AllReduce/bytes:268435456/ranks:2/manual_time"]
+    busbw = {c["name"]: c for c in big["counters"]}["busbw_GB_per_s"]
+    assert busbw["direction"] == "higher"
+    assert busbw["ratio"] == pytest.approx(
+        four["BM_AllReduce/bytes:268435456/ranks:4/manual_time"]["busbw_GB_per_s"]
+        / two["BM_AllReduce/bytes:268435456/ranks:2/manual_time"]["busbw_GB_per_s"])
+    epoch = next(r for n, r in rows.items() if n.startswith("BM_TrainEpoch/batch:64/"))
+    efficiency = {c["name"]: c for c in epoch["counters"]}["scaling_efficiency"]
+    assert (efficiency["base"], efficiency["new"]) == (0.9, 0.8)
+    assert efficiency["direction"] == "higher"
+    assert {c["name"]: c["direction"] for c in epoch["counters"]}["comm_exposed_pct"] == "lower"
+
+
+def test_across_an_axis_no_benchmark_has_is_one_line_and_exit_2(capsys):
+    assert compare.main([CPU, RANKS2, "--across", "rank"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"compare: --across 'rank': no benchmark in {CPU}, {RANKS2} "
+                               "has a 'rank' axis (the axes there: batch, bytes,")
+    # A run setting is not an axis: matching already leaves iterations out.
+    assert compare.main([CPU, RANKS2, "--across", "iterations"]) == 2
+    assert "has a 'iterations' axis" in capsys.readouterr().err
+
+
+def test_across_a_names_only_axis_works_on_any_benchmark(tmp_path, capsys):
+    # --across is not only for ranks: two files that differ in one axis of their names.
+    base = write_doc(tmp_path / "a.json", [row("BM_x/size:8/kind:a", 10.0),
+                                           row("BM_x/size:64/kind:a", 20.0)])
+    new = write_doc(tmp_path / "b.json", [row("BM_x/size:8/kind:b", 5.0),
+                                          row("BM_x/size:64/kind:b", 30.0)])
+    report = compare.get_difference_report(gbench.load_run(base), gbench.load_run(new),
+                                           across="kind")
+    assert {r["name"]: r["time_ratio"] for r in report["benchmarks"]} == {
+        "BM_x/size:8/kind:a": pytest.approx(0.5), "BM_x/size:64/kind:a": pytest.approx(1.5)}
+    # A file with several values of the axis for the same other settings: those names are
+    # matched by their full names, as names that collide on a key always are.
+    both = write_doc(tmp_path / "c.json", [row("BM_x/size:8/kind:a", 10.0),
+                                           row("BM_x/size:8/kind:b", 12.0)])
+    report = compare.get_difference_report(gbench.load_run(both), gbench.load_run(new),
+                                           across="kind")
+    assert [r["name"] for r in report["benchmarks"]] == ["BM_x/size:8/kind:b"]
+    assert report["benchmarks"][0]["time_ratio"] == pytest.approx(5.0 / 12.0)

@@ -157,3 +157,51 @@ def test_real_output_complexity_rows_only_with_aggregates():
     header, _ = csv_export.build_table(load("gbench_real_v171.json"))
     assert header[2:4] == ["arg0", "batch"]
     assert "late_counter" in header             # only the last BM_Train instance has it
+
+
+# ---- runs of several ranks ---------------------------------------------------------
+
+SCALING_COUNTERS = ["scaling_efficiency", "comm_exposed_pct", "rank_max_s", "rank_min_s",
+                    "nosync_samples_per_second"]
+
+
+def test_a_ranks_run_has_a_ranks_column_and_the_scaling_counters():
+    run = load("trainbench_ranks2.json")
+    header, table = csv_export.build_table(run)
+    assert csv_export.axis_columns(run.rows) == [
+        "batch", "model", "workers", "precision", "pin", "device", "graph", "ranks", "bytes"]
+    for column in SCALING_COUNTERS + ["algbw_GB_per_s", "busbw_GB_per_s"]:
+        assert column in header
+    rows = read_csv(_csv_text(header, table))
+    raw = {r["name"]: r for r in run.rows}
+    epoch = next(r for r in rows if r["family"] == "BM_TrainEpoch" and r["batch"] == "64")
+    assert epoch["ranks"] == "2" and epoch["graph"] == "0"
+    for column in SCALING_COUNTERS:
+        assert float(epoch[column]) == pytest.approx(raw[epoch["name"]][column])
+    reduce = next(r for r in rows if r["name"].startswith("BM_AllReduce/bytes:4096/"))
+    assert reduce["ranks"] == "2" and reduce["bytes"] == "4096"
+    assert reduce["batch"] == "" and reduce["graph"] == ""       # not axes of BM_AllReduce
+    assert reduce[SCALING_COUNTERS[0]] == ""
+    assert float(reduce["busbw_GB_per_s"]) == pytest.approx(raw[reduce["name"]]["busbw_GB_per_s"])
+
+
+def _csv_text(header, table):
+    out = io.StringIO()
+    csv_export.write_csv(header, table, out)
+    return out.getvalue()
+
+
+def test_an_epoch_without_a_ranks_axis_reads_ranks_1_in_the_ranks_column(tmp_path):
+    plain = ("BM_TrainEpoch/batch:64/model:Medium/workers:4/precision:fp32/pin:1/device:cpu"
+             "/iterations:1/manual_time")
+    two = ("BM_TrainEpoch/batch:64/model:Medium/workers:4/precision:fp32/pin:1/device:cpu"
+           "/graph:0/ranks:2/iterations:1/manual_time")
+    loader = "BM_DataLoader/batch:64/workers:4/pin:1/manual_time"
+    path = write_doc(tmp_path / "mixed.json", [row(plain, 40.0, unit="s"),
+                                               row(two, 22.0, unit="s", scaling_efficiency=0.9),
+                                               row(loader, 3.0, unit="ms")])
+    rows = read_csv(_csv_text(*csv_export.build_table(gbench.load_run(path))))
+    assert [(r["ranks"], r["graph"]) for r in rows] == [("1", "0"), ("2", "0"), ("", "")]
+    assert [r["scaling_efficiency"] for r in rows] == ["", "0.9", ""]
+    # A plain run alone gets no ranks or graph column: nothing in it names them.
+    assert "ranks" not in csv_export.build_table(load("trainbench_cpu.json"))[0]

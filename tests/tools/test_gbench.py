@@ -73,6 +73,9 @@ def test_format_seconds(seconds, text):
     ("gpu_kernel_busy_pct", "higher"), ("kernel_ms_per_step", "lower"),
     ("amp_skipped_steps", "lower"),
     ("pcie_peak_pct", "higher"),
+    ("scaling_efficiency", "higher"), ("nosync_samples_per_second", "higher"),
+    ("algbw_GB_per_s", "higher"), ("busbw_GB_per_s", "higher"),
+    ("comm_exposed_pct", "lower"), ("rank_max_s", "lower"), ("rank_min_s", "lower"),
     ("peak_alloc_MB", "lower"), ("host_peak_rss_MB", "lower"), ("train_loss", "lower"),
     ("data_wait_pct", "lower"), ("step_ms", "lower"), ("wall_s_per_epoch", "lower"),
     ("peak_reserved_MB", "lower"),
@@ -106,12 +109,46 @@ def test_names_from_before_the_graph_axis_match_graph_0():
     assert gbench.match_key(old) == gbench.match_key(new) == new
     epoch_old = "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/iterations:2/manual_time"
     assert gbench.match_key(epoch_old) == (
-        "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0/manual_time")
+        "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0"
+        "/ranks:1/manual_time")
     graph1 = "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/graph:1/manual_time"
     assert gbench.match_key(graph1) == graph1 != gbench.match_key(old)
     # Other families are left as they are.
     copy = "BM_HostToDevice/bytes:65536/pinned:1/manual_time"
     assert gbench.match_key(copy) == copy
+
+
+EPOCH_AXES = "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cpu"
+
+
+@pytest.mark.parametrize("name", [
+    EPOCH_AXES + "/iterations:2/manual_time",                    # a world of one, before graph
+    EPOCH_AXES + "/graph:0/iterations:2/manual_time",            # a world of one
+    EPOCH_AXES + "/graph:0/ranks:1/manual_time",                 # said out loud
+    EPOCH_AXES + "/ranks:1/iterations:3/manual_time"])           # ranks without graph
+def test_an_epoch_without_a_ranks_axis_is_one_rank(name):
+    # A world of one writes no ranks axis: its names match ranks:1, with graph:0 before it.
+    assert gbench.match_key(name) == EPOCH_AXES + "/graph:0/ranks:1/manual_time"
+    bench = gbench.Benchmark(name=name, family="BM_TrainEpoch",
+                             axes=gbench.parse_name(name).axes)
+    assert bench.axis("ranks") == "1" and bench.axis("graph") == "0"
+
+
+def test_an_epoch_of_several_ranks_keeps_its_ranks_and_across_leaves_it_out():
+    two = EPOCH_AXES + "/graph:0/ranks:2/iterations:2/manual_time"
+    one = EPOCH_AXES + "/iterations:2/manual_time"
+    assert gbench.match_key(two) == EPOCH_AXES + "/graph:0/ranks:2/manual_time"
+    assert gbench.match_key(two) != gbench.match_key(one)
+    assert gbench.match_key(two, across="ranks") == gbench.match_key(one, across="ranks") \
+        == EPOCH_AXES + "/graph:0/manual_time"
+    # Only BM_TrainEpoch lacks ranks when it means 1: BM_TrainStep and BM_AllReduce get none.
+    step = "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/graph:1/manual_time"
+    assert gbench.match_key(step) == step
+    allreduce = "BM_AllReduce/bytes:4096/ranks:2/manual_time"
+    assert gbench.match_key(allreduce) == allreduce
+    assert gbench.match_key(allreduce, across="ranks") == "BM_AllReduce/bytes:4096/manual_time"
+    benches = gbench.collect_benchmarks(gbench.Run("x.json", {}, [row(two, 1.0, unit="s")]))
+    assert benches[two].axis("ranks") == "2" and benches[two].axis("no_such") is None
 
 
 def test_base_name_prefers_run_name_and_strips_aggregate_suffix():
@@ -249,9 +286,9 @@ def test_collect_real_output_skips_complexity_rows_and_keeps_errors():
 
 @pytest.mark.parametrize("name,key", [
     ("BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:1"
-     "/iterations:2/manual_time",
+     "/ranks:4/iterations:2/manual_time",
      "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:1"
-     "/manual_time"),
+     "/ranks:4/manual_time"),
     ("BM_x/8/repeats:3/min_time:0.500/min_warmup_time:1.000/threads:4/real_time",
      "BM_x/8/threads:4/real_time"),
     ("BM_thr/min_time:0.010/threads:2", "BM_thr/threads:2"),

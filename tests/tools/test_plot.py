@@ -257,3 +257,89 @@ def test_part4_worker_ticks_are_whole_numbers(tmp_path):
         lo, hi = ax.get_xlim()
         ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+# ---- runs of several ranks ---------------------------------------------------------
+
+SCALING = ["scaling.png", "allreduce_busbw.png"]
+RANKS_RUNS = ("trainbench_cpu.json", "trainbench_ranks2.json", "trainbench_ranks4.json")
+
+
+def test_scaling_figures_only_when_a_run_has_several_ranks(tmp_path):
+    # Plain runs: no scaling figure and no line about it (the overlay test's log is empty).
+    for name in ("trainbench_gpu.json", "trainbench_cpu.json"):
+        written = plot.make_plots([load(name)], str(tmp_path / name), log=io.StringIO())
+        assert not set(SCALING) & {os.path.basename(p) for p in written}
+    log = io.StringIO()
+    written = plot.make_plots([load("trainbench_ranks2.json")], str(tmp_path / "r2"), log=log)
+    assert [os.path.basename(p) for p in written][-2:] == SCALING
+    for path in written[-2:]:
+        assert_png(path)
+    assert "scaling" not in log.getvalue() and "allreduce" not in log.getvalue()
+
+
+def test_scaling_figure_draws_samples_and_efficiency_by_ranks_over_the_runs(tmp_path):
+    benches = [gbench.collect_benchmarks(load(name)) for name in RANKS_RUNS]
+    groups = labparts.scaling_groups(benches)
+    assert [s["batch"] for s, _ in groups] == ["32", "64", "128", "256"]
+    fig = plot.figure_scaling(groups, str(tmp_path / "s.png"))
+    assert_png(tmp_path / "s.png")
+    ax_sps, ax_eff = fig.axes
+    raws = [raw_rows(name) for name in RANKS_RUNS]
+    names = ["BM_TrainEpoch/batch:64/model:Medium/workers:4/precision:fp32/pin:1/device:cpu"
+             "/iterations:1/manual_time"] + [
+        f"BM_TrainEpoch/batch:64/model:Medium/workers:4/precision:fp32/pin:1/device:cpu"
+        f"/graph:0/ranks:{n}/iterations:1/manual_time" for n in (2, 4)]
+    lines = {l.get_label(): l for l in ax_sps.get_lines()}
+    batch64 = lines["batch=64"]
+    assert list(batch64.get_xdata()) == [1, 2, 4]   # the plain run is ranks 1
+    assert list(batch64.get_ydata()) == pytest.approx(
+        [raw[n]["samples_per_second"] for raw, n in zip(raws, names)])
+    ideal = [l for l in ax_sps.get_lines() if l.get_linestyle() == "--"
+             and l.get_color() == batch64.get_color()]
+    assert len(ideal) == 1
+    assert list(ideal[0].get_ydata()) == pytest.approx(
+        [n * raws[0][names[0]]["samples_per_second"] for n in (1, 2, 4)])
+    eff = {l.get_label(): l for l in ax_eff.get_lines() if l.get_label() == "batch=64"}
+    assert list(eff["batch=64"].get_xdata()) == [2, 4]
+    assert list(eff["batch=64"].get_ydata()) == pytest.approx(
+        [raw[n]["scaling_efficiency"] for raw, n in zip(raws[1:], names[1:])])
+    assert ax_sps.get_xscale() == "log" and ax_eff.get_xscale() == "log"
+    assert "model=Medium" in fig.get_suptitle() and "batch=" not in fig.get_suptitle()
+
+
+def test_scaling_figure_keeps_the_configurations_with_most_world_sizes(tmp_path):
+    benches = [gbench.collect_benchmarks(load(name)) for name in RANKS_RUNS[1:]]
+    groups = labparts.scaling_groups(benches)
+    many = [({**s, "model": f"M{i}"}, pts) for i in range(3) for s, pts in groups]
+    many[5] = (many[5][0], many[5][1][:1])    # one configuration measured at one size only
+    log = io.StringIO()
+    fig = plot.figure_scaling(many, str(tmp_path / "s.png"), log=log)
+    labels = [l.get_label() for l in fig.axes[0].get_lines() if l.get_linestyle() == "-"]
+    assert len(labels) == plot.MAX_SCALING_LINES
+    assert "batch=64 model=M1" not in labels          # many[5]: the fewest points
+    assert "batch=32 model=M2" in labels and labels[0] == "batch=32 model=M0"
+    assert log.getvalue() == ("plot: scaling.png: drawing 10 of 12 configurations "
+                              "(those with most world sizes)\n")
+
+
+def test_allreduce_figure_is_busbw_against_bytes_per_world_size(tmp_path):
+    series = [(name, labparts.allreduce_series(gbench.collect_benchmarks(load(name))))
+              for name in RANKS_RUNS[1:]]
+    fig = plot.figure_allreduce(series, str(tmp_path / "a.png"))
+    assert_png(tmp_path / "a.png")
+    [ax] = fig.axes
+    assert ax.get_xscale() == "log"
+    assert ax.xaxis.get_major_formatter()(1048576) == "1 MiB"
+    lines = {l.get_label(): l for l in ax.get_lines()}
+    assert list(lines) == ["2 ranks", "4 ranks"]
+    for ranks, name in ((2, RANKS_RUNS[1]), (4, RANKS_RUNS[2])):
+        raw = raw_rows(name)
+        sizes = [4096 * 4 ** k for k in range(9)]
+        assert list(lines[f"{ranks} ranks"].get_xdata()) == sizes
+        assert list(lines[f"{ranks} ranks"].get_ydata()) == pytest.approx(
+            [raw[f"BM_AllReduce/bytes:{s}/ranks:{ranks}/manual_time"]["busbw_GB_per_s"]
+             for s in sizes])
+    # Two runs of the same world size: the run names the line.
+    same = plot.allreduce_lines([("a", series[0][1]), ("b", series[0][1])])
+    assert [name for name, *_ in same] == ["a: 2 ranks", "b: 2 ranks"]

@@ -232,3 +232,92 @@ def test_small_models_section_shows_graphs_launch_share_and_crossover(tmp_path):
 def test_small_models_section_needs_both_devices(cpu_md):
     # The CPU-only reference run has BM_TrainStep on cpu only: nothing to compare.
     assert report.SMALL_MODELS_TITLE not in cpu_md
+
+
+# ---- runs of several ranks ---------------------------------------------------------
+
+def raw_rows(name):
+    with open(input_path(name), encoding="utf-8") as handle:
+        return {r["name"]: r for r in json.load(handle)["benchmarks"]}
+
+
+def section(md, title):
+    return md.split(f"\n## {title}\n")[1].split("\n## ")[0]
+
+
+def test_scaling_section_only_for_a_run_of_several_ranks(gpu_md, cpu_md):
+    for md in (gpu_md, cpu_md, report.build_report(load("gbench_repetitions.json"))):
+        assert f"## {report.SCALING_TITLE}" not in md and "BM_AllReduce" not in md
+    md = report.build_report(load("trainbench_ranks2.json"))
+    assert md.count(f"\n## {report.SCALING_TITLE}\n") == 1
+    # After the lab's tables, before the context.
+    assert md.index("## Part 4") < md.index(f"## {report.SCALING_TITLE}") \
+        < md.index("## Device context")
+
+
+def test_scaling_training_table_numbers_come_from_the_file():
+    md = report.build_report(load("trainbench_ranks2.json"))
+    text = section(md, report.SCALING_TITLE)
+    assert ("| batch | Ranks | Samples/s (all ranks) | No-sync samples/s | Scaling efficiency "
+            "| Comm exposed (%) | Slowest rank (s) | Fastest rank (s) |") in text
+    raw = raw_rows("trainbench_ranks2.json")
+    for batch in (32, 64, 128, 256):
+        r = raw[f"BM_TrainEpoch/batch:{batch}/model:Medium/workers:4/precision:fp32/pin:1"
+                "/device:cpu/graph:0/ranks:2/iterations:1/manual_time"]
+        line = (f"| {batch} | 2 | {r['samples_per_second']:.1f} | "
+                f"{r['nosync_samples_per_second']:.1f} | {r['scaling_efficiency']:.3f} | "
+                f"{r['comm_exposed_pct']:.1f} | {r['rank_max_s']:.3f} | {r['rank_min_s']:.3f} |")
+        assert line in text
+    assert ("_Measured with BM_TrainEpoch, model=Medium, workers=4, precision=fp32, pin=1, "
+            "device=cpu, graph=0; batch is per rank._") in text
+
+
+def test_scaling_all_reduce_table_numbers_come_from_the_file():
+    text = section(report.build_report(load("trainbench_ranks4.json")), report.SCALING_TITLE)
+    assert "| Bytes | Size | algbw GB/s (4 ranks) | busbw GB/s (4 ranks) |" in text
+    raw = raw_rows("trainbench_ranks4.json")
+    sizes = [4096 * 4 ** k for k in range(9)]
+    lines = [l for l in text.split("### All-reduce")[1].splitlines() if l.startswith("| ")]
+    assert [l.split(" | ")[0] for l in lines[2:]] == [f"| {s:,}" for s in sizes]
+    for size in sizes:
+        r = raw[f"BM_AllReduce/bytes:{size}/ranks:4/manual_time"]
+        assert (f"| {size:,} | {gbench.format_bytes(size)} | {r['algbw_GB_per_s']:.3f} | "
+                f"{r['busbw_GB_per_s']:.3f} |") in text
+        assert r["busbw_GB_per_s"] == pytest.approx(r["algbw_GB_per_s"] * 1.5, abs=1e-4)
+
+
+def test_scaling_section_with_only_all_reduce_rows_and_a_ranks_1_epoch(tmp_path):
+    # An all-reduce alone: the section has its table only. An epoch without a ranks axis
+    # is ranks 1: alone it is no scaling, beside a ranks:2 one of the same settings it is
+    # that configuration's first row.
+    epoch = ("BM_TrainEpoch/batch:64/model:Small/workers:0/precision:fp32/pin:0/device:cpu"
+             "{}/iterations:1/manual_time")
+    only = write_doc(tmp_path / "a.json", [
+        row("BM_AllReduce/bytes:4096/ranks:2/manual_time", 50.0, "us",
+            algbw_GB_per_s=0.08, busbw_GB_per_s=0.08),
+        row(epoch.format(""), 10.0, "s", samples_per_second=100.0)])
+    text = section(report.build_report(gbench.load_run(only)), report.SCALING_TITLE)
+    assert "### All-reduce bandwidth (BM_AllReduce)" in text and "### Training" not in text
+    both = write_doc(tmp_path / "b.json", [
+        row(epoch.format(""), 10.0, "s", samples_per_second=100.0),
+        row(epoch.format("/graph:0/ranks:2"), 6.0, "s", samples_per_second=170.0,
+            scaling_efficiency=0.85)])
+    text = section(report.build_report(gbench.load_run(both)), report.SCALING_TITLE)
+    assert "| 1 | 100.0 | - | - | - | - | - |" in text
+    assert "| 2 | 170.0 | - | 0.850 | - | - | - |" in text
+    assert "### All-reduce" not in text
+
+
+def test_scaling_links_its_plots_and_the_context_shows_the_world(tmp_path):
+    plots = tmp_path / "figs"
+    plots.mkdir()
+    for name in (labparts.SCALING_FILENAME, labparts.ALLREDUCE_FILENAME):
+        (plots / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+    md = report.build_report(load("trainbench_ranks2.json"), str(plots), str(tmp_path))
+    text = section(md, report.SCALING_TITLE)
+    assert "![Training by ranks (BM_TrainEpoch)](figs/scaling.png)" in text
+    assert "![All-reduce bandwidth (BM_AllReduce)](figs/allreduce_busbw.png)" in text
+    for line in ("| World size (ranks) | 2 |", "| Nodes | 1 |", "| GPUs per node | 0 |",
+                 "| Launcher | torchrun |", "| Distributed backend | gloo |",
+                 "| Distributed backend version | 2.5.1 |", "| Distributed timeout (s) | 120 |"):
+        assert line in section(md, "Device context")

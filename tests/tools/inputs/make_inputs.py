@@ -12,7 +12,11 @@ one default run writes it (one repetition, --epochs=2): its names, time
 units, counters (sorted by name, as Google Benchmark writes them) and
 context keys.  Only the numbers are invented (plausible for an H100 and
 Fashion-MNIST).  trainbench_cpu.json is an older, smaller trainbench-like
-file (iterations:1 names, CPU-only).
+file (iterations:1 names, CPU-only).  trainbench_ranks2.json and
+trainbench_ranks4.json are rank 0's files of data-parallel runs of 2 and 4
+ranks (CPU, Gloo): BM_TrainEpoch/.../graph:0/ranks:N with the scaling
+counters, and BM_AllReduce/bytes:B/ranks:N; trainbench_cpu.json, whose
+names have no ranks axis, is their world of one.
 
 gbench_real_v171.json is not generated here: it is the real output of a small
 Google Benchmark 1.7.1 program (Complexity(), SkipWithError, UseManualTime,
@@ -326,6 +330,55 @@ gpu_ctx.update(sorted({   # AddCustomContext keys: Google Benchmark writes them 
     "sm_count": "132", "test_samples": str(GPU_TEST), "train_samples": str(GPU_TRAIN),
     "trainbench_version": "0.1.0"}.items()))
 trainbench_gpu("trainbench_gpu.json", gpu_ctx)
+
+# ---- data-parallel runs: rank 0's file of a world of 2 and of 4 ranks (CPU, Gloo)
+# The same BM_TrainEpoch configurations as trainbench_cpu.json's Part 2 (Medium, workers 4,
+# pin 1, cpu; batch per rank), with graph:0 and ranks:N at the end of the names, plus
+# BM_AllReduce/bytes:B/ranks:N.  trainbench_cpu.json (no ranks axis) is their ranks:1.
+# Efficiency and exposed communication by world size; samples_per_second is global.
+RANKS_EFFICIENCY = {2: 0.9, 4: 0.8}
+ALLREDUCE_PEAK_GBPS = {2: 4.0, 4: 3.2}   # algbw the large sizes reach
+
+
+def ranks_epoch_counters(batch, ranks, t):
+    sps = TRAIN / t
+    c = epoch_counters(batch, "Medium", 4, "cpu", t)
+    c.update({"samples_per_second": round(sps, 3),
+              "nosync_samples_per_second": round(sps / RANKS_EFFICIENCY[ranks], 3),
+              "scaling_efficiency": RANKS_EFFICIENCY[ranks],
+              "comm_exposed_pct": round(100 * (1 - RANKS_EFFICIENCY[ranks]), 2),
+              "rank_max_s": round(t, 4), "rank_min_s": round(t * 0.96, 4)})
+    return sorted_counters(c)
+
+
+def trainbench_ranks(fname, ranks):
+    b = Builder(family_per_name=True)
+    for batch in (32, 64, 128, 256):
+        one = epoch_time(batch, "Medium", 4, "cpu")       # trainbench_cpu.json's epoch
+        t = round(one / (ranks * RANKS_EFFICIENCY[ranks]) / 0.97, 4)
+        name = (f"BM_TrainEpoch/batch:{batch}/model:Medium/workers:4/precision:fp32/pin:1"
+                f"/device:cpu/graph:0/ranks:{ranks}/iterations:1/manual_time")
+        b.bench(name, [t], "s", [ranks_epoch_counters(batch, ranks, t)])
+    size = 4096
+    while size <= 268435456:
+        algbw = round(ALLREDUCE_PEAK_GBPS[ranks] * size / (size + 262144), 4)
+        t = size / (algbw * 1e9)
+        b.bench(f"BM_AllReduce/bytes:{size}/ranks:{ranks}/manual_time", [t], "us",
+                [{"algbw_GB_per_s": algbw,
+                  "busbw_GB_per_s": round(algbw * 2 * (ranks - 1) / ranks, 4),
+                  "bytes_per_second": algbw * 1e9}],
+                iterations=auto_iterations(t))
+        size *= 4
+    context = dict(cpu_ctx, trainbench_version="0.3.0", executable="./build/trainbench",
+                   cpu_threads="1")
+    context.update({"world_size": str(ranks), "nodes": "1", "gpus_per_node": "0",
+                    "launcher": "torchrun", "dist_backend": "gloo",
+                    "dist_backend_version": "2.5.1", "dist_timeout_s": "120"})
+    b.dump(fname, context)
+
+
+trainbench_ranks("trainbench_ranks2.json", 2)
+trainbench_ranks("trainbench_ranks4.json", 4)
 
 # ---- bad inputs
 src = open(os.path.join(OUT, "gbench_errored.json")).read()
