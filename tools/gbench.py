@@ -208,6 +208,7 @@ CONTEXT_FIELDS = (
     ("pcie_link_current", "PCIe link under load", True),
     ("world_size", "World size (ranks)", True),
     ("nodes", "Nodes", True),
+    ("ranks_per_node", "Ranks per node", True),
     ("gpus_per_node", "GPUs per node", True),
     ("launcher", "Launcher", True),
     ("dist_backend", "Distributed backend", True),

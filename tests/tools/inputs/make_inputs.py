@@ -373,7 +373,8 @@ def trainbench_ranks(fname, ranks):
                    cpu_threads="1")
     context.update({"world_size": str(ranks), "nodes": "1", "gpus_per_node": "0",
                     "launcher": "torchrun", "dist_backend": "gloo",
-                    "dist_backend_version": "2.5.1", "dist_timeout_s": "120"})
+                    "dist_backend_version": "0.5.0", "dist_timeout_s": "120",
+                    "ranks_per_node": str(ranks)})
     b.dump(fname, context)
 
 
