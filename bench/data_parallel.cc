@@ -38,7 +38,7 @@ void WarmUpTogether(const DistEnv& dist, const ImageSet& train, const LoaderOpti
 }
 
 void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, const BenchEnv& env,
-                                const DistEnv& dist) {
+                                DistEnv& dist) {
   const World& w = dist.world;
   const bool rank0 = w.rank == 0;
   const std::string name = DataParallelBenchmarkName(c, w.size);
@@ -46,6 +46,10 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
     if (rank0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
     state.SkipWithError(why.c_str());
   };
+  if (absl::Status s = EnsureRendezvous(dist); !s.ok()) {
+    skip(std::string(s.message()));
+    return;
+  }
   if (const int signal_number = AgreedStopSignal(dist)) {
     state.SkipWithError(NotRunMessage(signal_number).c_str());
     return;
@@ -87,7 +91,7 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
   m.peak_flops = ctx->PeakFlops(c.precision);
   m.parameters = trainer->parameter_count();
   DataParallelMeasurements dp;
-  try {
+  const auto train_together = [&] {
     GradientSync sync(dist, *trainer->model());
     trainer->set_step_hooks(&sync);
     WarmUpTogether(dist, train, lo, env.run.warmup_steps, env.run.WarmupSeconds(c.device),
@@ -145,11 +149,20 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
     const EpochResult nosync = RunEpoch(*trainer, *ctx, train, lo, epoch, /*stop_between_steps=*/false);
     dp.nosync_seconds = MaxOverRanks(dist, nosync.timed_seconds);
     trainer->set_step_hooks(nullptr);
-  } catch (const Interrupted& i) {
-    skip(InterruptedMessage(i.signal_number));
-    return;
-  } catch (const std::exception& e) {
-    EndWorld(dist, name, e);
+  };
+  if (!w.distributed()) {
+    // A world of one (the CUDA smoke check): failures are this benchmark's alone, handled as
+    // every single-process benchmark's are (skip with the reason, the device recovered).
+    if (!RunOrSkip(state, name, BatchAndModel(c.batch, c.model), *ctx, train_together)) return;
+  } else {
+    try {
+      train_together();
+    } catch (const Interrupted& i) {
+      skip(InterruptedMessage(i.signal_number));
+      return;
+    } catch (const std::exception& e) {
+      EndWorld(dist, name, e);
+    }
   }
   if (rss_resettable) m.host_peak_rss_bytes = PeakRssBytes();
   m.data_parallel = dp;
@@ -159,7 +172,7 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
 }  // namespace
 
 void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env,
-                               const DistEnv& dist) {
+                               DistEnv& dist) {
   for (const EpochConfig& c : configs) {
     benchmark::RegisterBenchmark(DataParallelBenchmarkName(c, dist.world.size).c_str(),
                                  [c, &env, &dist](benchmark::State& st) { DataParallelEpochBenchmark(st, c, env, dist); })

@@ -24,9 +24,10 @@ namespace trainbench {
 //     (DDP's no_sync) on the same shards gives scaling_efficiency and comm_exposed_pct.
 // A failure after step 1 (a rank dies, runs out of memory mid-epoch, a collective times out)
 // ends every rank with one line (EndWorld): the ranks cannot finish an epoch without it.
-// REQUIRES: env and dist outlive benchmark::RunSpecifiedBenchmarks; Rendezvous before the
-// first benchmark runs; no graph:1 configuration.
-void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env,
-                               const DistEnv& dist);
+// In a world of one (the CUDA smoke check, ranks:1) the rendezvous is made by the first such
+// benchmark (EnsureRendezvous), and a failure skips the benchmark as any other's does.
+// REQUIRES: env and dist outlive benchmark::RunSpecifiedBenchmarks; in a world of several
+// ranks, Rendezvous before the first benchmark runs; no graph:1 configuration.
+void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env, DistEnv& dist);
 
 }  // namespace trainbench

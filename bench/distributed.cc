@@ -19,6 +19,8 @@
 #include <c10/util/Logging.h>
 #include <gloo/common/error.h>
 #include <gloo/config.h>
+#include <torch/csrc/distributed/c10d/HashStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -31,6 +33,9 @@
 #include "absl/strings/str_split.h"
 #include "bench/env.h"
 #include "bench/interrupt.h"
+#if TRAINBENCH_WITH_NCCL
+#include "bench/nccl_group.h"
+#endif
 
 #ifndef USE_C10D_GLOO
 #error "bench/distributed.cc needs USE_C10D_GLOO (CMakeLists.txt sets it for this file)"
@@ -40,8 +45,10 @@ namespace trainbench {
 
 struct ProcessGroups {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::Backend> cpu;  // ProcessGroupGloo
-  // The same backend behind a ProcessGroup, as c10d::Reducer and broadcast_coalesced take it.
+  c10::intrusive_ptr<c10d::Backend> cpu;   // ProcessGroupGloo
+  c10::intrusive_ptr<c10d::Backend> cuda;  // ProcessGroupNCCL, with DistEnv::cuda
+  // Both behind one ProcessGroup, as c10d::Reducer and broadcast_coalesced take it: it picks
+  // the backend by the tensors' device.
   c10::intrusive_ptr<c10d::ProcessGroup> group;
   // Numbers the agreement steps (FirstRankThatCannot), which every rank takes in the same
   // order, so that each one's store keys are its own.
@@ -86,13 +93,28 @@ bool IsCollectiveFailure(const std::exception& e) {
          absl::StrContains(what, "Connection reset by peer");
 }
 
-void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_t bytes,
-                        const DistEnv& dist) {
+void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_t bytes, DistEnv& dist,
+                        DeviceContext* device_ctx) {
+  const auto skip = [&](const std::string& why) {
+    if (dist.world.rank == 0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
+    state.SkipWithError(why.c_str());
+  };
+  if (absl::Status s = EnsureRendezvous(dist); !s.ok()) {
+    skip(std::string(s.message()));
+    return;
+  }
   if (const int signal_number = AgreedStopSignal(dist)) {
     state.SkipWithError(NotRunMessage(signal_number).c_str());
     return;
   }
-  c10d::Backend& group = *dist.groups->cpu;
+  const bool on_cuda = dist.cuda && device_ctx != nullptr;
+  c10d::Backend& group = on_cuda ? *dist.groups->cuda : *dist.groups->cpu;
+  const at::TensorOptions where = at::TensorOptions().dtype(at::kFloat).device(on_cuda ? device_ctx->device() : at::kCPU);
+  // wait() on a CUDA work only makes the current stream wait for NCCL's: the host clock
+  // needs the device to be done.
+  const auto done = [&] {
+    if (on_cuda) device_ctx->Synchronize();
+  };
   const int ranks = dist.world.size;
   double seconds = 0;  // manual time summed over the iterations
   int64_t all_reduces = 0;
@@ -101,16 +123,15 @@ void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_
     // Correctness first, untimed (it is also the warm-up: Gloo's first use of a size sets up
     // its buffers): rank r contributes r+1 everywhere, so every element must be R(R+1)/2,
     // exact in float32 for any world this runs on.
-    std::vector<at::Tensor> tensors{at::full({elements}, static_cast<float>(dist.world.rank + 1))};
+    std::vector<at::Tensor> tensors{at::full({elements}, static_cast<float>(dist.world.rank + 1), where)};
     group.allreduce(tensors)->wait();
+    done();
     const float expected = static_cast<float>(ranks) * static_cast<float>(ranks + 1) / 2.0f;
     const float lo = tensors[0].min().item<float>();
     const float hi = tensors[0].max().item<float>();
     if (lo != expected || hi != expected) {
-      const std::string why = absl::StrCat("all-reduce sum wrong at bytes:", bytes, ": elements from ",
-                                           lo, " to ", hi, ", expected ", expected);
-      if (dist.world.rank == 0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
-      state.SkipWithError(why.c_str());
+      skip(absl::StrCat("all-reduce sum wrong at bytes:", bytes, ": elements from ", lo, " to ", hi,
+                        ", expected ", expected));
       return;
     }
     // Zeros sum to zeros: the timed all-reduces add finite numbers however many run.
@@ -121,19 +142,25 @@ void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_
     for (auto _ : state) {
       const auto start = std::chrono::steady_clock::now();
       group.allreduce(tensors)->wait();
+      done();
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       // Google Benchmark picks the next run's iteration count from the time measured: ranks
       // that measured differently would run different counts and pair their collectives up
       // wrongly. Each iteration reports the slowest rank's time (untimed, one more all-reduce
       // of a double), identical on every rank, so every rank decides alike.
       slowest[0].fill_(s);
-      group.allreduce(slowest, max)->wait();
+      dist.groups->cpu->allreduce(slowest, max)->wait();
       const double iteration_s = slowest[0].item<double>();
       state.SetIterationTime(iteration_s);
       seconds += iteration_s;
       ++all_reduces;
     }
   } catch (const std::exception& e) {
+    // A world of one has nobody to wait for: the failure is this benchmark's alone.
+    if (!dist.world.distributed()) {
+      skip(Reason(e));
+      return;
+    }
     EndWorld(dist, name, e);
   }
   if (seconds <= 0) return;
@@ -162,37 +189,58 @@ class QuietC10Log {
 absl::Status Rendezvous(DistEnv& dist) {
   const QuietC10Log quiet;
   const World& w = dist.world;
-  const std::string where = absl::StrCat(w.master_addr, ":", w.master_port);
+  const std::string where = w.distributed() ? absl::StrCat(w.master_addr, ":", w.master_port) : "this process";
   auto groups = std::make_shared<ProcessGroups>();
-  try {
-    c10d::TCPStoreOptions options;
-    options.port = w.master_port;
-    // Rank 0 serves the store and waits for the other ranks to connect, unless torchrun's
-    // agent serves it already; multiTenant as Python's env:// rendezvous sets it.
-    options.isServer = w.rank == 0 && !w.agent_store;
-    options.numWorkers = static_cast<size_t>(w.size);
-    options.waitWorkers = true;
-    options.multiTenant = true;
-    options.timeout = dist.timeout;
-    groups->store = c10::make_intrusive<c10d::TCPStore>(w.master_addr, options);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("rendezvous at ", where, " (rank ", w.rank, " of ", w.size,
-                                               ", --dist_timeout_s=", dist.timeout.count() / 1000,
-                                               "): ", Reason(e)));
+  if (!w.distributed()) {
+    groups->store = c10::make_intrusive<c10d::HashStore>();
+  } else {
+    try {
+      c10d::TCPStoreOptions options;
+      options.port = w.master_port;
+      // Rank 0 serves the store and waits for the other ranks to connect, unless torchrun's
+      // agent serves it already; multiTenant as Python's env:// rendezvous sets it.
+      options.isServer = w.rank == 0 && !w.agent_store;
+      options.numWorkers = static_cast<size_t>(w.size);
+      options.waitWorkers = true;
+      options.multiTenant = true;
+      options.timeout = dist.timeout;
+      groups->store = c10::make_intrusive<c10d::TCPStore>(w.master_addr, options);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("rendezvous at ", where, " (rank ", w.rank, " of ", w.size,
+                                                 ", --dist_timeout_s=", dist.timeout.count() / 1000,
+                                                 "): ", Reason(e)));
+    }
   }
   try {
     auto options = c10d::ProcessGroupGloo::Options::create(dist.timeout);
-    options->devices.push_back(GlooDevice(w));
+    options->devices.push_back(w.distributed() ? GlooDevice(w) : c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
     // The constructor connects every pair of ranks through the store: it returns when the
-    // whole world has, or throws at the timeout.
-    groups->cpu = c10::make_intrusive<c10d::ProcessGroupGloo>(groups->store, w.rank, w.size, options);
+    // whole world has, or throws at the timeout. Each backend keys its own part of the store.
+    groups->cpu = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        c10::make_intrusive<c10d::PrefixStore>("gloo", groups->store), w.rank, w.size, options);
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("Gloo process group over ", where, " (rank ", w.rank, " of ",
                                                w.size, "): ", Reason(e)));
   }
+  if (dist.cuda) {
+#if TRAINBENCH_WITH_NCCL
+    try {
+      groups->cuda = MakeNcclBackend(c10::make_intrusive<c10d::PrefixStore>("nccl", groups->store), w.rank,
+                                     w.size, dist.timeout, w.local_rank);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("NCCL process group over ", where, " (rank ", w.rank, " of ",
+                                                 w.size, ", GPU ", w.local_rank, "): ", Reason(e)));
+    }
+#else
+    return absl::UnimplementedError("the CUDA process group: this build has no NCCL (nccl.h not found at build time)");
+#endif
+  }
   groups->group = c10::make_intrusive<c10d::ProcessGroup>(groups->store, w.rank, w.size);
   groups->group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, groups->cpu);
   groups->group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+  if (groups->cuda) {
+    groups->group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, groups->cuda);
+  }
   try {
     // Where every rank runs, for the context's nodes and ranks per node.
     char host[256] = {};
@@ -213,9 +261,28 @@ absl::Status Rendezvous(DistEnv& dist) {
   return absl::OkStatus();
 }
 
-const char* BackendName(const DistEnv&) { return "gloo"; }
+absl::Status EnsureRendezvous(DistEnv& dist) {
+  if (dist.groups) return absl::OkStatus();
+  if (dist.world.distributed()) return absl::FailedPreconditionError("no rendezvous yet");
+  if (!dist.rendezvous) dist.rendezvous = Rendezvous(dist);
+  return *dist.rendezvous;
+}
 
-std::string BackendVersion(const DistEnv&) {
+bool NcclBuiltIn() {
+#if TRAINBENCH_WITH_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+const char* BackendName(const DistEnv& dist) { return dist.cuda ? "nccl" : "gloo"; }
+
+std::string BackendVersion(const DistEnv& dist) {
+#if TRAINBENCH_WITH_NCCL
+  if (dist.cuda) return NcclVersion();
+#endif
+  (void)dist;
   return absl::StrCat(GLOO_VERSION_MAJOR, ".", GLOO_VERSION_MINOR, ".", GLOO_VERSION_PATCH);
 }
 
@@ -303,12 +370,12 @@ std::optional<std::string> FirstRankThatCannot(const DistEnv& dist, const std::s
   return std::nullopt;
 }
 
-void RegisterAllReduce(const std::vector<int64_t>& bytes, const DistEnv& dist) {
+void RegisterAllReduce(const std::vector<int64_t>& bytes, DistEnv& dist, DeviceContext* device_ctx) {
   for (const int64_t b : bytes) {
     const std::string name = AllReduceBenchmarkName(b, dist.world.size);
     benchmark::RegisterBenchmark(name.c_str(),
-                                 [name, b, &dist](benchmark::State& st) {
-                                   AllReduceBenchmark(st, name, b, dist);
+                                 [name, b, &dist, device_ctx](benchmark::State& st) {
+                                   AllReduceBenchmark(st, name, b, dist, device_ctx);
                                  })
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "bench/world.h"
+#include "fixtures/device.h"
 #include "models/trainer.h"
 
 namespace trainbench {
@@ -28,7 +29,12 @@ struct DistEnv {
   // How long the rendezvous, and then any one collective, may wait for the other ranks
   // (--dist_timeout_s): a rank that never arrives or dies ends the run instead of hanging it.
   std::chrono::milliseconds timeout{std::chrono::seconds(120)};
+  // The world trains on CUDA, one GPU per rank (LOCAL_RANK): Rendezvous builds the CUDA
+  // process group (ProcessGroupNCCL) too, and BM_AllReduce runs on it.
+  bool cuda = false;
   std::shared_ptr<ProcessGroups> groups;  // null until Rendezvous
+  // A world of one's rendezvous, made by the first benchmark that needs it (EnsureRendezvous).
+  std::optional<absl::Status> rendezvous;
   // Filled in by Rendezvous from every rank's host name: distinct hosts, and the most ranks
   // on one of them.
   int nodes = 1;
@@ -37,15 +43,24 @@ struct DistEnv {
 
 // Connects this rank to the world's TCPStore at MASTER_ADDR:MASTER_PORT (rank 0 serves it,
 // unless torchrun's agent already does) and builds the CPU process group, ProcessGroupGloo,
-// on a Gloo TCP device. Blocks until every rank has arrived or the timeout has passed; the
-// error is one line naming the address, this rank and c10d's reason.
-// REQUIRES: dist.world.distributed().
+// on a Gloo TCP device, and with dist.cuda the CUDA one, ProcessGroupNCCL, on GPU
+// LOCAL_RANK. Blocks until every rank has arrived or the timeout has passed; the error is one
+// line naming the address, this rank and c10d's reason. A world of one uses an in-process
+// store (c10d's HashStore) instead: its groups are the world-of-one smoke check on CUDA.
 absl::Status Rendezvous(DistEnv& dist);
 
-// "gloo": the backend of the process group that Rendezvous builds.
+// For a world of one: Rendezvous on the first call, its outcome kept for the later ones, so
+// that NCCL's start-up happens in the smoke rows (registered last) and touches no earlier
+// benchmark's memory. In a world of several ranks: whether Rendezvous has succeeded.
+absl::Status EnsureRendezvous(DistEnv& dist);
+
+// Whether this build has the CUDA process group (NCCL's header was found at build time).
+[[nodiscard]] bool NcclBuiltIn();
+
+// "nccl" with dist.cuda, else "gloo": the process group BM_AllReduce runs on.
 const char* BackendName(const DistEnv& dist);
-// "0.5.0": its version, as its headers say (Debian's libgloo-dev; the wheel's libtorch_cpu
-// carries its own copy of Gloo, of a version it does not report).
+// "2.27.3" (NCCL, as the loaded library says) or "0.5.0" (Gloo, as its headers say: Debian's
+// libgloo-dev; the wheel's libtorch_cpu carries its own copy, of a version it does not report).
 std::string BackendVersion(const DistEnv& dist);
 
 // Whether every rank is about to run the same thing: lines (the benchmark names in order and
@@ -108,15 +123,19 @@ class GradientSync final : public StepHooks {
 };
 
 // BM_AllReduce/bytes:N/ranks:R for each size: float32 tensors of N bytes per rank summed over
-// the CPU group, one all-reduce per iteration, timed by the steady clock around
-// allreduce(...)->wait() (manual time: each iteration reports the slowest rank's time, which
+// the CPU group, or with dist.cuda over NCCL on each rank's GPU (device_ctx, its context),
+// one all-reduce per iteration, timed by the steady clock around allreduce(...)->wait() (on
+// CUDA, and a device synchronize: wait() only orders the streams) (manual time: each
+// iteration reports the slowest rank's time, which
 // every rank then sees alike, so all ranks run the same number of iterations). Counters
 // algbw_GB_per_s (bytes / time / 1e9) and busbw_GB_per_s (algbw x 2(R-1)/R), as nccl-tests
 // defines them. Before timing, each rank contributes rank+1 and the sum is checked against
 // R(R+1)/2; a wrong sum skips the benchmark with the values. A failed collective (a rank died,
 // a timeout) ends the process with one line and status 1: the group is unusable after it.
-// REQUIRES: dist outlives benchmark::RunSpecifiedBenchmarks, and Rendezvous has succeeded
-// before the first benchmark runs.
-void RegisterAllReduce(const std::vector<int64_t>& bytes, const DistEnv& dist);
+// In a world of one (the CUDA smoke check) a failure skips the benchmark instead.
+// REQUIRES: dist and device_ctx outlive benchmark::RunSpecifiedBenchmarks; in a world of
+// several ranks Rendezvous has succeeded before the first benchmark runs; device_ctx is the
+// CUDA context with dist.cuda.
+void RegisterAllReduce(const std::vector<int64_t>& bytes, DistEnv& dist, DeviceContext* device_ctx);
 
 }  // namespace trainbench

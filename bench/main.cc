@@ -282,8 +282,8 @@ void AddWorldContext(const DistEnv& dist) {
   benchmark::AddCustomContext("dist_timeout_s", absl::StrCat(dist.timeout.count() / 1000));
   benchmark::AddCustomContext("nodes", absl::StrCat(dist.nodes));
   benchmark::AddCustomContext("ranks_per_node", absl::StrCat(dist.ranks_per_node));
-  // GPUs the ranks train on: none while a world of several ranks runs on the CPU (Gloo).
-  benchmark::AddCustomContext("gpus_per_node", "0");
+  // GPUs the ranks train on: one per rank on CUDA, none on the CPU (Gloo).
+  benchmark::AddCustomContext("gpus_per_node", absl::StrCat(dist.cuda ? dist.ranks_per_node : 0));
 }
 
 // A reporter that prints nothing and keeps Google Benchmark's messages. run = true: ranks
@@ -390,8 +390,11 @@ int main(int argc, char** argv) {
   const AxisFlags axes = ReadAxisFlags();
   const bool cuda_asked = std::any_of(axes.device.begin(), axes.device.end(),
                                       [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); });
-  if (dist.world.distributed() && cuda_asked) {
-    Fail("--device=cuda: with WORLD_SIZE>1 only the CPU process group (Gloo) exists so far");
+  if (dist.world.distributed() && cuda_asked && !NcclBuiltIn()) {
+    Fail("--device=cuda: with WORLD_SIZE>1 this build has no CUDA process group (nccl.h was not found at build time)");
+  }
+  if (dist.world.distributed() && cuda_asked && !cuda_available) {
+    Fail("--device=cuda: no CUDA GPU is available on this machine (WORLD_SIZE>1)");
   }
   if (dist.world.distributed() && random_interleaving) {
     Fail("--benchmark_enable_random_interleaving: each rank would run its own order (WORLD_SIZE>1)");
@@ -400,6 +403,11 @@ int main(int argc, char** argv) {
   if (!epoch_configs.ok()) Fail(std::string(epoch_configs.status().message()));
   absl::StatusOr<std::vector<StepConfig>> step_configs = StepConfigs(axes, cuda_available);
   if (!step_configs.ok()) Fail(std::string(step_configs.status().message()));
+  // A world of several ranks trains on CUDA, one GPU per rank, where it can: NCCL built in, a
+  // GPU here, and CUDA rows to run.
+  dist.cuda = dist.world.distributed() && NcclBuiltIn() && cuda_available &&
+              std::any_of(epoch_configs->begin(), epoch_configs->end(),
+                          [](const EpochConfig& c) { return c.device == DeviceKind::kCuda; });
 
   // Outlives the benchmarks, which hold references to it. Leaked on purpose: CUDA events and
   // streams must not be destroyed by static destructors after the driver has shut down.
@@ -415,11 +423,15 @@ int main(int argc, char** argv) {
   }
   env.data = LoadData(cuda_available);
   env.cpu = MakeCpuContext();
-  // A world of several ranks runs only the CPU all-reduce so far: no rank needs a CUDA
-  // context (each would open one on GPU 0 and probe its link at once).
-  if (cuda_available && !dist.world.distributed()) {
-    absl::StatusOr<std::unique_ptr<DeviceContext>> cuda = MakeCudaContext();
-    if (!cuda.ok()) Fail(std::string(cuda.status().message()));
+  // Each rank of a world on CUDA opens its own GPU, LOCAL_RANK; a world on the CPU opens none
+  // (each rank would open GPU 0 and probe its link at once).
+  if (cuda_available && (!dist.world.distributed() || dist.cuda)) {
+    absl::StatusOr<std::unique_ptr<DeviceContext>> cuda =
+        MakeCudaContext(dist.world.distributed() ? dist.world.local_rank : 0);
+    if (!cuda.ok()) {
+      Fail(dist.world.distributed() ? absl::StrCat("LOCAL_RANK=", dist.world.local_rank, ": ", cuda.status().message())
+                                    : std::string(cuda.status().message()));
+    }
     env.cuda = *std::move(cuda);
   }
   // Autotuned convolutions where asked (plain PyTorch's default is off); warm-up covers
@@ -440,22 +452,23 @@ int main(int argc, char** argv) {
     if (!order.graph_steps.empty() || !order.graph_epochs.empty()) {
       Fail("--graph=1: not with WORLD_SIZE>1 (the gradient reducer's hooks run on the host, outside a graph)");
     }
-    // On the CPU process group (Gloo): the data-parallel epochs of the CPU configurations.
-    std::vector<EpochConfig> cpu_epochs;
+    // The data-parallel epochs: CPU rows over Gloo, CUDA rows over NCCL where the world has
+    // it; the all-reduce on the world's device's group.
+    std::vector<EpochConfig> epochs;
     for (const EpochConfig& c : order.epochs) {
-      if (c.device == DeviceKind::kCpu) cpu_epochs.push_back(c);
+      if (c.device == DeviceKind::kCpu || dist.cuda) epochs.push_back(c);
     }
-    if (cpu_epochs.size() < order.epochs.size() && rank0) {
-      std::fprintf(stderr, "trainbench: WORLD_SIZE>1 runs the device:cpu epochs only (%zu of %zu): "
-                           "the CUDA process group (NCCL) is not built in\n",
-                   cpu_epochs.size(), order.epochs.size());
+    if (epochs.size() < order.epochs.size() && rank0) {
+      std::fprintf(stderr, "trainbench: WORLD_SIZE>1 runs the device:cpu epochs only (%zu of %zu): %s\n",
+                   epochs.size(), order.epochs.size(),
+                   NcclBuiltIn() ? "no CUDA GPU here" : "this build has no CUDA process group (NCCL)");
     }
-    RegisterAllReduce(DefaultAllReduceBytes(), dist);
-    RegisterDataParallelEpoch(cpu_epochs, env, dist);
+    RegisterAllReduce(DefaultAllReduceBytes(), dist, env.cuda.get());
+    RegisterDataParallelEpoch(epochs, env, dist);
     for (const int64_t b : DefaultAllReduceBytes()) {
       run_lines.push_back(absl::StrCat("benchmark ", AllReduceBenchmarkName(b, dist.world.size)));
     }
-    for (const EpochConfig& c : cpu_epochs) {
+    for (const EpochConfig& c : epochs) {
       run_lines.push_back(absl::StrCat("benchmark ", DataParallelBenchmarkName(c, dist.world.size)));
     }
   } else {
@@ -468,6 +481,18 @@ int main(int argc, char** argv) {
     }
     RegisterTrainStep(order.graph_steps, env);
     RegisterTrainEpoch(order.graph_epochs, env);
+    // NCCL with a world of one, last: the all-reduce sizes and the first CUDA epoch row again
+    // as ranks:1, data-parallel (GradientSync over a group of one), so that one GPU shows
+    // the NCCL path working and what DDP's machinery costs against the plain row beside it.
+    const auto first_cuda = std::find_if(order.epochs.begin(), order.epochs.end(),
+                                         [](const EpochConfig& c) { return c.device == DeviceKind::kCuda; });
+    if (NcclBuiltIn() && env.cuda && first_cuda != order.epochs.end()) {
+      dist.cuda = true;
+      RegisterAllReduce(DefaultAllReduceBytes(), dist, env.cuda.get());
+      RegisterDataParallelEpoch({*first_cuda}, env, dist);
+      benchmark::AddCustomContext("dist_backend", BackendName(dist));
+      benchmark::AddCustomContext("dist_backend_version", BackendVersion(dist));
+    }
   }
   // Every rank checks the same filter against the same list, so a bad filter ends them all
   // here, before any of them waits at the rendezvous.

@@ -177,7 +177,7 @@ def test_bad_launcher_variable_is_one_line_and_exit_2(env, message):
      "trainbench: --benchmark_enable_random_interleaving: each rank would run its own order "
      "(WORLD_SIZE>1)"),
     ("--device=cuda",
-     "trainbench: --device=cuda: with WORLD_SIZE>1 only the CPU process group (Gloo) exists so far"),
+     "trainbench: --device=cuda: no CUDA GPU is available on this machine (WORLD_SIZE>1)"),
 ])
 def test_flags_a_world_cannot_run_are_refused_before_the_rendezvous(flag, message):
     # MASTER_PORT 1 has no store behind it: reaching the rendezvous would time out instead.

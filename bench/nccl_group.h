@@ -1,0 +1,25 @@
+// The CUDA process group, c10d's ProcessGroupNCCL, apart from bench/distributed.cc: its header
+// needs USE_C10D_NCCL and NCCL's nccl.h (the PyTorch wheel's NCCL package ships it), which
+// CMake gives bench/nccl_group.cc alone, and only in a CUDA build that found the header
+// (TRAINBENCH_WITH_NCCL). Without it the world's CUDA rows are not registered.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
+
+namespace trainbench {
+
+// ProcessGroupNCCL for rank of size over store, bound to GPU gpu and connected at once (as
+// init_process_group(device_id=...) does), so that an NCCL that cannot start fails here, at
+// the rendezvous, and not inside a benchmark. Collectives time out after timeout. Throws
+// c10d's exceptions on failure.
+c10::intrusive_ptr<c10d::Backend> MakeNcclBackend(const c10::intrusive_ptr<c10d::Store>& store, int rank,
+                                                  int size, std::chrono::milliseconds timeout, int gpu);
+
+// The NCCL library's version, "2.27.3".
+std::string NcclVersion();
+
+}  // namespace trainbench
