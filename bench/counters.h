@@ -25,8 +25,10 @@ struct DataParallelMeasurements {
   // The no-sync epoch: the same ranks on the same shards with no gradient all-reduce, the
   // slowest rank's time, in seconds.
   double nosync_seconds = 0;
-  double rank_max_seconds = 0;  // slowest rank's mean timed epoch, s
-  double rank_min_seconds = 0;  // fastest rank's mean timed epoch, s
+  // The slowest and the fastest rank in the no-sync epoch, s: each rank's own speed (synced,
+  // every rank waits for the slowest at each step). rank_max_seconds == nosync_seconds.
+  double rank_max_seconds = 0;
+  double rank_min_seconds = 0;
 };
 
 struct EpochMeasurements {

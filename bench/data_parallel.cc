@@ -27,7 +27,9 @@ namespace {
 void WarmUpTogether(const DistEnv& dist, const ImageSet& train, const LoaderOptions& lo, int min_steps,
                     double min_seconds, const std::function<void(const HostBatch&)>& step) {
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<int64_t> sizes = WarmUpOnLoader(train, lo, {min_steps, 0.0}, step);
+  // One step at least when seconds are asked: the time per step comes from it.
+  const std::vector<int64_t> sizes =
+      WarmUpOnLoader(train, lo, {min_seconds > 0 ? std::max(min_steps, 1) : min_steps, 0.0}, step);
   if (min_seconds <= 0) return;
   const double slowest_s =
       MaxOverRanks(dist, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -106,7 +108,6 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
     ctx->ResetPeakMemory();
     UtilizationSampling sampling(*ctx);
     int64_t epoch = 0;
-    double rank_seconds = 0;  // this rank's own timed epochs
     for (auto _ : state) {
       const EpochResult r = RunEpoch(*trainer, *ctx, train, lo, epoch, /*stop_between_steps=*/false);
       // An epoch of the world ends when its slowest rank's does.
@@ -114,9 +115,9 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
       state.SetIterationTime(slowest_s);
       m.timed_seconds += slowest_s;
       m.wall_seconds += MaxOverRanks(dist, r.wall_seconds);
-      m.data_wait_seconds += r.wait_seconds;  // rank 0's, as the other per-rank counters
-      m.train_loss = r.mean_loss;             // over rank 0's shard
-      rank_seconds += r.timed_seconds;
+      m.data_wait_seconds += r.wait_seconds;  // rank 0's, as its memory peaks
+      // Every rank has as many batches: the mean of the ranks' means is the world's.
+      m.train_loss = SumOverRanks(dist, r.mean_loss) / static_cast<double>(w.size);
       ++epoch;
       if (!env.run.quiet && rank0) {
         std::fprintf(stderr, "[trainbench] %s epoch %lld/%lld: %.0f samples/s, %.2f s, loss %.4f (rank 0)\n",
@@ -134,20 +135,24 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
       m.peak_reserved_bytes = peaks->reserved_bytes;
     }
     if (trainer->scaler()) m.amp_skipped_steps = trainer->scaler()->skipped_steps() - skipped_before;
-    const double rank_epoch_s = rank_seconds / static_cast<double>(std::max<int64_t>(epoch, 1));
-    dp.rank_max_seconds = MaxOverRanks(dist, rank_epoch_s);
-    dp.rank_min_seconds = MinOverRanks(dist, rank_epoch_s);
     if (const int signal_number = AgreedStopSignal(dist)) throw Interrupted{signal_number};
-    // Rank 0's replica, the one a user would keep; the others wait, so that nothing else
-    // shares the host's cores with it.
-    if (rank0) m.test_acc = trainer->Evaluate(env.data.test);
-    (void)MaxOverRanks(dist, 0.0);
-    // The same ranks, shards and steps without the all-reduce: what sync costs. Untimed for
-    // Google Benchmark (after the timed epochs); the replicas drift apart in it, which is
-    // why it comes after test_acc.
+    // Every replica is rank 0's (its buffers too, after this): each rank counts its slice of
+    // the test set, and the counts add up to what one replica on the whole set would get.
+    sync.SyncBuffers();
+    const ImageSet& test = env.data.test;
+    const int64_t begin = test.count * w.rank / w.size;
+    const int64_t end = test.count * (w.rank + 1) / w.size;
+    const double correct = SumOverRanks(dist, static_cast<double>(trainer->CountCorrect(test, begin, end)));
+    m.test_acc = test.count > 0 ? correct / static_cast<double>(test.count) : 0.0;
+    // The same ranks, shards and steps without the all-reduce: what sync costs, and each
+    // rank's own speed (in the synced epochs every rank waits for the slowest at each step,
+    // so their times there say nothing of stragglers). Untimed for Google Benchmark (after
+    // the timed epochs); the replicas drift apart in it, which is why it comes after test_acc.
     sync.set_enabled(false);
     const EpochResult nosync = RunEpoch(*trainer, *ctx, train, lo, epoch, /*stop_between_steps=*/false);
     dp.nosync_seconds = MaxOverRanks(dist, nosync.timed_seconds);
+    dp.rank_max_seconds = dp.nosync_seconds;
+    dp.rank_min_seconds = MinOverRanks(dist, nosync.timed_seconds);
     trainer->set_step_hooks(nullptr);
   };
   if (!w.distributed()) {

@@ -20,8 +20,10 @@ namespace trainbench {
 //  2. GradientSync broadcasts rank 0's parameters and buffers; warm-up and the timed epochs
 //     train with gradient sync; each epoch's time is the slowest rank's; a stop signal on
 //     any rank stops all of them between epochs;
-//  3. test_acc comes from rank 0's replica; then one untimed epoch without gradient sync
-//     (DDP's no_sync) on the same shards gives scaling_efficiency and comm_exposed_pct.
+//  3. test_acc: the replicas are all rank 0's (buffers broadcast once more), so each rank
+//     counts its slice of the test set and the counts are added; then one untimed epoch
+//     without gradient sync (DDP's no_sync) on the same shards gives scaling_efficiency,
+//     comm_exposed_pct, and each rank's own speed (rank_max_s, rank_min_s).
 // A failure after step 1 (a rank dies, runs out of memory mid-epoch, a collective times out)
 // ends every rank with one line (EndWorld): the ranks cannot finish an epoch without it.
 // In a world of one (the CUDA smoke check, ranks:1) the rendezvous is made by the first such

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <set>
 #include <thread>
@@ -303,6 +304,16 @@ absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& l
       while (i < first.size() && i < other.size() && first[i] == other[i]) ++i;
       const std::string theirs = i < other.size() ? absl::StrCat("'", other[i], "'") : "nothing";
       const std::string ours = i < first.size() ? absl::StrCat("'", first[i], "'") : "nothing";
+      // Every rank ends here: rank 0, which may serve the store, waits (5 s at most) until the
+      // others have read what they compare, so that each prints this line and not a lost store.
+      const std::string done_key = absl::StrCat(kStorePrefix, "run_compared");
+      store.add(done_key, 1);
+      if (w.rank == 0) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (store.add(done_key, 0) < w.size && std::chrono::steady_clock::now() < deadline) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
       return absl::FailedPreconditionError(absl::StrCat(
           "rank ", r, " of ", w.size, " would run something else than rank 0 (ranks need the same "
           "flags and benchmarks): it has ", theirs, " where rank 0 has ", ours));
@@ -337,6 +348,10 @@ double MaxOverRanks(const DistEnv& dist, double value) {
 
 double MinOverRanks(const DistEnv& dist, double value) {
   return ReduceScalar(dist, value, c10d::ReduceOp::MIN, "agreeing on the fastest rank");
+}
+
+double SumOverRanks(const DistEnv& dist, double value) {
+  return ReduceScalar(dist, value, c10d::ReduceOp::SUM, "adding up over the ranks");
 }
 
 int AgreedStopSignal(const DistEnv& dist) {
@@ -397,15 +412,34 @@ void EndWorld(const DistEnv& dist, const std::string& benchmark, const std::exce
       store_answers = false;
     }
   }
+  // Rank 0 may serve the store (not under torchrun, whose agent does): it waits longer than
+  // the others, so that the store outlives their reading of it.
+  const bool serves_store = w.rank == 0 && !w.agent_store;
+  const auto wait_limit = std::min<std::chrono::milliseconds>(std::chrono::seconds(5), dist.timeout);
   std::string line;
   if (!collective) {
     line = absl::StrCat(benchmark, ": ", reason, " (the other ranks stop at their next collective)");
+    if (serves_store && store_answers) {
+      // Until every other rank has said it saw the failure (or the wait is over).
+      const auto deadline = std::chrono::steady_clock::now() + wait_limit;
+      for (int r = 1; r < w.size && std::chrono::steady_clock::now() < deadline;) {
+        try {
+          if (store->check({key(r)})) {
+            ++r;
+            continue;
+          }
+        } catch (const std::exception&) {
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
   } else {
     // Who caused it: a rank that failed on its own says so in the store (above); the ranks it
     // left waiting see their collectives fail and say that; a rank killed says nothing.
     std::map<int, std::string> words;
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::min<std::chrono::milliseconds>(std::chrono::seconds(5), dist.timeout);
+    const auto deadline = std::chrono::steady_clock::now() + wait_limit +
+                          (serves_store ? std::chrono::seconds(2) : std::chrono::seconds(0));
     const auto has_own = [&] {
       return std::any_of(words.begin(), words.end(), [&](const auto& kv) { return absl::StartsWith(kv.second, kOwn); });
     };
@@ -421,7 +455,8 @@ void EndWorld(const DistEnv& dist, const std::string& benchmark, const std::exce
           store_answers = false;
         }
       }
-      if (has_own() || static_cast<int>(words.size()) == w.size - 1 ||
+      // Rank 0 serving the store stays to the end of its wait: the others are still reading.
+      if ((!serves_store && has_own()) || static_cast<int>(words.size()) == w.size - 1 ||
           std::chrono::steady_clock::now() >= deadline) {
         break;
       }
@@ -434,9 +469,10 @@ void EndWorld(const DistEnv& dist, const std::string& benchmark, const std::exce
         break;
       }
     }
-    if (cause.empty() && !store_answers) {
+    // The store gone before rank 0 said anything: rank 0, which served it, died.
+    if (cause.empty() && !store_answers && words.count(0) == 0 && w.rank != 0) {
       cause = w.agent_store ? "torchrun's store stopped answering too"
-                            : (w.rank == 0 ? "" : "rank 0 stopped answering (it serves the store: killed, crashed or hung)");
+                            : "rank 0 stopped answering (it serves the store: killed, crashed or hung)";
     }
     if (cause.empty()) {
       std::vector<int> silent;
@@ -484,28 +520,38 @@ GradientSync::GradientSync(const DistEnv& dist, torch::nn::Module& model, int64_
     torch::NoGradGuard no_grad;  // in-place writes into leaf parameters
     c10d::broadcast_coalesced(impl_->group, state, kBroadcastBucketBytes, /*rank=*/0);
   }
-  // Buckets in DDP's way: sized in parameter order, then reversed, so that the first bucket to
-  // fill in backward (the last layers' gradients) is all-reduced first, while backward goes on.
+  // Buckets in DDP's way (find_unused_parameters=false): one bucket for the first step, after
+  // which rebuild_buckets (BeforeForward) cuts them in the order the gradients became ready,
+  // the first 1 MiB and then bucket_bytes each, so that the first bucket to fill in backward
+  // is all-reduced while backward goes on.
   const std::vector<bool> sparse(params.size(), false);
   auto [indices, limits] = c10d::compute_bucket_assignment_by_size(
-      params, {static_cast<size_t>(c10d::kDefaultFirstBucketBytes), static_cast<size_t>(bucket_bytes)}, sparse);
+      params, {static_cast<size_t>(std::numeric_limits<int64_t>::max())}, sparse);  // Python's sys.maxsize
   std::reverse(indices.begin(), indices.end());
-  std::vector<int64_t> limits_bytes(limits.rbegin(), limits.rend());
+  const std::vector<int64_t> limits_bytes(limits.rbegin(), limits.rend());
   impl_->reducer = std::make_unique<c10d::Reducer>(
       params, std::move(indices), impl_->group, sparse, bucket_bytes, /*find_unused_parameters=*/false,
       /*gradient_as_bucket_view=*/false, std::unordered_map<size_t, std::string>{},
       c10d::kDefaultFirstBucketBytes, /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false,
-      std::move(limits_bytes));
+      limits_bytes);
 }
 
 GradientSync::~GradientSync() = default;
 
 void GradientSync::BeforeForward() {
-  if (!impl_->buffers.empty()) {
-    torch::NoGradGuard no_grad;
-    c10d::broadcast_coalesced(impl_->group, impl_->buffers, kBroadcastBucketBytes, /*rank=*/0);
-  }
+  // As DDP's forward: after the first synced step the buckets are rebuilt once, in the order
+  // the gradients came (every rank at the same step; it broadcasts rank 0's order). Without
+  // it the reducer would also keep recording that order on every step.
+  if (enabled_) (void)impl_->reducer->rebuild_buckets();
+  // Buffers follow rank 0 while gradients are synced; under no_sync DDP stops that too.
+  if (enabled_) SyncBuffers();
   impl_->reducer->prepare_for_forward();
+}
+
+void GradientSync::SyncBuffers() {
+  if (impl_->buffers.empty()) return;
+  torch::NoGradGuard no_grad;
+  c10d::broadcast_coalesced(impl_->group, impl_->buffers, kBroadcastBucketBytes, /*rank=*/0);
 }
 
 void GradientSync::BeforeBackward(const at::Tensor&) {

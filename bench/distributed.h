@@ -73,6 +73,7 @@ absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& l
 
 double MaxOverRanks(const DistEnv& dist, double value);
 double MinOverRanks(const DistEnv& dist, double value);
+double SumOverRanks(const DistEnv& dist, double value);
 
 // The stop signal any rank has received (bench/interrupt.h), 0 if none. Once one has, every
 // rank's stop is requested with it (RequestStop), so that all of them stop at the same
@@ -96,9 +97,10 @@ std::optional<std::string> FirstRankThatCannot(const DistEnv& dist, const std::s
 // Gradient averaging for a data-parallel replica of a model, as DistributedDataParallel does
 // it, with its engine: the parameters are checked against rank 0's
 // (verify_params_across_processes) and broadcast from it with the buffers; c10d::Reducer then
-// all-reduces the gradients in buckets (1 MiB first, then bucket_bytes) during backward, as
-// each bucket's gradients are ready, and averages them. Buffers (BatchNorm statistics) are
-// broadcast from rank 0 before every forward (DDP's broadcast_buffers=True).
+// all-reduces the gradients during backward, bucket by bucket as each one's gradients are
+// ready, and averages them (one bucket for the first step, then rebuilt in gradient order:
+// 1 MiB first, then bucket_bytes). Buffers (BatchNorm statistics) are broadcast from rank 0
+// before every synced forward (DDP's broadcast_buffers=True).
 // REQUIRES: Rendezvous has succeeded; every rank builds it, in the same order, for the same
 // model; model outlives it.
 class GradientSync final : public StepHooks {
@@ -109,9 +111,12 @@ class GradientSync final : public StepHooks {
   GradientSync(const GradientSync&) = delete;
   GradientSync& operator=(const GradientSync&) = delete;
 
-  // false: backward runs with no all-reduce (DDP's no_sync()), each rank keeping its own
-  // gradients; buffers are still broadcast.
+  // false: backward runs with no all-reduce and forward with no buffer broadcast (DDP's
+  // no_sync() from its second step), each rank on its own.
   void set_enabled(bool enabled) { enabled_ = enabled; }
+
+  // Rank 0's buffers on every rank now (before evaluating a replica, say).
+  void SyncBuffers();
 
   void BeforeForward() override;
   void BeforeBackward(const at::Tensor& loss) override;

@@ -18,6 +18,7 @@
 #include <benchmark/benchmark.h>
 
 #include <signal.h>
+#include <unistd.h>  // environ
 
 #include <algorithm>
 #include <chrono>
@@ -355,10 +356,21 @@ int main(int argc, char** argv) {
   const BenchmarkOut out = TakeBenchmarkOut(&args_count, args.data());
   // Google Benchmark shuffles each process's run order on its own: ranks would then pair up
   // different collectives. Read before Initialize takes its flags out of argv.
-  const bool random_interleaving = std::any_of(args.begin(), args.begin() + args_count, [](const char* a) {
-    return a != nullptr && absl::StartsWith(a, "--benchmark_enable_random_interleaving") &&
-           !absl::EndsWith(a, "=false") && !absl::EndsWith(a, "=0");
-  });
+  // Google Benchmark takes each flag's default from BENCHMARK_<FLAG> in the environment too.
+  const char* interleaving_env = std::getenv("BENCHMARK_ENABLE_RANDOM_INTERLEAVING");
+  const auto is_true = [](absl::string_view v) { return !v.empty() && v != "false" && v != "0" && v != "no"; };
+  const bool random_interleaving =
+      std::any_of(args.begin(), args.begin() + args_count, [&](const char* a) {
+        return a != nullptr && absl::StartsWith(a, "--benchmark_enable_random_interleaving") &&
+               !absl::EndsWith(a, "=false") && !absl::EndsWith(a, "=0");
+      }) ||
+      (interleaving_env != nullptr && is_true(interleaving_env));
+  // Those variables shape the run as flags do: every rank must see the same.
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (absl::StartsWith(*e, "BENCHMARK_") && !absl::StartsWith(*e, "BENCHMARK_OUT")) {
+      run_lines.push_back(absl::StrCat("environment ", *e));
+    }
+  }
   benchmark::Initialize(&args_count, args.data(), PrintHelp);
   ParseOwnFlags(args_count, args.data());
 
@@ -422,6 +434,9 @@ int main(int argc, char** argv) {
     results_file.emplace(*std::move(file));
   }
   env.data = LoadData(cuda_available);
+  // Ranks whose data differ would take different numbers of steps (a GPU node's default
+  // sample count is not a CPU node's, a data file can differ).
+  run_lines.push_back(absl::StrCat("data train:", env.data.train.count, " test:", env.data.test.count));
   env.cpu = MakeCpuContext();
   // Each rank of a world on CUDA opens its own GPU, LOCAL_RANK; a world on the CPU opens none
   // (each rank would open GPU 0 and probe its link at once).
@@ -503,9 +518,11 @@ int main(int argc, char** argv) {
     // here instead, with the same line (printed by rank 0 and by the rank that differs).
     if (absl::Status s = CheckSameRun(dist, run_lines); !s.ok()) {
       if (rank0 || absl::StrContains(s.message(), absl::StrCat("rank ", dist.world.rank, " of"))) {
-        Fail(std::string(s.message()));
+        std::fprintf(stderr, "trainbench: %s\n", std::string(s.message()).c_str());
       }
-      std::exit(kBadInput);
+      std::fflush(nullptr);
+      // _Exit: the process group's threads must not meet static destructors.
+      std::_Exit(kBadInput);
     }
     AddWorldContext(dist);
   }

@@ -194,6 +194,10 @@ at::Tensor Trainer::EagerStep(const at::Tensor& images, const at::Tensor& labels
 }
 
 double Trainer::Evaluate(const ImageSet& set, int64_t eval_batch) {
+  return set.count == 0 ? 0.0 : static_cast<double>(CountCorrect(set, 0, set.count, eval_batch)) / set.count;
+}
+
+int64_t Trainer::CountCorrect(const ImageSet& set, int64_t begin, int64_t end, int64_t eval_batch) {
   torch::NoGradGuard no_grad;
   model_->eval();
   std::optional<AutocastScope> autocast;
@@ -201,8 +205,8 @@ double Trainer::Evaluate(const ImageSet& set, int64_t eval_batch) {
   at::Tensor correct = at::zeros({}, at::TensorOptions().device(ctx_.device()).dtype(at::kLong));
   at::Tensor images = at::empty({eval_batch, 1, kImageSide, kImageSide}, at::kFloat);
   at::Tensor labels = at::empty({eval_batch}, at::kLong);
-  for (int64_t first = 0; first < set.count; first += eval_batch) {
-    const int64_t n = std::min(eval_batch, set.count - first);
+  for (int64_t first = begin; first < end; first += eval_batch) {
+    const int64_t n = std::min(eval_batch, end - first);
     MakeEvalBatch(set, first, n, images.data_ptr<float>(), labels.data_ptr<int64_t>());
     // Blocking copies: the host buffers are refilled on the next pass.
     const at::Tensor x = images.narrow(0, 0, n).to(ctx_.device());
@@ -210,7 +214,7 @@ double Trainer::Evaluate(const ImageSet& set, int64_t eval_batch) {
     correct += model_->forward(x).argmax(1).eq(y).sum();
   }
   model_->train();
-  return set.count == 0 ? 0.0 : static_cast<double>(correct.item<int64_t>()) / set.count;
+  return correct.item<int64_t>();
 }
 
 int64_t Trainer::parameter_count() const { return CountParameters(*model_); }

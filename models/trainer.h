@@ -109,6 +109,9 @@ class Trainer {
 
   // Top-1 accuracy (0..1) on a whole image set, untimed, in batches of eval_batch.
   double Evaluate(const ImageSet& set, int64_t eval_batch = kEvalBatch);
+  // How many of the samples begin..end of set the model classifies right (Evaluate's count,
+  // over a slice: each rank of a data-parallel world takes its own).
+  int64_t CountCorrect(const ImageSet& set, int64_t begin, int64_t end, int64_t eval_batch = kEvalBatch);
 
   [[nodiscard]] int64_t parameter_count() const;
   [[nodiscard]] torch::nn::Sequential& model() { return model_; }

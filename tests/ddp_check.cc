@@ -82,7 +82,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<DeviceContext> ctx = MakeCpuContext();
   // Parameters, Adam's moments and the batches below are made with the default dtype.
   if (float64) torch::set_default_dtype(caffe2::TypeMeta::Make<double>());
-  Trainer trainer(*model, Precision::kFp32, *ctx, /*seed=*/0);
+  // Each rank starts from its own random parameters: GradientSync must replace them with
+  // rank 0's (seed 0, as the single process's) for the runs to agree.
+  Trainer trainer(*model, Precision::kFp32, *ctx, /*seed=*/static_cast<uint64_t>(dist.world.rank));
   std::optional<GradientSync> sync;
   if (dist.world.distributed()) {
     sync.emplace(dist, *trainer.model());
@@ -98,7 +100,15 @@ int main(int argc, char** argv) {
   }
   const std::string path = dist.world.distributed() ? absl::StrCat(out, ".rank", dist.world.rank) : out;
   std::ofstream f(path, std::ios::binary);
-  for (const at::Tensor& p : trainer.model()->parameters()) {
+  // Parameters, then buffers (Large's BatchNorm statistics). Each rank's last forward moved
+  // its own statistics after they were broadcast, as in DDP: synced once more, as the
+  // benchmark does before it evaluates, they are rank 0's.
+  if (sync) sync->SyncBuffers();
+  std::vector<at::Tensor> state = trainer.model()->parameters();
+  for (const at::Tensor& b : trainer.model()->buffers()) {
+    if (b.is_floating_point()) state.push_back(b);  // not num_batches_tracked (int64)
+  }
+  for (const at::Tensor& p : state) {
     const at::Tensor c = p.detach().contiguous();
     f.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.nbytes()));
   }

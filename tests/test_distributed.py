@@ -304,11 +304,16 @@ def test_replicas_stay_identical_and_train_as_one_process_with_twice_the_batch(t
     def rel(a, b):
         return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
-    # float32, as the benchmark trains: both replicas hold the very same parameters.
+    # float32, as the benchmark trains: both replicas hold the very same parameters, though
+    # each rank built its model from its own seed (rank 0's are broadcast).
     ranks2(tmp_path / "f32")
     r0, r1 = params(f"{tmp_path}/f32.rank0", np.float32), params(f"{tmp_path}/f32.rank1", np.float32)
-    assert r0.size == 421642  # Medium's parameters
+    assert r0.size == 421642  # Medium's parameters (no buffers)
     assert np.array_equal(r0, r1)
+    # Large has BatchNorm: its running statistics follow rank 0's too.
+    ranks2(tmp_path / "large", "--model=Large", "--steps=2")
+    l0 = params(f"{tmp_path}/large.rank0", np.float32)
+    assert np.array_equal(l0, params(f"{tmp_path}/large.rank1", np.float32))
     # float64: the same run within 1e-5 of one process with the world's batch (see
     # tests/ddp_check.cc for why float32 rounding alone parts them by about 1e-2 in 20 Adam steps).
     ranks2(tmp_path / "f64", "--float64")
