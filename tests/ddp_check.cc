@@ -6,7 +6,9 @@
 // the same steps: step s's batch is N x B samples drawn from seed s on every rank, and rank r
 // trains on rows r x B .. (r+1) x B of it.
 //
-//   ddp_check --out=FILE --batch=B [--steps=20] [--model=Medium] [--float64]
+//   ddp_check --out=FILE --batch=B [--steps=20] [--model=Medium] [--float64] [--sync_alone]
+// --sync_alone: with no launcher, train through GradientSync anyway, over a world of one (an
+// in-process store, as a GPU's ranks:1 rows do): it must change nothing.
 // --float64 builds the model, its optimizer state and the batches in double precision: in
 // float32 the two runs part by rounding alone (the all-reduce sums in another order than one
 // batch's mean), and Adam's early steps, which divide each gradient by its own size, grow
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
   int64_t steps = 20;
   std::string model_name = "Medium";
   bool float64 = false;
+  bool sync_alone = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (absl::StartsWith(a, "--out=")) {
@@ -59,6 +62,8 @@ int main(int argc, char** argv) {
       if (!absl::SimpleAtoi(a.substr(8), &batch) || batch < 1) Fail(a + ": not a positive integer");
     } else if (absl::StartsWith(a, "--steps=")) {
       if (!absl::SimpleAtoi(a.substr(8), &steps) || steps < 0) Fail(a + ": not a non-negative integer");
+    } else if (a == "--sync_alone") {
+      sync_alone = true;
     } else if (a == "--float64") {
       float64 = true;
     } else if (absl::StartsWith(a, "--model=")) {
@@ -75,8 +80,10 @@ int main(int argc, char** argv) {
   if (!world.ok()) Fail(std::string(world.status().message()));
   DistEnv& dist = *new DistEnv;  // leaked, as trainbench's: Gloo's threads outlive main
   dist.world = *world;
-  if (dist.world.distributed()) {
-    if (absl::Status s = Rendezvous(dist); !s.ok()) Fail(std::string(s.message()));
+  const bool synced = dist.world.distributed() || sync_alone;
+  if (synced) {
+    const absl::Status s = dist.world.distributed() ? Rendezvous(dist) : EnsureRendezvous(dist);
+    if (!s.ok()) Fail(std::string(s.message()));
   }
   at::set_num_threads(1);
   std::unique_ptr<DeviceContext> ctx = MakeCpuContext();
@@ -86,7 +93,7 @@ int main(int argc, char** argv) {
   // rank 0's (seed 0, as the single process's) for the runs to agree.
   Trainer trainer(*model, Precision::kFp32, *ctx, /*seed=*/static_cast<uint64_t>(dist.world.rank));
   std::optional<GradientSync> sync;
-  if (dist.world.distributed()) {
+  if (synced) {
     sync.emplace(dist, *trainer.model());
     trainer.set_step_hooks(&*sync);
   }

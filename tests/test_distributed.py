@@ -328,6 +328,39 @@ def test_replicas_stay_identical_and_train_as_one_process_with_twice_the_batch(t
     assert rel(single, params(tmp_path / "init64", np.float64)) > 1e-2  # the 20 steps moved them
 
 
+def test_a_world_of_one_through_the_reducer_trains_exactly_as_without_it(tmp_path):
+    """What a GPU's ranks:1 rows do (a group of one over an in-process store), here on the
+    CPU with Gloo: the reducer's average over one rank changes no bit."""
+    import numpy as np
+    for name, extra in (("plain", []), ("synced", ["--sync_alone"])):
+        proc = subprocess.run([str(DDP_CHECK), f"--out={tmp_path / name}", "--batch=16", "--steps=5"] + extra,
+                              capture_output=True, text=True, timeout=TIMEOUT_S, env=clean_env())
+        assert proc.returncode == 0, proc.stderr
+    plain, synced = params(tmp_path / "plain", np.float32), params(tmp_path / "synced", np.float32)
+    assert plain.size == 421642
+    assert np.array_equal(plain, synced)
+
+
+def test_ranks_agree_to_skip_what_one_cannot_run_and_go_on(tmp_path):
+    """The memory guard counts both ranks on this host: a batch that cannot fit is skipped by
+    both, with the first such rank's reason in rank 0's file, and the run goes on."""
+    out = tmp_path / "out.json"
+    logs = tmp_path / "logs"
+    proc = torchrun(["--dataset=synthetic", "--samples=300000", "--model=Large", "--batch=300000",
+                     "--workers=0", "--device=cpu", "--epochs=1",
+                     "--benchmark_filter=^(BM_TrainEpoch|BM_AllReduce/bytes:4096/)",
+                     f"--benchmark_out={out}"], logs)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out) as f:
+        got = rows(json.load(f))
+    epoch = got["BM_TrainEpoch/batch:300000/model:Large/workers:0/precision:fp32/pin:0/device:cpu/graph:0"
+                "/ranks:2/iterations:1/manual_time"]
+    assert epoch["error_occurred"]
+    assert epoch["error_message"].startswith("rank 0: needs about "), epoch["error_message"]
+    assert "for 2 ranks on this host" in epoch["error_message"]
+    assert not got["BM_AllReduce/bytes:4096/ranks:2/manual_time"].get("error_occurred")
+
+
 # ---- faults: each rank started by hand, so that one can be reached alone
 
 LONG_ARGS = ["--dataset=synthetic", "--samples=4096", "--model=Medium", "--batch=32", "--workers=0",
