@@ -76,7 +76,8 @@ done
 nvidia-smi --query-gpu=clocks.sm,clocks.max.sm,pcie.link.gen.current,pcie.link.width.current,clocks_throttle_reasons.active --format=csv >> "$out/env.txt" 2>&1
 
 # ---- phase 2: the default suite's CUDA rows, one process per family
-for family in BM_TrainEpoch BM_TrainStep BM_DataLoader BM_HostToDevice BM_DeviceToHost; do
+# BM_AllReduce: the ranks:1 rows on NCCL, which a run on a GPU adds last.
+for family in BM_TrainEpoch BM_TrainStep BM_DataLoader BM_HostToDevice BM_DeviceToHost BM_AllReduce; do
   step "phase2 $family" 100 "$bin" --benchmark_filter="^$family/.*(device:cuda|pin:1|bytes:)" \
     --benchmark_out="$work/p2-$family.json" --benchmark_out_format=json
 done

@@ -66,7 +66,7 @@ def main(argv):
     args = parser.parse_args(argv[1:])
     epoch_rows, fused_rows, loop_rows, suite_rows = (rows_by_name(load(p)) for p in args.files)
     print("== phase 1 (Medium, fp32, workers 4, pin 1)")
-    epoch = find(epoch_rows, "BM_TrainEpoch/batch:256/")
+    epoch = find(epoch_rows, "BM_TrainEpoch/batch:256/", extra=lambda r: "/ranks:" not in r["name"])
     if epoch and epoch.get("error_occurred"):
         print(f"epoch b256: skipped: {epoch.get('error_message')}")
     elif epoch:
@@ -94,6 +94,21 @@ def main(argv):
         if r:
             print(f"H2D {size} B pinned: {fmt(r.get('GB_per_s'))} GB/s, {fmt(r.get('pcie_peak_pct'))}% of the link"
                   + (f" (skipped: {r.get('error_message')})" if r.get("error_occurred") else ""))
+    # NCCL with a world of one (the ranks:1 rows a GPU run adds last): the same epoch
+    # data-parallel over a group of one, against the plain one, in the same run.
+    ddp = find(epoch_rows, "BM_TrainEpoch/batch:256/", "/ranks:1")
+    if ddp and ddp.get("error_occurred"):
+        print(f"epoch b256 ranks:1 (NCCL): skipped: {ddp.get('error_message')}")
+    elif ddp and epoch and not epoch.get("error_occurred"):
+        print(f"epoch b256 ranks:1 (NCCL, DDP over one GPU): {fmt(ddp.get('samples_per_second'), '.0f')} samples/s = "
+              f"{ddp['samples_per_second'] / epoch['samples_per_second']:.1%} of the plain epoch, "
+              f"comm_exposed {fmt(ddp.get('comm_exposed_pct'))}%")
+    for size in ("4096", "268435456"):
+        r = find(suite_rows, f"BM_AllReduce/bytes:{size}/")
+        if r:
+            print(f"all-reduce {size} B ({r['name'].split('/')[2]}): "
+                  + (f"skipped: {r.get('error_message')}" if r.get("error_occurred")
+                     else f"{fmt(r.get('real_time'))} {r.get('time_unit')}, algbw {fmt(r.get('algbw_GB_per_s'))} GB/s"))
     errors = [r for r in suite_rows.values() if r.get("error_occurred")]
     print(f"== default suite: {len(suite_rows)} rows, {len(errors)} skipped")
     for r in suite_rows.values():
@@ -105,6 +120,8 @@ def main(argv):
                   + (f" acc {fmt(r.get('test_acc'))}" if "test_acc" in r else ""))
         elif "GB_per_s" in r:
             print(f"{name}: {fmt(r['GB_per_s'])} GB/s")
+        elif "algbw_GB_per_s" in r:
+            print(f"{name}: algbw {fmt(r['algbw_GB_per_s'])} GB/s")
     if args.graph:
         print("== CUDA graphs (graph:1)")
         graph_lines(rows_by_name(load(args.graph)), suite_rows)

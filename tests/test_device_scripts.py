@@ -45,14 +45,18 @@ def test_summary_puts_phase_one_against_the_targets(tmp_path):
     epoch = doc(tmp_path / "epoch.json", [
         row(EPOCH + "/iterations:2/manual_time", samples_per_second=171000.0, data_wait_pct=1.5,
             gpu_kernel_busy_pct=80.0, step_span_pct=97.0, wall_s_per_epoch=1.005),
-        row("BM_HostToDevice/bytes:65536/pinned:1/manual_time", GB_per_s=16.0, pcie_peak_pct=25.0)])
+        row("BM_HostToDevice/bytes:65536/pinned:1/manual_time", GB_per_s=16.0, pcie_peak_pct=25.0),
+        # A GPU run's data-parallel row over a group of one, after the plain one.
+        row(EPOCH + "/ranks:1/iterations:2/manual_time", samples_per_second=153900.0, comm_exposed_pct=3.0)])
     fused = doc(tmp_path / "fused.json", [
         row(STEP.format(16, 0), samples_per_second=26000.0, step_ms=0.6, kernel_ms_per_step=0.2),
         row(STEP.format(256, 0), samples_per_second=180000.0, step_ms=1.4)])
     loop = doc(tmp_path / "loop.json", [
         row(STEP.format(16, 0), samples_per_second=20000.0),
         row(STEP.format(256, 0), error_occurred=True, error_message="out of memory at batch:256")])
-    suite = doc(tmp_path / "suite.json", [row(STEP.format(16, 0), samples_per_second=26000.0)])
+    suite = doc(tmp_path / "suite.json", [
+        row(STEP.format(16, 0), samples_per_second=26000.0),
+        row("BM_AllReduce/bytes:268435456/ranks:1/manual_time", algbw_GB_per_s=900.0)])
     graph = doc(tmp_path / "graph.json", [row(STEP.format(16, 1), samples_per_second=52000.0)])
     proc = script("device_summary.py", epoch, fused, loop, suite, "--graph", graph)
     assert proc.returncode == 0, proc.stderr
@@ -64,6 +68,9 @@ def test_summary_puts_phase_one_against_the_targets(tmp_path):
         "epoch b256 / step b256: 95.0% (target >= 95%)",
         "H2D 65536 B pinned: 16 GB/s, 25% of the link",
         "graph:1: 52000 samples/s, 2.00x eager",
+        "epoch b256 ranks:1 (NCCL, DDP over one GPU): 153900 samples/s = 90.0% of the plain epoch, comm_exposed 3%",
+        "all-reduce 268435456 B (ranks:1): 1 s, algbw 900 GB/s",
+        "BM_AllReduce/bytes:268435456/ranks:1: algbw 900 GB/s",
     )
     missing = [line for line in expected if line not in proc.stdout]
     assert not missing, proc.stdout
