@@ -206,6 +206,7 @@ CONTEXT_FIELDS = (
     ("channels_last", "channels_last", True),
     ("cudnn_benchmark", "cuDNN autotuning", True),
     ("pcie_link_current", "PCIe link under load", True),
+    ("nvlinks_active", "NVLinks up", True),
     ("world_size", "World size (ranks)", True),
     ("nodes", "Nodes", True),
     ("ranks_per_node", "Ranks per node", True),
