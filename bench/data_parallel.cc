@@ -48,6 +48,11 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
     if (rank0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
     state.SkipWithError(why.c_str());
   };
+  // A world of one does not start NCCL on a CUDA context an earlier benchmark lost.
+  if (const DeviceContext* d = env.context(c.device); !w.distributed() && d != nullptr && d->lost_reason()) {
+    skip(*d->lost_reason());
+    return;
+  }
   if (absl::Status s = EnsureRendezvous(dist); !s.ok()) {
     skip(std::string(s.message()));
     return;

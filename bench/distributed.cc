@@ -100,6 +100,13 @@ void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_
     if (dist.world.rank == 0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
     state.SkipWithError(why.c_str());
   };
+  const bool on_cuda = dist.cuda && device_ctx != nullptr;
+  // A world of one does not start NCCL on a CUDA context an earlier benchmark lost. (A
+  // world of several ranks ends at the first failure on any rank: none gets here lost.)
+  if (on_cuda && !dist.world.distributed() && device_ctx->lost_reason()) {
+    skip(*device_ctx->lost_reason());
+    return;
+  }
   if (absl::Status s = EnsureRendezvous(dist); !s.ok()) {
     skip(std::string(s.message()));
     return;
@@ -108,7 +115,6 @@ void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_
     state.SkipWithError(NotRunMessage(signal_number).c_str());
     return;
   }
-  const bool on_cuda = dist.cuda && device_ctx != nullptr;
   c10d::Backend& group = on_cuda ? *dist.groups->cuda : *dist.groups->cpu;
   const at::TensorOptions where = at::TensorOptions().dtype(at::kFloat).device(on_cuda ? device_ctx->device() : at::kCPU);
   // wait() on a CUDA work only makes the current stream wait for NCCL's: the host clock
@@ -227,16 +233,19 @@ absl::Status Rendezvous(DistEnv& dist) {
 #if TRAINBENCH_WITH_NCCL
     try {
       groups->cuda = MakeNcclBackend(c10::make_intrusive<c10d::PrefixStore>("nccl", groups->store), w.rank,
-                                     w.size, dist.timeout, w.local_rank);
+                                     w.size, dist.timeout, dist.gpu);
     } catch (const std::exception& e) {
       return absl::UnavailableError(absl::StrCat("NCCL process group over ", where, " (rank ", w.rank, " of ",
-                                                 w.size, ", GPU ", w.local_rank, "): ", Reason(e)));
+                                                 w.size, ", GPU ", dist.gpu, "): ", Reason(e)));
     }
 #else
     return absl::UnimplementedError("the CUDA process group: this build has no NCCL (nccl.h not found at build time)");
 #endif
   }
   groups->group = c10::make_intrusive<c10d::ProcessGroup>(groups->store, w.rank, w.size);
+  // Bound to this rank's GPU before the backends join, as init_process_group(device_id=...)
+  // does: setBackend gives each backend the group's bound device.
+  if (groups->cuda) groups->group->setBoundDeviceId(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(dist.gpu)));
   groups->group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, groups->cpu);
   groups->group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
   if (groups->cuda) {

@@ -32,6 +32,9 @@ struct DistEnv {
   // The world trains on CUDA, one GPU per rank (LOCAL_RANK): Rendezvous builds the CUDA
   // process group (ProcessGroupNCCL) too, and BM_AllReduce runs on it.
   bool cuda = false;
+  // The CUDA device this rank uses: LOCAL_RANK, or 0 where the launcher gave each rank one
+  // GPU of its own (Slurm's --gpus-per-task=1). main sets it with the CUDA context.
+  int gpu = 0;
   std::shared_ptr<ProcessGroups> groups;  // null until Rendezvous
   // A world of one's rendezvous, made by the first benchmark that needs it (EnsureRendezvous).
   std::optional<absl::Status> rendezvous;
@@ -59,7 +62,7 @@ absl::Status EnsureRendezvous(DistEnv& dist);
 
 // "nccl" with dist.cuda, else "gloo": the process group BM_AllReduce runs on.
 const char* BackendName(const DistEnv& dist);
-// "2.27.3" (NCCL, as the loaded library says) or "0.5.0" (Gloo, as its headers say: Debian's
+// "2.28.9" (NCCL, the version LibTorch was built with) or "0.5.0" (Gloo, as its headers say: Debian's
 // libgloo-dev; the wheel's libtorch_cpu carries its own copy, of a version it does not report).
 std::string BackendVersion(const DistEnv& dist);
 

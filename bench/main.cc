@@ -33,6 +33,7 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include "absl/flags/flag.h"
@@ -441,8 +442,11 @@ int main(int argc, char** argv) {
   // Each rank of a world on CUDA opens its own GPU, LOCAL_RANK; a world on the CPU opens none
   // (each rank would open GPU 0 and probe its link at once).
   if (cuda_available && (!dist.world.distributed() || dist.cuda)) {
-    absl::StatusOr<std::unique_ptr<DeviceContext>> cuda =
-        MakeCudaContext(dist.world.distributed() ? dist.world.local_rank : 0);
+    // GPU LOCAL_RANK, unless the launcher left each rank one GPU of its own (Slurm's
+    // --gpus-per-task=1, CUDA_VISIBLE_DEVICES per rank): then that one.
+    const bool own_gpu = torch::cuda::device_count() == 1;
+    dist.gpu = dist.world.distributed() && !own_gpu ? dist.world.local_rank : 0;
+    absl::StatusOr<std::unique_ptr<DeviceContext>> cuda = MakeCudaContext(dist.gpu);
     if (!cuda.ok()) {
       Fail(dist.world.distributed() ? absl::StrCat("LOCAL_RANK=", dist.world.local_rank, ": ", cuda.status().message())
                                     : std::string(cuda.status().message()));

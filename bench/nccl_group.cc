@@ -1,7 +1,10 @@
 #include "bench/nccl_group.h"
 
+#include <nccl.h>
 #include <torch/csrc/cuda/nccl.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+
+#include <stdexcept>
 
 #include "absl/strings/str_cat.h"
 
@@ -11,8 +14,30 @@
 
 namespace trainbench {
 
+namespace {
+
+// torch::cuda::nccl::version(): the NCCL LibTorch was built against, as
+// (major << 32) | (minor << 16) | patch.
+struct Version {
+  uint64_t major, minor, patch;
+};
+Version TorchNcclVersion() {
+  const uint64_t v = torch::cuda::nccl::version();
+  return {v >> 32, (v >> 16) & 0xffff, v & 0xffff};
+}
+
+}  // namespace
+
 c10::intrusive_ptr<c10d::Backend> MakeNcclBackend(const c10::intrusive_ptr<c10d::Store>& store, int rank,
                                                   int size, std::chrono::milliseconds timeout, int gpu) {
+  // ProcessGroupNCCL::Options holds an ncclConfig_t, whose size is nccl.h's: this file's
+  // header must be the one LibTorch was built with, or the two would disagree on its layout.
+  const Version built = TorchNcclVersion();
+  if (built.major != NCCL_MAJOR || built.minor != NCCL_MINOR) {
+    throw std::runtime_error(absl::StrCat("trainbench was built against nccl.h ", NCCL_MAJOR, ".", NCCL_MINOR,
+                                          " but LibTorch against NCCL ", built.major, ".", built.minor,
+                                          ": rebuild with the wheel's nvidia/nccl/include"));
+  }
   c10::intrusive_ptr<c10d::ProcessGroupNCCL::Options> options = c10d::ProcessGroupNCCL::Options::create();
   options->timeout = timeout;
   auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, options);
@@ -23,9 +48,8 @@ c10::intrusive_ptr<c10d::Backend> MakeNcclBackend(const c10::intrusive_ptr<c10d:
 }
 
 std::string NcclVersion() {
-  // NCCL_VERSION_CODE since 2.9: major x 10000 + minor x 100 + patch.
-  const uint64_t v = torch::cuda::nccl::version();
-  return absl::StrCat(v / 10000, ".", (v % 10000) / 100, ".", v % 100);
+  const Version v = TorchNcclVersion();
+  return absl::StrCat(v.major, ".", v.minor, ".", v.patch);
 }
 
 }  // namespace trainbench

@@ -15,11 +15,12 @@ namespace trainbench {
 // ProcessGroupNCCL for rank of size over store, bound to GPU gpu and connected at once (as
 // init_process_group(device_id=...) does), so that an NCCL that cannot start fails here, at
 // the rendezvous, and not inside a benchmark. Collectives time out after timeout. Throws
-// c10d's exceptions on failure.
+// c10d's exceptions on failure, and std::runtime_error when the nccl.h this was built with is
+// not the NCCL version LibTorch was built with.
 c10::intrusive_ptr<c10d::Backend> MakeNcclBackend(const c10::intrusive_ptr<c10d::Store>& store, int rank,
                                                   int size, std::chrono::milliseconds timeout, int gpu);
 
-// The NCCL library's version, "2.27.3".
+// The NCCL version LibTorch was built with (the wheel's NCCL package), "2.28.9".
 std::string NcclVersion();
 
 }  // namespace trainbench

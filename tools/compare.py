@@ -223,19 +223,32 @@ def match_keys(*name_lists, across: Optional[str] = None) -> list:
     """For each list of run names, a dict name -> key used to match them.
 
     The key is ``gbench.match_key(name, across)`` (without the ``across``
-    axis, when given), except where two names of one list share a key: every
-    name with that key (in every list) is matched by its full name instead.
+    axis, when given), except where two names of one list share a key. Then the
+    one name that spells out more of its family's added axes than the others
+    (``gbench.filled_axes``) keeps it: a GPU run's ``.../ranks:1`` row, beside
+    the plain row whose name lacks ``ranks``; the others of that list are matched
+    by their full names. Where no one name stands out, every name with that key
+    (in every list) is matched by its full name instead.
     """
     keyed = [{name: gbench.match_key(name, across) for name in names} for names in name_lists]
-    ambiguous = set()
-    for keys in keyed:
-        seen = set()
-        for key in keys.values():
-            if key in seen:
-                ambiguous.add(key)
-            seen.add(key)
-    return [{name: name if key in ambiguous else key for name, key in keys.items()}
-            for keys in keyed]
+    unresolved = set()  # keys two names of one list share, none of them standing out
+    losers = set()      # (list index, name): names that lost a shared key to another
+    for index, keys in enumerate(keyed):
+        sharing: dict = {}
+        for name, key in keys.items():
+            sharing.setdefault(key, []).append(name)
+        for key, names in sharing.items():
+            if len(names) < 2:
+                continue
+            fewest = min(gbench.filled_axes(n) for n in names)
+            explicit = [n for n in names if gbench.filled_axes(n) == fewest]
+            keeper = explicit[0] if len(explicit) == 1 else None
+            if keeper is None:
+                unresolved.add(key)
+            losers.update((index, n) for n in names if n != keeper)
+    return [{name: name if key in unresolved or (index, name) in losers else key
+             for name, key in keys.items()}
+            for index, keys in enumerate(keyed)]
 
 
 def get_difference_report(baseline: gbench.Run, run: gbench.Run,

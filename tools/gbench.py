@@ -398,6 +398,17 @@ def match_key(name: str, across: Optional[str] = None) -> str:
     return "/".join(kept)
 
 
+def filled_axes(name: str) -> int:
+    """How many of its family's ``ADDED_AXES`` a name lacks (and :func:`match_key` fills in).
+
+    Where two names of one run share a key, the one that spells out more of them is the one
+    the key means: a GPU run's ``BM_TrainEpoch/.../ranks:1`` row (data-parallel over one
+    GPU) is ``ranks:1``, and the plain row beside it, whose name has no ``ranks``, is not.
+    """
+    segments = name.split("/")
+    return sum(1 for axis in ADDED_AXES.get(segments[0], {}) if _axis_position(segments, axis) is None)
+
+
 def _axis_position(segments: list, axis: str) -> Optional[int]:
     """Index of the ``axis:value`` segment in a split name (never the family), or None."""
     return next((i for i, s in enumerate(segments) if i > 0 and s.startswith(axis + ":")),

@@ -321,7 +321,8 @@ def scaling_groups(runs_benchmarks: list) -> list:
     plain run and runs of 2 and 8 ranks.  Returns [(settings, [(ranks, Benchmark)])]: the
     settings are the other axes (with the value a name without ``graph`` means), the points
     are sorted by ranks, and where two runs have the same settings and ranks the first run's
-    is kept.  Only groups with a point of more than one rank are returned (a plain run alone
+    is kept; within one run, a ``ranks:1`` row (data-parallel over one GPU) is preferred to the
+    plain row without the axis.  Only groups with a point of more than one rank are returned (a plain run alone
     has none), in the order first seen.
     """
     groups: dict = {}
@@ -336,7 +337,12 @@ def scaling_groups(runs_benchmarks: list) -> list:
                     settings.setdefault(axis, bench.axis(axis))
             key = tuple(sorted(settings.items()))
             group = groups.setdefault(key, (settings, {}))
-            group[1].setdefault(ranks, bench)
+            held = group[1].get(ranks)
+            # A name that spells out ranks:1 (a GPU run's data-parallel row over one GPU) is
+            # that point rather than the plain row beside it in the same run.
+            if held is None or (any(held is b for b in benchmarks.values()) and
+                                gbench.filled_axes(bench.name) < gbench.filled_axes(held.name)):
+                group[1][ranks] = bench
     return [(settings, sorted(points.items())) for settings, points in groups.values()
             if any(ranks > 1 for ranks in points)]
 

@@ -524,8 +524,9 @@ def make_plots(runs: list, out_dir: str, log=None) -> list:
         path = os.path.join(out_dir, labparts.SCALING_FILENAME)
         figure_scaling(groups, path, log=log)
         written.append(path)
+    # World sizes above one: one rank's all-reduce moves nothing (busbw 0 by definition).
     allreduce = [(label, s) for label, b in zip(labels, benches)
-                 if (s := labparts.allreduce_series(b))]
+                 if (s := {r: p for r, p in labparts.allreduce_series(b).items() if r > 1})]
     if allreduce:
         path = os.path.join(out_dir, labparts.ALLREDUCE_FILENAME)
         figure_allreduce(allreduce, path)

@@ -634,3 +634,29 @@ def test_across_a_names_only_axis_works_on_any_benchmark(tmp_path, capsys):
                                            across="kind")
     assert [r["name"] for r in report["benchmarks"]] == ["BM_x/size:8/kind:b"]
     assert report["benchmarks"][0]["time_ratio"] == pytest.approx(5.0 / 12.0)
+
+
+def test_a_gpu_runs_ranks1_row_is_its_ranks1_and_the_plain_row_keeps_its_name(tmp_path):
+    # A plain run on a GPU has the first CUDA epoch twice: plain, and data-parallel over one
+    # GPU (".../ranks:1"). Both read as ranks:1, so the one that spells it out is ranks:1.
+    x = "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0"
+    one = write_doc(tmp_path / "one.json", [
+        row(x + "/iterations:2/manual_time", 1.0, "s", samples_per_second=100000.0),
+        row(x + "/ranks:1/iterations:2/manual_time", 1.25, "s", samples_per_second=80000.0)])
+    eight = write_doc(tmp_path / "eight.json", [
+        row(x + "/ranks:8/iterations:2/manual_time", 0.25, "s", samples_per_second=320000.0)])
+    rows = by_name(compare.get_difference_report(gbench.load_run(one), gbench.load_run(eight),
+                                                 across="ranks"))
+    assert set(rows) == {x + "/ranks:1/iterations:2/manual_time"}
+    pair = rows[x + "/ranks:1/iterations:2/manual_time"]
+    assert pair["run_name"] == x + "/ranks:8/iterations:2/manual_time"
+    assert {c["name"]: c for c in pair["counters"]}["samples_per_second"]["ratio"] == pytest.approx(4.0)
+    # Two such GPU runs: each row pairs with its own kind.
+    again = write_doc(tmp_path / "again.json", [
+        row(x + "/iterations:2/manual_time", 0.5, "s", samples_per_second=200000.0),
+        row(x + "/ranks:1/iterations:2/manual_time", 2.5, "s", samples_per_second=40000.0)])
+    rows = by_name(report_for(one, again))
+    assert {n: r["run_name"] for n, r in rows.items()} == {
+        x + "/iterations:2/manual_time": x + "/iterations:2/manual_time",
+        x + "/ranks:1/iterations:2/manual_time": x + "/ranks:1/iterations:2/manual_time"}
+    assert rows[x + "/iterations:2/manual_time"]["time_ratio"] == pytest.approx(0.5)

@@ -238,3 +238,19 @@ def test_declared_model_order_comes_from_the_sweep():
     assert part.order == ("Large", "Small", "Medium")
     assert part.prefer == {k: v for k, v in CPU_CENTRE.items() if k != "model"}
     assert part.filename == labparts.PART3.filename   # presentation stays Python's
+
+
+def test_scaling_prefers_a_runs_ranks1_row_to_its_plain_row():
+    # A GPU run's data-parallel row over one GPU is its ranks:1 point; another run's plain row
+    # at the same settings does not replace it (the first run's point is kept).
+    x = "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0"
+    plain = fake(x + "/iterations:2/manual_time", samples_per_second=100000.0)
+    ddp1 = fake(x + "/ranks:1/iterations:2/manual_time", samples_per_second=80000.0)
+    ddp8 = fake(x + "/ranks:8/iterations:2/manual_time", samples_per_second=600000.0)
+    other_plain = fake(x + "/iterations:2/manual_time", samples_per_second=1.0)
+    runs = [{plain.name: plain, ddp1.name: ddp1}, {ddp8.name: ddp8, "x": other_plain}]
+    (settings, points), = labparts.scaling_groups(runs)
+    assert [(r, b.counter("samples_per_second")) for r, b in points] == [(1, 80000.0), (8, 600000.0)]
+    # Without the ranks:1 row, the plain row is the one-rank point.
+    (settings, points), = labparts.scaling_groups([{plain.name: plain}, {ddp8.name: ddp8}])
+    assert points[0] == (1, plain)

@@ -9,7 +9,7 @@ import pytest
 import gbench
 import labparts
 import plot
-from conftest import input_path, run_script
+from conftest import input_path, row, run_script, write_doc
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ALL = ["part1_cpu_vs_gpu.png", "part2_batch_size_effects.png",
@@ -276,6 +276,19 @@ def test_scaling_figures_only_when_a_run_has_several_ranks(tmp_path):
     for path in written[-2:]:
         assert_png(path)
     assert "scaling" not in log.getvalue() and "allreduce" not in log.getvalue()
+
+
+def test_a_gpu_runs_ranks1_rows_make_no_scaling_figure(tmp_path):
+    # A plain GPU run's NCCL smoke rows: one rank's all-reduce moves nothing (busbw 0) and one
+    # world size is no scaling, so neither figure is drawn.
+    x = "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0"
+    path = write_doc(tmp_path / "gpu.json", [
+        row(x + "/iterations:2/manual_time", 1.0, "s", samples_per_second=100000.0),
+        row(x + "/ranks:1/iterations:2/manual_time", 1.25, "s", samples_per_second=80000.0),
+        row("BM_AllReduce/bytes:268435456/ranks:1/manual_time", 100.0, "us",
+            algbw_GB_per_s=2684.0, busbw_GB_per_s=0.0)])
+    written = plot.make_plots([gbench.load_run(path)], str(tmp_path / "out"), log=io.StringIO())
+    assert not set(SCALING) & {os.path.basename(p) for p in written}
 
 
 def test_scaling_figure_draws_samples_and_efficiency_by_ranks_over_the_runs(tmp_path):
