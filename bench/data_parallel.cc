@@ -44,23 +44,9 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
   const World& w = dist.world;
   const bool rank0 = w.rank == 0;
   const std::string name = DataParallelBenchmarkName(c, w.size);
-  const auto skip = [&](const std::string& why) {
-    if (rank0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
-    state.SkipWithError(why.c_str());
-  };
-  // A world of one does not start NCCL on a CUDA context an earlier benchmark lost.
-  if (const DeviceContext* d = env.context(c.device); !w.distributed() && d != nullptr && d->lost_reason()) {
-    skip(*d->lost_reason());
-    return;
-  }
-  if (absl::Status s = EnsureRendezvous(dist); !s.ok()) {
-    skip(std::string(s.message()));
-    return;
-  }
-  if (const int signal_number = AgreedStopSignal(dist)) {
-    state.SkipWithError(NotRunMessage(signal_number).c_str());
-    return;
-  }
+  const auto skip = [&](const std::string& why) { SkipOnRank0(state, name, dist, why); };
+  const DeviceContext* device = env.context(c.device);
+  if (!StartOrSkip(state, name, dist, device != nullptr && !device->device().is_cpu() ? device : nullptr)) return;
   const ImageSet& train = env.data.train;
   const LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed, /*shard=*/w.rank, /*shards=*/w.size};
 

@@ -96,25 +96,9 @@ bool IsCollectiveFailure(const std::exception& e) {
 
 void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_t bytes, DistEnv& dist,
                         DeviceContext* device_ctx) {
-  const auto skip = [&](const std::string& why) {
-    if (dist.world.rank == 0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
-    state.SkipWithError(why.c_str());
-  };
+  const auto skip = [&](const std::string& why) { SkipOnRank0(state, name, dist, why); };
   const bool on_cuda = dist.cuda && device_ctx != nullptr;
-  // A world of one does not start NCCL on a CUDA context an earlier benchmark lost. (A
-  // world of several ranks ends at the first failure on any rank: none gets here lost.)
-  if (on_cuda && !dist.world.distributed() && device_ctx->lost_reason()) {
-    skip(*device_ctx->lost_reason());
-    return;
-  }
-  if (absl::Status s = EnsureRendezvous(dist); !s.ok()) {
-    skip(std::string(s.message()));
-    return;
-  }
-  if (const int signal_number = AgreedStopSignal(dist)) {
-    state.SkipWithError(NotRunMessage(signal_number).c_str());
-    return;
-  }
+  if (!StartOrSkip(state, name, dist, on_cuda ? device_ctx : nullptr)) return;
   c10d::Backend& group = on_cuda ? *dist.groups->cuda : *dist.groups->cpu;
   const at::TensorOptions where = at::TensorOptions().dtype(at::kFloat).device(on_cuda ? device_ctx->device() : at::kCPU);
   // wait() on a CUDA work only makes the current stream wait for NCCL's: the host clock
@@ -269,6 +253,28 @@ absl::Status Rendezvous(DistEnv& dist) {
   }
   dist.groups = std::move(groups);
   return absl::OkStatus();
+}
+
+void SkipOnRank0(benchmark::State& state, const std::string& name, const DistEnv& dist, const std::string& why) {
+  if (dist.world.rank == 0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
+  state.SkipWithError(why.c_str());
+}
+
+bool StartOrSkip(benchmark::State& state, const std::string& name, DistEnv& dist, const DeviceContext* cuda_ctx) {
+  // (A world of several ranks ends at the first failure on any rank: none gets here lost.)
+  if (!dist.world.distributed() && cuda_ctx != nullptr && cuda_ctx->lost_reason()) {
+    SkipOnRank0(state, name, dist, *cuda_ctx->lost_reason());
+    return false;
+  }
+  if (absl::Status s = EnsureRendezvous(dist); !s.ok()) {
+    SkipOnRank0(state, name, dist, std::string(s.message()));
+    return false;
+  }
+  if (const int signal_number = AgreedStopSignal(dist)) {
+    state.SkipWithError(NotRunMessage(signal_number).c_str());
+    return false;
+  }
+  return true;
 }
 
 absl::Status EnsureRendezvous(DistEnv& dist) {

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <benchmark/benchmark.h>
+
 #include "absl/status/status.h"
 #include "bench/world.h"
 #include "fixtures/device.h"
@@ -70,6 +72,16 @@ std::string BackendVersion(const DistEnv& dist);
 // the flags) are compared with rank 0's through the store. The error names the first rank
 // that differs and its first differing line, the same on every rank. REQUIRES: Rendezvous.
 absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& lines);
+
+// What every benchmark of a world does first, each rank alike: a world of one skips where the
+// CUDA context it would use (cuda_ctx; null on the CPU) was lost by an earlier benchmark (no
+// NCCL on it), then the rendezvous (a world of one's is made here, EnsureRendezvous), then
+// the ranks agree on a stop. Returns true to go on; false after skipping the benchmark, with
+// the reason on stderr from rank 0, or as "not run: interrupted by SIGINT" after a stop.
+bool StartOrSkip(benchmark::State& state, const std::string& name, DistEnv& dist, const DeviceContext* cuda_ctx);
+
+// Skips the benchmark with why, printed on stderr by rank 0 alone.
+void SkipOnRank0(benchmark::State& state, const std::string& name, const DistEnv& dist, const std::string& why);
 
 // ---- agreeing across ranks: small CPU collectives, untimed. Each must be called by every
 // rank in the same order (as the benchmarks are); a failed one ends the process (EndWorld).
