@@ -368,10 +368,10 @@ LONG_ARGS = ["--dataset=synthetic", "--samples=4096", "--model=Medium", "--batch
 
 
 class Rank:
-    def __init__(self, rank, port, args, tmp_path):
+    def __init__(self, rank, port, args, tmp_path, world=2):
         self.err_path = tmp_path / f"rank{rank}.err"
         self.err = open(self.err_path, "w")
-        env = clean_env(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+        env = clean_env(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                         MASTER_PORT=str(port))
         self.proc = subprocess.Popen([str(BINARY)] + args, stdout=subprocess.DEVNULL, stderr=self.err,
                                      env=env, cwd=ROOT)
@@ -424,6 +424,34 @@ def test_a_killed_rank_ends_the_other_with_one_line_naming_it(tmp_path):
     line = last_line(r0.stderr())
     assert line.startswith(f"trainbench: rank 0 of 2: {EPOCH_NAME}"), line
     assert "rank 1 stopped answering (killed, crashed or hung)" in line, line
+
+
+@pytest.mark.parametrize("world, killed", [(2, 0), (3, 1)])
+def test_every_survivor_names_the_killed_rank(tmp_path, world, killed):
+    """Rank 0 serves the store: killed, it takes the store with it, and the survivor says so.
+    In a world of three, both survivors name rank 1, though each first sees the other's
+    collective fail too."""
+    port = free_port()
+    args = [a.replace("--samples=4096", f"--samples={2048 * world}") for a in LONG_ARGS]
+    ranks = [Rank(r, port, args, tmp_path, world) for r in range(world)]
+    try:
+        assert wait_for(lambda: "epoch 1/60" in ranks[0].stderr(), 120), ranks[0].stderr()[-2000:]
+        ranks[killed].proc.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        survivors = [r for i, r in enumerate(ranks) if i != killed]
+        statuses = [r.wait(timeout=60) for r in survivors]
+        seconds = time.monotonic() - killed_at
+    finally:
+        for r in ranks:
+            r.wait(timeout=10)
+    assert statuses == [1] * len(survivors), [r.stderr()[-1500:] for r in survivors]
+    assert seconds < 30, seconds
+    why = ("rank 0 stopped answering (it serves the store: killed, crashed or hung)" if killed == 0
+           else f"rank {killed} stopped answering (killed, crashed or hung)")
+    for index, r in ((i, r) for i, r in enumerate(ranks) if i != killed):
+        line = last_line(r.stderr())
+        assert line.startswith(f"trainbench: rank {index} of {world}: BM_TrainEpoch/"), line
+        assert why in line, line
 
 
 def test_a_signal_on_one_rank_stops_both_at_the_same_boundary(tmp_path):
