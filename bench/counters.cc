@@ -44,7 +44,7 @@ CounterList EpochCounters(const EpochMeasurements& m) {
     c.emplace_back("nosync_samples_per_second", static_cast<double>(m.samples_per_epoch) / dp->nosync_seconds);
     c.emplace_back("scaling_efficiency", efficiency);
     c.emplace_back("comm_exposed_pct", 100.0 * (1.0 - efficiency));
-    c.emplace_back("rank_max_s", dp->rank_max_seconds);
+    c.emplace_back("rank_max_s", dp->nosync_seconds);
     c.emplace_back("rank_min_s", dp->rank_min_seconds);
   }
   return c;

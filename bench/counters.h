@@ -25,9 +25,8 @@ struct DataParallelMeasurements {
   // The no-sync epoch: the same ranks on the same shards with no gradient all-reduce, the
   // slowest rank's time, in seconds.
   double nosync_seconds = 0;
-  // The slowest and the fastest rank in the no-sync epoch, s: each rank's own speed (synced,
-  // every rank waits for the slowest at each step). rank_max_seconds == nosync_seconds.
-  double rank_max_seconds = 0;
+  // The fastest rank in the no-sync epoch, s (the slowest is nosync_seconds): each rank's own
+  // speed there (synced, every rank waits for the slowest at each step).
   double rank_min_seconds = 0;
 };
 

@@ -61,7 +61,9 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
       ctx->SetTf32(c.precision == Precision::kTf32);
       trainer.emplace(c.model, c.precision, *ctx, env.run.seed, env.run.adam, env.run.channels_last);
       // The largest batch this rank will train on, forward and backward: where memory peaks.
-      const EpochLoader probe(train, LoaderOptions{lo.batch_size, 0, lo.pinned, lo.seed, lo.shard, lo.shards}, -1);
+      LoaderOptions on_this_thread = lo;
+      on_this_thread.workers = 0;
+      const EpochLoader probe(train, on_this_thread, -1);
       DeviceBatch b = ctx->Stage(probe.Build(0), lo.pinned);
       ctx->Use(b);
       trainer->ForwardBackward(b.images, b.labels);
@@ -142,7 +144,6 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
     sync.set_enabled(false);
     const EpochResult nosync = RunEpoch(*trainer, *ctx, train, lo, epoch, /*stop_between_steps=*/false);
     dp.nosync_seconds = MaxOverRanks(dist, nosync.timed_seconds);
-    dp.rank_max_seconds = dp.nosync_seconds;
     dp.rank_min_seconds = MinOverRanks(dist, nosync.timed_seconds);
     trainer->set_step_hooks(nullptr);
   };

@@ -11,7 +11,6 @@
 #include <iostream>
 #include <limits>
 #include <map>
-#include <set>
 #include <thread>
 
 #include <ATen/ops/full.h>
@@ -175,6 +174,19 @@ class QuietC10Log {
   int saved_;
 };
 
+// Waits until the store holds every key, for timeout at most (c10d's Store::wait); false when
+// they did not all come in time or the store failed. Quiet: a timeout here is expected when a
+// rank is dead, and the caller says what it means.
+bool AwaitKeys(c10d::Store& store, const std::vector<std::string>& keys, std::chrono::milliseconds timeout) {
+  const QuietC10Log quiet;
+  try {
+    store.wait(keys, timeout);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 absl::Status Rendezvous(DistEnv& dist) {
@@ -321,13 +333,12 @@ absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& l
       const std::string ours = i < first.size() ? absl::StrCat("'", first[i], "'") : "nothing";
       // Every rank ends here: rank 0, which may serve the store, waits (5 s at most) until the
       // others have read what they compare, so that each prints this line and not a lost store.
-      const std::string done_key = absl::StrCat(kStorePrefix, "run_compared");
-      store.add(done_key, 1);
+      const auto done_key = [](int rank) { return absl::StrCat(kStorePrefix, "run_compared/", rank); };
+      store.set(done_key(w.rank), "");
       if (w.rank == 0) {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        while (store.add(done_key, 0) < w.size && std::chrono::steady_clock::now() < deadline) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
+        std::vector<std::string> others;
+        for (int o = 1; o < w.size; ++o) others.push_back(done_key(o));
+        (void)AwaitKeys(store, others, std::chrono::seconds(5));
       }
       return absl::FailedPreconditionError(absl::StrCat(
           "rank ", r, " of ", w.size, " would run something else than rank 0 (ranks need the same "
@@ -436,18 +447,9 @@ void EndWorld(const DistEnv& dist, const std::string& benchmark, const std::exce
     line = absl::StrCat(benchmark, ": ", reason, " (the other ranks stop at their next collective)");
     if (serves_store && store_answers) {
       // Until every other rank has said it saw the failure (or the wait is over).
-      const auto deadline = std::chrono::steady_clock::now() + wait_limit;
-      for (int r = 1; r < w.size && std::chrono::steady_clock::now() < deadline;) {
-        try {
-          if (store->check({key(r)})) {
-            ++r;
-            continue;
-          }
-        } catch (const std::exception&) {
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
+      std::vector<std::string> others;
+      for (int r = 1; r < w.size; ++r) others.push_back(key(r));
+      (void)AwaitKeys(*store, others, wait_limit);
     }
   } else {
     // Who caused it: a rank that failed on its own says so in the store (above); the ranks it

@@ -37,7 +37,6 @@ EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train
   r.wait_seconds = loader.wait_seconds();
   r.step_span_seconds = ctx.StepBusySeconds();
   r.steps = loader.num_batches();
-  r.samples = loader.samples();
   r.mean_loss = loss_sum.item<double>() / static_cast<double>(r.steps);
   return r;
 }

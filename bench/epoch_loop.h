@@ -30,7 +30,6 @@ struct EpochResult {
   std::optional<double> step_span_seconds;
   double mean_loss = 0;
   int64_t steps = 0;
-  int64_t samples = 0;  // this loader's (a shard's, in a data-parallel epoch)
 };
 
 // One epoch, timed. The copy of batch i+1 is started before step i runs, so with pinned

@@ -55,6 +55,11 @@
 #include "fixtures/device.h"
 #include "git_commit.h"  // generated at build time
 
+// Google Benchmark's own flag, exported by libbenchmark but not declared in its header.
+namespace benchmark {
+extern bool FLAGS_benchmark_enable_random_interleaving;
+}  // namespace benchmark
+
 // ---- flags: one sentence of help each; read once into trainbench::RunOptions/AxisFlags.
 ABSL_FLAG(std::string, data_dir, "",
           "Directory with the Fashion-MNIST {train,t10k}-*-ubyte.gz files (default: "
@@ -355,18 +360,8 @@ int main(int argc, char** argv) {
   }
   int args_count = argc;
   const BenchmarkOut out = TakeBenchmarkOut(&args_count, args.data());
-  // Google Benchmark shuffles each process's run order on its own: ranks would then pair up
-  // different collectives. Read before Initialize takes its flags out of argv.
-  // Google Benchmark takes each flag's default from BENCHMARK_<FLAG> in the environment too.
-  const char* interleaving_env = std::getenv("BENCHMARK_ENABLE_RANDOM_INTERLEAVING");
-  const auto is_true = [](absl::string_view v) { return !v.empty() && v != "false" && v != "0" && v != "no"; };
-  const bool random_interleaving =
-      std::any_of(args.begin(), args.begin() + args_count, [&](const char* a) {
-        return a != nullptr && absl::StartsWith(a, "--benchmark_enable_random_interleaving") &&
-               !absl::EndsWith(a, "=false") && !absl::EndsWith(a, "=0");
-      }) ||
-      (interleaving_env != nullptr && is_true(interleaving_env));
-  // Those variables shape the run as flags do: every rank must see the same.
+  // Google Benchmark takes each flag's default from BENCHMARK_<FLAG> in the environment:
+  // those variables shape the run as flags do, and every rank must see the same.
   for (char** e = environ; *e != nullptr; ++e) {
     if (absl::StartsWith(*e, "BENCHMARK_") && !absl::StartsWith(*e, "BENCHMARK_OUT")) {
       run_lines.push_back(absl::StrCat("environment ", *e));
@@ -374,6 +369,9 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&args_count, args.data(), PrintHelp);
   ParseOwnFlags(args_count, args.data());
+  // Google Benchmark shuffles each process's run order on its own: ranks would then pair up
+  // different collectives. Its own parse (flag, BENCHMARK_* variable), read back.
+  const bool random_interleaving = benchmark::FLAGS_benchmark_enable_random_interleaving;
 
   // The world, before anything slow: a bad launcher variable is one line and exit 2 at once.
   // Leaked with BenchEnv (its process group's threads must not be joined by static destructors).

@@ -188,6 +188,16 @@ def test_flags_a_world_cannot_run_are_refused_before_the_rendezvous(flag, messag
     assert [l for l in proc.stderr.splitlines() if l.strip()] == [message]
 
 
+def test_random_interleaving_from_the_environment_is_refused_too():
+    # Google Benchmark reads BENCHMARK_<FLAG> as the flag's default: the same shuffle per rank.
+    env = clean_env(RANK="0", WORLD_SIZE="2", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT="1",
+                    BENCHMARK_ENABLE_RANDOM_INTERLEAVING="true")
+    proc = subprocess.run([str(BINARY)] + QUICK, capture_output=True, text=True, timeout=TIMEOUT_S, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert [l for l in proc.stderr.splitlines() if l.strip()] == [
+        "trainbench: --benchmark_enable_random_interleaving: each rank would run its own order (WORLD_SIZE>1)"]
+
+
 def test_bad_dist_timeout_is_one_line_and_exit_2():
     proc = subprocess.run([str(BINARY), "--dist_timeout_s=0"] + QUICK, capture_output=True,
                           text=True, timeout=TIMEOUT_S, env=clean_env())
