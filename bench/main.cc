@@ -360,6 +360,7 @@ int main(int argc, char** argv) {
   }
   int args_count = argc;
   const BenchmarkOut out = TakeBenchmarkOut(&args_count, args.data());
+  if (absl::Status s = CheckFormats(out); !s.ok()) Fail(std::string(s.message()));
   // Google Benchmark takes each flag's default from BENCHMARK_<FLAG> in the environment:
   // those variables shape the run as flags do, and every rank must see the same.
   for (char** e = environ; *e != nullptr; ++e) {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "bench/interrupt.h"
 
 namespace trainbench {
@@ -12,6 +13,7 @@ namespace {
 
 constexpr char kOutFlag[] = "--benchmark_out=";
 constexpr char kOutFormatFlag[] = "--benchmark_out_format=";
+constexpr char kFormatFlag[] = "--benchmark_format=";
 
 std::unique_ptr<benchmark::BenchmarkReporter> MakeFormatReporter(const std::string& format) {
   if (format == "csv") {
@@ -22,15 +24,25 @@ std::unique_ptr<benchmark::BenchmarkReporter> MakeFormatReporter(const std::stri
   if (format == "console") {
     return std::make_unique<benchmark::ConsoleReporter>(benchmark::ConsoleReporter::OO_None);
   }
-  return std::make_unique<benchmark::JSONReporter>();
+  return std::make_unique<benchmark::JSONReporter>();  // "json" (CheckFormats took the rest)
 }
 
 }  // namespace
+
+absl::Status CheckFormats(const BenchmarkOut& out) {
+  const auto check = [](const char* flag, const std::string& value) {
+    if (value == "json" || value == "csv" || value == "console") return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(flag, value, ": not json, csv or console"));
+  };
+  if (absl::Status s = check(kOutFormatFlag, out.format); !s.ok()) return s;
+  return check(kFormatFlag, out.display_format);
+}
 
 BenchmarkOut TakeBenchmarkOut(int* argc, char** argv) {
   BenchmarkOut out;
   if (const char* env = std::getenv("BENCHMARK_OUT")) out.path = env;
   if (const char* env = std::getenv("BENCHMARK_OUT_FORMAT")) out.format = env;
+  if (const char* env = std::getenv("BENCHMARK_FORMAT")) out.display_format = env;
   int kept = 1;
   for (int i = 1; i < *argc; ++i) {
     if (absl::StartsWith(argv[i], kOutFlag)) {
@@ -38,6 +50,7 @@ BenchmarkOut TakeBenchmarkOut(int* argc, char** argv) {
       continue;
     }
     if (absl::StartsWith(argv[i], kOutFormatFlag)) out.format = argv[i] + std::strlen(kOutFormatFlag);
+    if (absl::StartsWith(argv[i], kFormatFlag)) out.display_format = argv[i] + std::strlen(kFormatFlag);
     argv[kept++] = argv[i];
   }
   static char empty_out[] = "--benchmark_out=";

@@ -28,11 +28,18 @@ namespace trainbench {
 struct BenchmarkOut {
   std::string path;  // empty: no results file
   std::string format = "json";
+  // --benchmark_format (the table on stdout), else $BENCHMARK_FORMAT, else "console".
+  std::string display_format = "console";
 };
+
+// Google Benchmark 1.7.1 answers an unknown format by printing its help and exiting 0: both
+// formats are checked first. The error is one line, "--benchmark_out_format=xml: not json,
+// csv or console".
+absl::Status CheckFormats(const BenchmarkOut& out);
 
 // Reads --benchmark_out (and the format) from argv and removes the --benchmark_out arguments
 // from it, appending "--benchmark_out=" so that Google Benchmark's flag is empty even when
-// $BENCHMARK_OUT is set. --benchmark_out_format stays for Google Benchmark to validate.
+// $BENCHMARK_OUT is set. --benchmark_out_format stays for Google Benchmark, after CheckFormats.
 // REQUIRES: argv has room for *argc + 1 entries (main passes a copy).
 BenchmarkOut TakeBenchmarkOut(int* argc, char** argv);
 

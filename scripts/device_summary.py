@@ -45,9 +45,9 @@ def graph_lines(graph_rows, suite_rows):
             continue
         eager = suite_rows.get(name.replace("/graph:1", "/graph:0"))
         cpu = suite_rows.get(name.replace("/graph:1", "/graph:0").replace("device:cuda", "device:cpu"))
-        ratio = g["samples_per_second"] / eager["samples_per_second"] if eager and not eager.get("error_occurred") else None
         if "samples_per_second" not in g:
             continue
+        ratio = g["samples_per_second"] / eager["samples_per_second"] if eager and not eager.get("error_occurred") else None
         print(f"{name.split('/manual_time')[0]}: {fmt(g['samples_per_second'], '.0f')} samples/s, "
               f"{fmt(ratio, '.2f')}x eager"
               + (f", cpu {fmt(cpu['samples_per_second'], '.0f')}" if cpu and "samples_per_second" in cpu else ""))

@@ -331,6 +331,9 @@ def test_a_negative_filter_is_google_benchmarks_own():
     (["--workers=0,"], "trainbench: --workers=0,: empty value in the list"),
     (["--cpu_threads=9999"],
      f"trainbench: --cpu_threads=9999: out of range 0..{4 * os.cpu_count()} (4x the {os.cpu_count()} cores)"),
+    # Google Benchmark alone would print its help and exit 0.
+    (["--benchmark_out_format=xml"], "trainbench: --benchmark_out_format=xml: not json, csv or console"),
+    (["--benchmark_format=xml"], "trainbench: --benchmark_format=xml: not json, csv or console"),
     (["--benchmark_context=novalue"],
      "trainbench: --benchmark_context=novalue: not a Google Benchmark flag, or a value it does not accept (see --help)"),
 ])
