@@ -35,7 +35,8 @@ void DataLoaderBenchmark(benchmark::State& state, const LoaderConfig& c, const B
   if (ctx == nullptr) return;
   if (!FitsInMemoryOrSkip(state, env, *ctx, c)) return;  // the loader's batches in flight
   const ImageSet& train = env.data.train;
-  const LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed};
+  LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed};
+  if (c.pin) lo.pinned_memory = ctx->PinnedAllocator();
   double seconds = 0;
   int64_t epochs = 0;
   const bool ok = RunOrSkip(state, BenchmarkName(c), absl::StrCat("batch:", c.batch), *ctx, [&] {
@@ -58,8 +59,7 @@ void DataLoaderBenchmark(benchmark::State& state, const LoaderConfig& c, const B
 void RegisterDataLoader(const std::vector<LoaderConfig>& configs, const BenchEnv& env) {
   for (const LoaderConfig& c : configs) {
     if (c.pin && !env.cuda) continue;  // never reached from the sweeps: pin:1 needs --device=cuda
-    benchmark::RegisterBenchmark(BenchmarkName(c).c_str(),
-                                 [c, &env](benchmark::State& st) { DataLoaderBenchmark(st, c, env); })
+    RegisterGuarded(BenchmarkName(c), [c, &env](benchmark::State& st) { DataLoaderBenchmark(st, c, env); })
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
   }

@@ -46,14 +46,15 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
   const std::string name = DataParallelBenchmarkName(c, w.size);
   const auto skip = [&](const std::string& why) { SkipOnRank0(state, name, dist, why); };
   const DeviceContext* device = env.context(c.device);
-  if (!StartOrSkip(state, name, dist, device != nullptr && !device->device().is_cpu() ? device : nullptr)) return;
+  if (!StartOrSkip(state, name, dist, device != nullptr && device->kind() == DeviceKind::kCuda ? device : nullptr)) return;
   const ImageSet& train = env.data.train;
-  const LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed, /*shard=*/w.rank, /*shards=*/w.size};
+  LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed, /*shard=*/w.rank, /*shards=*/w.size};
 
   // ---- 1. Can every rank run it? Each finds out alone, with no collective, then they agree.
   std::optional<Trainer> trainer;
   std::optional<std::string> cannot = WhyNoContext(env, c.device, c.precision);
   DeviceContext* ctx = cannot ? nullptr : env.context(c.device);
+  if (ctx != nullptr && c.pin) lo.pinned_memory = ctx->PinnedAllocator();
   if (!cannot) cannot = WhyNotInMemory(env, *ctx, c, dist.ranks_per_node);
   const bool rss_resettable = ResetPeakRss();
   if (!cannot) {

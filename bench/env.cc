@@ -42,7 +42,8 @@ std::optional<std::string> Shortfall(const BenchEnv& env, DeviceContext& ctx, co
   if (!env.run.memory_guard) return std::nullopt;
   // What the previous benchmark left in the allocators' caches is available to this one.
   ctx.ReleaseCachedMemory();
-  const bool on_cpu = ctx.device().is_cpu();
+  if (ctx.lost_reason()) return *ctx.lost_reason();
+  const bool on_cpu = ctx.kind() == DeviceKind::kCpu;
   need.host_bytes *= processes;
   if (on_cpu) need.device_bytes *= processes;  // the "device" is the same host memory
   std::optional<std::string> shortfall;
@@ -84,6 +85,8 @@ std::string FirstLine(const std::string& message) {
 std::optional<std::string> WhyNoContext(const BenchEnv& env, DeviceKind device, Precision precision) {
   const DeviceContext* ctx = env.context(device);
   if (ctx == nullptr) return "device:cuda: no CUDA GPU is available";
+  // Lost by an earlier benchmark (a sticky CUDA error): nothing more runs on it.
+  if (ctx->lost_reason()) return *ctx->lost_reason();
   if (auto why = UnsupportedPrecision(precision, device)) return *why;
   if (precision == Precision::kBf16 && !ctx->SupportsBf16()) {
     return "precision:bf16 needs compute capability 8.0 or later on CUDA";
@@ -102,8 +105,10 @@ DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, Devic
 }
 
 bool IsOutOfMemoryMessage(const std::string& first_line) {
+  // cuDNN 9 splits its allocation failure in two: CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED
+  // and CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED.
   for (const char* marker : {"out of memory", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED",
-                             "cudaErrorMemoryAllocation", "can't allocate memory"}) {
+                             "_ALLOCATION_FAILED", "cudaErrorMemoryAllocation", "can't allocate memory"}) {
     if (absl::StrContains(first_line, marker)) return true;
   }
   return IsCpuOutOfMemory(first_line);
@@ -166,6 +171,19 @@ std::optional<KernelTrace> TraceKernels(const BenchEnv& env, DeviceContext& ctx,
   }
   guard.stopped = true;
   return ctx.StopKernelTrace();
+}
+
+benchmark::internal::Benchmark* RegisterGuarded(const std::string& name,
+                                                std::function<void(benchmark::State&)> body) {
+  return benchmark::RegisterBenchmark(name.c_str(), [name, body = std::move(body)](benchmark::State& state) {
+    try {
+      body(state);
+    } catch (const c10::Error& e) {
+      Skip(state, name, absl::StrCat("unexpected error: ", FirstLine(e.what_without_backtrace())));
+    } catch (const std::exception& e) {
+      Skip(state, name, absl::StrCat("unexpected error: ", FirstLine(e.what())));
+    }
+  });
 }
 
 void ThrowIfInterrupted() {

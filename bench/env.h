@@ -66,16 +66,18 @@ std::string BatchAndModel(int64_t batch, ModelKind model);
 std::string FirstLine(const std::string& message);
 
 // The context for device, or nullptr after skipping the benchmark with the reason (no GPU,
-// a precision the device does not run, or "not run: interrupted by SIGINT" after a stop).
+// a context lost to a sticky error, a precision the device does not run, or "not run:
+// interrupted by SIGINT" after a stop).
 DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, DeviceKind device,
                              Precision precision);
 
-// Why ContextOrSkip would skip (no GPU, a precision the device does not run), or nullopt.
+// Why ContextOrSkip would skip (no GPU, a lost context, a precision the device does not run),
+// or nullopt.
 std::optional<std::string> WhyNoContext(const BenchEnv& env, DeviceKind device, Precision precision);
 
 // Whether an exception's first line reports an allocation failure: LibTorch's
 // OutOfMemoryError, a failed cudaMalloc/cudaHostAlloc (AcceleratorError), cuBLAS or cuDNN
-// failing to allocate a workspace, or the CPU allocator.
+// failing to allocate a workspace (cuDNN 9: ..._HOST_ALLOCATION_FAILED, ..._DEVICE_ALLOCATION_FAILED), or the CPU allocator.
 [[nodiscard]] bool IsOutOfMemoryMessage(const std::string& first_line);
 
 // Runs body on ctx's device. A device lost earlier runs nothing and returns its reason
@@ -100,6 +102,12 @@ bool RunOrSkip(benchmark::State& state, const std::string& name, const std::stri
 // not run). The tracer is stopped however span ends.
 std::optional<KernelTrace> TraceKernels(const BenchEnv& env, DeviceContext& ctx,
                                         const std::function<void()>& span);
+
+// Registers body as the benchmark name. An exception that escapes body (none should: the
+// families run their device work under RunOrSkip) skips that benchmark with "unexpected
+// error: <first line>" instead of ending the process and every benchmark after it.
+benchmark::internal::Benchmark* RegisterGuarded(const std::string& name,
+                                                std::function<void(benchmark::State&)> body);
 
 // The step-boundary check: throws Interrupted (bench/interrupt.h) once SIGINT or SIGTERM has
 // arrived, for RunOrSkip to record. Called between steps by the training and loader loops.

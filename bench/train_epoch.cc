@@ -28,7 +28,8 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
   if (!FitsInMemoryOrSkip(state, env, *ctx, c)) return;  // before anything is allocated
   const std::string name = BenchmarkName(c);
   const ImageSet& train = env.data.train;
-  const LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed};
+  LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed};
+  if (c.pin) lo.pinned_memory = ctx->PinnedAllocator();
   EpochMeasurements m;
   m.samples_per_epoch = train.count;
   m.forward_flops_per_sample = ForwardFlopsPerSample(c.model);
@@ -41,7 +42,9 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
     if (c.graph) {
       // Captured before any loader thread starts (a capture forbids other threads' CUDA
       // allocations): on the first batch of a warm-up pass, built on this thread.
-      const EpochLoader first(train, LoaderOptions{lo.batch_size, /*workers=*/0, lo.pinned, lo.seed}, -1);
+      LoaderOptions on_this_thread = lo;
+      on_this_thread.workers = 0;
+      const EpochLoader first(train, on_this_thread, -1);
       DeviceBatch b = ctx->Stage(first.Build(0), lo.pinned);
       ctx->Use(b);
       trainer.CaptureStep(b.images, b.labels);
@@ -104,8 +107,7 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
 
 void RegisterTrainEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env) {
   for (const EpochConfig& c : configs) {
-    benchmark::RegisterBenchmark(BenchmarkName(c).c_str(),
-                                 [c, &env](benchmark::State& st) { TrainEpochBenchmark(st, c, env); })
+    RegisterGuarded(BenchmarkName(c), [c, &env](benchmark::State& st) { TrainEpochBenchmark(st, c, env); })
         ->UseManualTime()
         ->Iterations(env.run.epochs)
         ->Unit(benchmark::kSecond);

@@ -115,8 +115,7 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Benc
 
 void RegisterTrainStep(const std::vector<StepConfig>& configs, const BenchEnv& env) {
   for (const StepConfig& c : configs) {
-    benchmark::RegisterBenchmark(BenchmarkName(c).c_str(),
-                                 [c, &env](benchmark::State& st) { TrainStepBenchmark(st, c, env); })
+    RegisterGuarded(BenchmarkName(c), [c, &env](benchmark::State& st) { TrainStepBenchmark(st, c, env); })
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
   }

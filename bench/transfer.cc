@@ -32,7 +32,7 @@ void TransferBenchmark(benchmark::State& state, const std::string& name, bool to
   int64_t copies = 0;
   const int64_t copies_per_iteration = std::max<int64_t>(1, kMinBytesPerIteration / bytes);
   const bool ok = RunOrSkip(state, name, absl::StrCat("bytes:", bytes), ctx, [&] {
-    at::Tensor host = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).pinned_memory(pinned));
+    at::Tensor host = pinned ? ctx.EmptyPinned(bytes) : at::empty({bytes}, at::TensorOptions().dtype(at::kByte));
     at::Tensor device = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).device(ctx.device()));
     host.fill_(1);  // touch the pages: a first-touch page fault is not a transfer cost
     at::Tensor& dst = to_device ? device : host;
@@ -55,7 +55,7 @@ void TransferBenchmark(benchmark::State& state, const std::string& name, bool to
   if (!ok || seconds <= 0) return;
   const double gb_per_s = static_cast<double>(bytes) * copies / seconds / 1e9;
   state.counters["GB_per_s"] = gb_per_s;
-  if (const std::optional<double> link = ctx.HostLinkGBps()) {
+  if (const std::optional<double> link = ctx.HostLinkGBps(gb_per_s)) {
     state.counters["pcie_peak_pct"] = 100.0 * gb_per_s / *link;
   }
   state.SetBytesProcessed(bytes * copies);
@@ -67,10 +67,9 @@ void RegisterTransfers(const std::vector<TransferConfig>& configs, const BenchEn
   if (!env.cuda) return;
   for (const TransferConfig& c : configs) {
     const std::string name = BenchmarkName(c);
-    benchmark::RegisterBenchmark(name.c_str(),
-                                 [name, c, &env](benchmark::State& st) {
-                                   TransferBenchmark(st, name, c.to_device, c.bytes, c.pinned, env);
-                                 })
+    RegisterGuarded(name, [name, c, &env](benchmark::State& st) {
+      TransferBenchmark(st, name, c.to_device, c.bytes, c.pinned, env);
+    })
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);
   }

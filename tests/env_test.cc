@@ -111,6 +111,9 @@ TEST(RunGuardedTest, RecognizesAllocationFailures) {
   for (const char* m : {"CUDA out of memory. Tried to allocate 2.00 GiB",
                         "CUDA error: out of memory",  // cudaHostAlloc in a loader thread
                         "cuDNN error: CUDNN_STATUS_ALLOC_FAILED",
+                        // cuDNN 9's two (issue 20, finding 7):
+                        "cuDNN error: CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED",
+                        "cuDNN error: CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED",
                         "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory"}) {
     EXPECT_TRUE(IsOutOfMemoryMessage(m)) << m;
   }

@@ -23,6 +23,29 @@ TEST(PcieTest, TheoreticalRatesPerGeneration) {
   EXPECT_DOUBLE_EQ(PcieTheoreticalGBps({7, 16}), 0.0);
 }
 
+// Issue 20, finding 5: a link read 5 ms into the copies on a cold GPU can still be trained
+// down (gen1 x16, 4 GB/s) while the copies ran at 50 GB/s: the share of it was 1250%.
+TEST(PcieTest, AShareOfTheLinkNeverExceedsWhatWasMeasured) {
+  const PcieLink trained_down{1, 16};  // 4 GB/s
+  const PcieLink gen5{5, 16};          // 63 GB/s
+  EXPECT_DOUBLE_EQ(*LinkGBpsFor(50.0, gen5, gen5), PcieTheoreticalGBps(gen5));
+  // The reading under load is below the measured rate: the maximum link instead.
+  EXPECT_DOUBLE_EQ(*LinkGBpsFor(50.0, trained_down, gen5), PcieTheoreticalGBps(gen5));
+  EXPECT_DOUBLE_EQ(*LinkGBpsFor(2.0, trained_down, gen5), PcieTheoreticalGBps(trained_down));
+  // Even the maximum is below: no share at all rather than one over 100%.
+  EXPECT_FALSE(LinkGBpsFor(80.0, trained_down, gen5).has_value());
+  EXPECT_FALSE(LinkGBpsFor(1.0, std::nullopt, std::nullopt).has_value());
+  EXPECT_DOUBLE_EQ(*LinkGBpsFor(1.0, std::nullopt, gen5), PcieTheoreticalGBps(gen5));
+}
+
+TEST(PcieTest, TheFasterOfSeveralReadingsIsKept) {
+  std::optional<PcieLink> best;
+  for (const PcieLink l : {PcieLink{1, 16}, PcieLink{5, 16}, PcieLink{3, 16}}) best = FasterLink(best, l);
+  ASSERT_TRUE(best.has_value());
+  EXPECT_EQ(best->generation, 5);
+  EXPECT_EQ(FasterLink(std::nullopt, std::nullopt).has_value(), false);
+}
+
 TEST(NvmlTest, MissingLibraryIsUnavailable) {
   absl::StatusOr<std::unique_ptr<Nvml>> n = Nvml::Load("/nonexistent/libnvidia-ml.so.1");
   ASSERT_FALSE(n.ok());
