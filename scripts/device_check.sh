@@ -6,20 +6,27 @@
 #
 # GPU time is scarce, so the headline numbers come first and every step has its own time
 # limit (seconds below): a later step that fails or hangs cannot take them away.
-#   build    Ninja, every core, into build-gpu/ (.devcarry/build.sh)                 ~1-2 min
-#   phase 1  Medium b256 w4 pin:1 fp32: one epoch pair, BM_TrainStep (b16 and b256) with
-#            --adam=fused and --adam=loop, BM_HostToDevice 64 KiB and 256 MiB pinned  ~1 min
-#   phase 2  the default suite's CUDA rows, one process (and JSON) per family     ~3 min
-#   phase 2b the CUDA graph capture tests and graph:1 rows, channels_last and cuDNN
-#            autotuning on Large bf16 against without, each in its own process     ~1.5 min
-#   phase 2c the default suite's CPU rows; the suite merged into one file          ~1 min
-#   phase 3  C++ tests and the GPU end-to-end tests, if time is left                  ~1 min
+#   build    Ninja, every core, into build-gpu/ (.devcarry/build.sh)               240 s
+#   phase 1  Medium b256 w4 pin:1 fp32, without CUPTI (--trace_epoch=false) or NCCL (no
+#            ranks: rows): the epoch and BM_HostToDevice 64 KiB and 256 MiB pinned 70 s,
+#            BM_TrainStep b16 and b256 with --adam=fused 45 s and --adam=loop 45 s; its
+#            summary is printed at once (within 3 minutes of the phase's start)
+#   phase 1b the same epoch and fused steps traced with CUPTI (kernel busy, step span,
+#            kernels per step)                                                      60 s
+#   phase 1c NCCL over a world of one: the epoch's ranks:1 twin and BM_AllReduce ranks:1 75 s
+#   phase 2  the default suite's other CUDA rows, one process (and JSON) per family 100 s each
+#   phase 2b the CUDA graph capture tests 40 s and graph:1 rows 80 s, channels_last and
+#            cuDNN autotuning on Large bf16 against without 40 s each, own processes
+#   phase 2c the default suite's CPU rows 90 s; the suite (phase 1c's rows too) merged
+#   phase 3  C++ tests and the GPU end-to-end tests, 60 s each, if time is left
 # Every limit is capped by what is left of an overall deadline (DEADLINE_S, 470 s), so the
 # call ends within 8 minutes on an H100; it writes at most 8 files to $OUT:
 #   env.txt (GPU, clocks, throttle reasons, topology, PCIe link), log.txt (every step's
 #   output), p1-epoch.json, p1-step-fused.json, p1-step-loop.json, <gpu>-<UTC date>.json
-#   (the default suite), graph.json (the graph:1 rows), summary.txt (which also has the
-#   channels_last/cudnn_benchmark comparison), and build.log only when the build fails.
+#   (the default suite with phase 1c's rows), graph.json (the graph:1 rows), summary.txt
+#   (phase 1b's counters and the channels_last/cudnn_benchmark comparison too; phase 1b's
+#   JSON stays behind, its rows being phase 1's names again); build.log only when the build
+#   fails, and then alone.
 set -uo pipefail
 out=${OUT:?set OUT to the folder whose files come back}
 start=$(date +%s)
@@ -60,25 +67,44 @@ bin=./build-gpu/trainbench
 } > "$out/env.txt" 2>&1
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')
 
-# ---- phase 1: the headline numbers
+# ---- phase 1: the headline numbers, without CUPTI or NCCL, which can stall a process
 centre=(--device=cuda --model=Medium --precision=fp32 --workers=4 --pin=1)
-step "phase1 epoch+transfers" 90 "$bin" "${centre[@]}" --batch=256 \
-  --benchmark_filter='^BM_TrainEpoch|^BM_HostToDevice/bytes:(65536|268435456)/pinned:1' \
+# A plain epoch row: graph:G then /iterations; a data-parallel (NCCL) one has /ranks:N
+# between them. The filter is a POSIX extended regex, with no lookahead to say "no ranks:".
+plain='graph:[0-9]+/(iterations|manual_time)'
+step "phase1 epoch+transfers" 70 "$bin" "${centre[@]}" --batch=256 --trace_epoch=false \
+  --benchmark_filter="^BM_TrainEpoch/.*$plain|^BM_HostToDevice/bytes:(65536|268435456)/pinned:1" \
   --benchmark_out="$work/p1-epoch.json" --benchmark_out_format=json
 keep p1-epoch.json
 for adam in fused loop; do
-  step "phase1 step adam=$adam" 60 "$bin" "${centre[@]}" --batch=16,256 --adam=$adam \
-    --benchmark_filter='^BM_TrainStep' --benchmark_out="$work/p1-step-$adam.json" \
-    --benchmark_out_format=json
+  step "phase1 step adam=$adam" 45 "$bin" "${centre[@]}" --batch=16,256 --adam=$adam \
+    --trace_epoch=false --benchmark_filter='^BM_TrainStep' \
+    --benchmark_out="$work/p1-step-$adam.json" --benchmark_out_format=json
   keep "p1-step-$adam.json"
 done
+# Now, so that it arrives even if a later step hangs the call.
+p1=("$out/p1-epoch.json" "$out/p1-step-fused.json" "$out/p1-step-loop.json")
+python3 scripts/device_summary.py "${p1[@]}" 2>&1 | tee -a "$log"
 # While the GPU is still warm: clocks and the link under the load just finished.
-nvidia-smi --query-gpu=clocks.sm,clocks.max.sm,pcie.link.gen.current,pcie.link.width.current,clocks_throttle_reasons.active --format=csv >> "$out/env.txt" 2>&1
+timeout 10 nvidia-smi --query-gpu=clocks.sm,clocks.max.sm,pcie.link.gen.current,pcie.link.width.current,clocks_throttle_reasons.active --format=csv >> "$out/env.txt" 2>&1
 
-# ---- phase 2: the default suite's CUDA rows, one process per family
-# BM_AllReduce: the ranks:1 rows on NCCL, which a run on a GPU adds last.
-for family in BM_TrainEpoch BM_TrainStep BM_DataLoader BM_HostToDevice BM_DeviceToHost BM_AllReduce; do
-  step "phase2 $family" 100 "$bin" --benchmark_filter="^$family/.*(device:cuda|pin:1|bytes:)" \
+# ---- phase 1b: the same epoch and fused steps with CUPTI kernel tracing (the default)
+step "phase1b traced" 60 "$bin" "${centre[@]}" --batch=16,256 --adam=fused \
+  --benchmark_filter="^BM_TrainEpoch/batch:256/.*$plain|^BM_TrainStep" \
+  --benchmark_out="$work/p1-traced.json" --benchmark_out_format=json
+
+# ---- phase 1c: NCCL with a world of one, the rows a GPU run adds last: the epoch's
+# data-parallel twin (DDP's cost against phase 1's plain epoch) and the all-reduce sizes.
+step "phase1c nccl ranks:1" 75 "$bin" "${centre[@]}" --batch=256 --trace_epoch=false \
+  --benchmark_filter='^(BM_TrainEpoch|BM_AllReduce)/.*/ranks:1/' \
+  --benchmark_out="$work/nccl.json" --benchmark_out_format=json
+
+# ---- phase 2: the default suite's CUDA rows, one process per family; the ranks:1 rows
+# (NCCL) were phase 1c's, so NCCL trouble there cannot cut these families' files short.
+for family in BM_TrainEpoch BM_TrainStep BM_DataLoader BM_HostToDevice BM_DeviceToHost; do
+  rows="^$family/.*(device:cuda|pin:1|bytes:)"
+  [ "$family" = BM_TrainEpoch ] && rows="^$family/.*device:cuda/$plain"
+  step "phase2 $family" 100 "$bin" --benchmark_filter="$rows" \
     --benchmark_out="$work/p2-$family.json" --benchmark_out_format=json
 done
 
@@ -102,7 +128,7 @@ done
 step "phase2 cpu rows" 90 "$bin" --benchmark_filter='device:cpu|^BM_DataLoader/.*pin:0' \
   --benchmark_out="$work/p2-cpu.json" --benchmark_out_format=json
 suite="$out/${gpu:-gpu}-$(date -u +%Y%m%d).json"
-python3 scripts/merge_json.py "$suite" "$work"/p2-*.json >> "$log" 2>&1
+python3 scripts/merge_json.py "$suite" "$work"/p2-*.json "$work/nccl.json" >> "$log" 2>&1
 
 # ---- phase 3: tests, while time is left (the whole call must end within 8 minutes)
 if [ $(( deadline - $(date +%s) )) -gt 60 ]; then
@@ -113,7 +139,7 @@ if [ $(( deadline - $(date +%s) )) -gt 60 ]; then
   fi
 fi
 
-python3 scripts/device_summary.py "$out/p1-epoch.json" "$out/p1-step-fused.json" \
-  "$out/p1-step-loop.json" "$suite" --graph "$out/graph.json" \
+python3 scripts/device_summary.py "${p1[@]}" "$suite" --traced "$work/p1-traced.json" \
+  --nccl "$work/nccl.json" --graph "$out/graph.json" \
   --layout "$work/layout-off.json" "$work/layout-on.json" | tee "$out/summary.txt"
 echo "device_check: $(( $(date +%s) - start ))s; files: $(ls "$out" | tr '\n' ' ')"

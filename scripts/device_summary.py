@@ -2,9 +2,12 @@
 """One screen of what scripts/device_check.sh measured: phase 1's headline numbers against
 the GPU targets, then the default suite's rows (skipped ones with their reason).
 
-Usage: device_summary.py EPOCH.json STEP_FUSED.json STEP_LOOP.json SUITE.json
-         [--graph GRAPH.json] [--layout OFF.json ON.json]
-(any may be missing: it says so).
+Usage: device_summary.py EPOCH.json STEP_FUSED.json STEP_LOOP.json [SUITE.json]
+         [--traced TRACED.json] [--nccl NCCL.json] [--graph GRAPH.json] [--layout OFF.json ON.json]
+(any may be missing: it says so). Without SUITE.json: phase 1 alone, which device_check.sh
+prints as soon as phase 1 ends. Phase 1 runs without CUPTI and NCCL; TRACED.json has the same
+epoch and fused steps traced (kernel busy, step span, kernels per step), NCCL.json the ranks:1
+rows; counters missing from phase 1's files are read from them.
 """
 import argparse
 import json
@@ -35,6 +38,13 @@ def fmt(v, spec=".3g"):
     return "-" if v is None else format(v, spec)
 
 
+def traced_counter(row, traced, key):
+    """A CUPTI counter: from the row itself (a traced run), else from the traced run of it."""
+    if key in row:
+        return row[key]
+    return traced.get(key) if traced and not traced.get("error_occurred") else None
+
+
 def graph_lines(graph_rows, suite_rows):
     """graph:1 against the default suite's eager (graph:0) and cpu rows of the same step."""
     for name, g in graph_rows.items():
@@ -60,21 +70,33 @@ def graph_lines(graph_rows, suite_rows):
 
 def main(argv):
     parser = argparse.ArgumentParser(prog="device_summary.py")
-    parser.add_argument("files", nargs=4)
+    parser.add_argument("files", nargs=3)
+    parser.add_argument("suite", nargs="?")
+    parser.add_argument("--traced")
+    parser.add_argument("--nccl")
     parser.add_argument("--graph")
     parser.add_argument("--layout", nargs=2)
     args = parser.parse_args(argv[1:])
-    epoch_rows, fused_rows, loop_rows, suite_rows = (rows_by_name(load(p)) for p in args.files)
+    epoch_rows, fused_rows, loop_rows = (rows_by_name(load(p)) for p in args.files)
+    suite_rows = rows_by_name(load(args.suite)) if args.suite else {}
+    traced_rows = rows_by_name(load(args.traced)) if args.traced else {}
+    nccl_rows = rows_by_name(load(args.nccl)) if args.nccl else {}
     print("== phase 1 (Medium, fp32, workers 4, pin 1)")
-    epoch = find(epoch_rows, "BM_TrainEpoch/batch:256/", extra=lambda r: "/ranks:" not in r["name"])
+    plain = lambda r: "/ranks:" not in r["name"]
+    epoch = find(epoch_rows, "BM_TrainEpoch/batch:256/", extra=plain)
+    traced = find(traced_rows, "BM_TrainEpoch/batch:256/", extra=plain)
+    if traced and traced.get("error_occurred"):
+        print(f"epoch b256 traced (CUPTI): skipped: {traced.get('error_message')}")
     if epoch and epoch.get("error_occurred"):
         print(f"epoch b256: skipped: {epoch.get('error_message')}")
     elif epoch:
         wall_ratio = epoch["wall_s_per_epoch"] / epoch["real_time"] if epoch.get("real_time") else None
+        busy, span = (traced_counter(epoch, traced, k) for k in ("gpu_kernel_busy_pct", "step_span_pct"))
         print(f"epoch b256: {fmt(epoch.get('samples_per_second'), '.0f')} samples/s (target >= 170000), "
               f"data_wait {fmt(epoch.get('data_wait_pct'))}% (< 2), "
-              f"kernel busy {fmt(epoch.get('gpu_kernel_busy_pct'))}%, "
-              f"step span {fmt(epoch.get('step_span_pct'))}%, wall/events {fmt(wall_ratio, '.4f')} (within 1%)")
+              + (f"kernel busy {fmt(busy)}%, step span {fmt(span)}%, " if busy is not None or span is not None
+                 else "kernel busy: not traced, ")
+              + f"wall/events {fmt(wall_ratio, '.4f')} (within 1%)")
     for batch in (16, 256):
         fused = find(fused_rows, f"BM_TrainStep/batch:{batch}/")
         loop = find(loop_rows, f"BM_TrainStep/batch:{batch}/")
@@ -83,10 +105,11 @@ def main(argv):
                 print(f"step b{batch} {label}: skipped: {r.get('error_message')}")
         if fused and loop and not fused.get("error_occurred") and not loop.get("error_occurred"):
             ratio = fused["samples_per_second"] / loop["samples_per_second"]
+            kernels = traced_counter(fused, find(traced_rows, f"BM_TrainStep/batch:{batch}/"), "kernel_ms_per_step")
             print(f"step b{batch}: fused {fmt(fused['samples_per_second'], '.0f')} vs loop "
                   f"{fmt(loop['samples_per_second'], '.0f')} samples/s = {ratio:.2f}x"
                   f"{' (target >= 1.3x)' if batch == 16 else ''}; fused step {fmt(fused.get('step_ms'))} ms, "
-                  f"kernels {fmt(fused.get('kernel_ms_per_step'))} ms/step")
+                  f"kernels {fmt(kernels)} ms/step")
         if epoch and fused and batch == 256 and not epoch.get("error_occurred") and not fused.get("error_occurred"):
             print(f"epoch b256 / step b256: {epoch['samples_per_second'] / fused['samples_per_second']:.1%} (target >= 95%)")
     for size in ("65536", "268435456"):
@@ -94,9 +117,10 @@ def main(argv):
         if r:
             print(f"H2D {size} B pinned: {fmt(r.get('GB_per_s'))} GB/s, {fmt(r.get('pcie_peak_pct'))}% of the link"
                   + (f" (skipped: {r.get('error_message')})" if r.get("error_occurred") else ""))
-    # NCCL with a world of one (the ranks:1 rows a GPU run adds last): the same epoch
-    # data-parallel over a group of one, against the plain one, in the same run.
-    ddp = find(epoch_rows, "BM_TrainEpoch/batch:256/", "/ranks:1")
+    # NCCL with a world of one (the ranks:1 rows a GPU run adds last; device_check.sh runs
+    # them in their own process): the same epoch data-parallel over a group of one, against
+    # the plain one, in the same run.
+    ddp = find({**epoch_rows, **nccl_rows}, "BM_TrainEpoch/batch:256/", "/ranks:1")
     if ddp and ddp.get("error_occurred"):
         print(f"epoch b256 ranks:1 (NCCL): skipped: {ddp.get('error_message')}")
     elif ddp and epoch and not epoch.get("error_occurred"):
@@ -104,11 +128,13 @@ def main(argv):
               f"{ddp['samples_per_second'] / epoch['samples_per_second']:.1%} of the plain epoch, "
               f"comm_exposed {fmt(ddp.get('comm_exposed_pct'))}%")
     for size in ("4096", "268435456"):
-        r = find(suite_rows, f"BM_AllReduce/bytes:{size}/")
+        r = find(nccl_rows, f"BM_AllReduce/bytes:{size}/") or find(suite_rows, f"BM_AllReduce/bytes:{size}/")
         if r:
             print(f"all-reduce {size} B ({r['name'].split('/')[2]}): "
                   + (f"skipped: {r.get('error_message')}" if r.get("error_occurred")
                      else f"{fmt(r.get('real_time'))} {r.get('time_unit')}, algbw {fmt(r.get('algbw_GB_per_s'))} GB/s"))
+    if not args.suite:
+        return 0
     errors = [r for r in suite_rows.values() if r.get("error_occurred")]
     print(f"== default suite: {len(suite_rows)} rows, {len(errors)} skipped")
     for r in suite_rows.values():

@@ -25,6 +25,22 @@ if [ ! -e "$(readlink -f "$libdir/libz.so")" ]; then
   z=$(ls "$libdir"/libz.so.1 /lib/x86_64-linux-gnu/libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -1)
   ln -sf "$z" "$libdir/libz.so"
 fi
+# The packages' libraries were built against their release's glibc and libstdc++ (Debian 12's
+# need at most GLIBC_2.34, GLIBCXX_3.4.30): a node with older ones would build, then fail when
+# trainbench loads them. One line now instead; quietly skipped without objdump. The node's
+# side counts the versions its libraries define (*UND* lines are what they need themselves).
+node_libs=()
+for l in libc.so.6 libm.so.6 libstdc++.so.6; do
+  f=$("${CXX:-c++}" -print-file-name=$l 2>/dev/null) && [ -f "$f" ] && node_libs+=("$f")
+done
+versions() { grep -o 'GLIBC_[0-9.]*\|GLIBCXX_[0-9.]*\|CXXABI_[0-9.]*' | sort -u || true; }
+if command -v objdump > /dev/null && [ ${#node_libs[@]} -eq 3 ]; then
+  missing=$(comm -23 <(find "$deps" -name '*.so*' -type f -exec objdump -T {} + 2>/dev/null | versions) \
+                     <(objdump -T "${node_libs[@]}" | grep -v '[*]UND[*]' | versions) | tr '\n' ' ')
+  if [ -n "$missing" ]; then
+    echo "build.sh: this node's libc/libstdc++ lack ${missing% } (needed by $deps): bundle an older release's packages" >&2; exit 1
+  fi
+fi
 {
   echo "export LD_LIBRARY_PATH=$libdir:\${LD_LIBRARY_PATH:-}"
   echo "export FASHION_MNIST_DIR=$bundle/fashion-mnist"

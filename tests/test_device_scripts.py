@@ -74,3 +74,112 @@ def test_summary_puts_phase_one_against_the_targets(tmp_path):
     )
     missing = [line for line in expected if line not in proc.stdout]
     assert not missing, proc.stdout
+
+
+def test_summary_reads_cupti_counters_and_nccl_rows_from_their_own_runs(tmp_path):
+    # device_check.sh's phase 1 runs without CUPTI and NCCL: its epoch lacks the kernel
+    # counters and has no ranks:1 twin; phase 1b (traced) and 1c (NCCL) bring them.
+    epoch = doc(tmp_path / "epoch.json", [
+        row(EPOCH + "/iterations:2/manual_time", samples_per_second=171000.0, data_wait_pct=1.5,
+            wall_s_per_epoch=1.005)])
+    fused = doc(tmp_path / "fused.json", [row(STEP.format(16, 0), samples_per_second=26000.0, step_ms=0.6)])
+    loop = doc(tmp_path / "loop.json", [row(STEP.format(16, 0), samples_per_second=20000.0)])
+    headline = script("device_summary.py", epoch, fused, loop)
+    assert headline.returncode == 0, headline.stderr
+    assert "kernel busy: not traced, wall/events 1.0050" in headline.stdout, headline.stdout
+    assert "== default suite" not in headline.stdout  # phase 1 alone, before the suite exists
+    traced = doc(tmp_path / "traced.json", [
+        row(EPOCH + "/iterations:2/manual_time", samples_per_second=170500.0, gpu_kernel_busy_pct=80.0,
+            step_span_pct=97.0),
+        row(STEP.format(16, 0), samples_per_second=25900.0, kernel_ms_per_step=0.2)])
+    nccl = doc(tmp_path / "nccl.json", [
+        row(EPOCH + "/ranks:1/iterations:2/manual_time", samples_per_second=153900.0, comm_exposed_pct=3.0),
+        row("BM_AllReduce/bytes:4096/ranks:1/manual_time", algbw_GB_per_s=2.0)])
+    suite = doc(tmp_path / "suite.json", [row(STEP.format(16, 0), samples_per_second=26000.0)])
+    proc = script("device_summary.py", epoch, fused, loop, suite, "--traced", traced, "--nccl", nccl)
+    assert proc.returncode == 0, proc.stderr
+    expected = (
+        "data_wait 1.5% (< 2), kernel busy 80%, step span 97%, wall/events 1.0050 (within 1%)",
+        "fused step 0.6 ms, kernels 0.2 ms/step",
+        "epoch b256 ranks:1 (NCCL, DDP over one GPU): 153900 samples/s = 90.0% of the plain epoch",
+        "all-reduce 4096 B (ranks:1): 1 s, algbw 2 GB/s",
+        "== default suite: 1 rows, 0 skipped",
+    )
+    missing = [line for line in expected if line not in proc.stdout]
+    assert not missing, proc.stdout
+    broken = doc(tmp_path / "broken.json", [row(EPOCH + "/iterations:2/manual_time", error_occurred=True,
+                                                error_message="CUPTI: not initialized")])
+    proc = script("device_summary.py", epoch, fused, loop, suite, "--traced", broken)
+    assert "epoch b256 traced (CUPTI): skipped: CUPTI: not initialized" in proc.stdout, proc.stdout
+
+
+# A stand-in for build-gpu/trainbench: it records each call's flags and the names its
+# --benchmark_filter selects (with grep -E: Google Benchmark's filter is a POSIX extended
+# regex too) and writes them as rows, as the real one registers them for these flags.
+FAKE_TRAINBENCH = r'''#!/usr/bin/env bash
+flags=" $* "; out=; filter=.; batches=16,256; graph=0
+for a in "$@"; do case $a in
+  --benchmark_out=*) out=${a#*=};; --benchmark_filter=*) filter=${a#*=};;
+  --batch=*) batches=${a#*=};; --graph=*) graph=${a#*=};; esac; done
+names=$(for b in ${batches//,/ }; do for g in ${graph//,/ }; do
+  for d in cuda cpu; do
+    echo "BM_TrainEpoch/batch:$b/model:Medium/workers:4/precision:fp32/pin:1/device:$d/graph:$g/iterations:2/manual_time"
+    echo "BM_TrainStep/batch:$b/model:Medium/precision:fp32/device:$d/graph:$g/manual_time"
+  done; done; done
+  for n in 65536 268435456; do for p in 0 1; do
+    echo "BM_HostToDevice/bytes:$n/pinned:$p/manual_time"; echo "BM_DeviceToHost/bytes:$n/pinned:$p/manual_time"
+  done; done
+  echo "BM_DataLoader/batch:256/workers:4/pin:1/manual_time"
+  echo "BM_TrainEpoch/batch:${batches%%,*}/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0/ranks:1/iterations:2/manual_time"
+  echo "BM_AllReduce/bytes:4096/ranks:1/manual_time")
+picked=$(grep -E -- "$filter" <<< "$names")
+printf '%s\t%s\n' "$flags" "$(echo $picked)" >> "$FAKE_CALLS"
+[ -n "$picked" ] || { echo "trainbench: --benchmark_filter=$filter: matches no benchmark" >&2; exit 2; }
+[ -z "$out" ] && exit 0
+{ echo '{"context": {}, "benchmarks": ['; sep=
+  for n in $picked; do
+    printf '%s{"name": "%s", "run_type": "iteration", "real_time": 1.0, "time_unit": "s", "samples_per_second": 1000.0, "wall_s_per_epoch": 1.0}\n' "$sep" "$n"; sep=,
+  done; echo ']}'; } > "$out"
+'''
+
+
+def test_device_check_phase_one_runs_without_cupti_or_nccl_and_prints_at_once(tmp_path):
+    for name in ("device_check.sh", "device_summary.py", "merge_json.py"):
+        (tmp_path / "scripts").mkdir(exist_ok=True)
+        (tmp_path / "scripts" / name).write_text((ROOT / "scripts" / name).read_text())
+    (tmp_path / ".devcarry").mkdir()
+    (tmp_path / ".devcarry" / "build.sh").write_text("echo build.sh: built\n")
+    (tmp_path / ".devcarry" / "env.sh").write_text("")
+    (tmp_path / "build-gpu").mkdir()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for path, text in ((tmp_path / "build-gpu" / "trainbench", FAKE_TRAINBENCH),
+                       (bin_dir / "nvidia-smi", "#!/bin/sh\necho NVIDIA H200\n")):
+        path.write_text(text)
+        path.chmod(0o755)
+    out, calls = tmp_path / "out", tmp_path / "calls.txt"
+    out.mkdir()
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "OUT": str(out), "FAKE_CALLS": str(calls),
+           "DEADLINE_S": "60"}  # phase 3 (the real tests) is skipped: under 60 s left
+    proc = subprocess.run(["bash", "scripts/device_check.sh"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line.split("\t") for line in calls.read_text().splitlines()]
+    by_out = {next(f.split("/")[-1] for f in flags.split() if f.startswith("--benchmark_out=")): (flags, picked)
+              for flags, picked in rows if "--benchmark_out=" in flags}
+    for name in ("p1-epoch.json", "p1-step-fused.json", "p1-step-loop.json"):
+        flags, picked = by_out[name]
+        assert " --trace_epoch=false " in flags, (name, flags)
+        assert picked and "ranks:" not in picked, (name, picked)
+    assert "BM_TrainEpoch/batch:256/" in by_out["p1-epoch.json"][1]
+    assert "BM_HostToDevice/bytes:268435456/pinned:1/" in by_out["p1-epoch.json"][1]
+    flags, picked = by_out["p1-traced.json"]
+    assert "--trace_epoch" not in flags and "BM_TrainEpoch/batch:256/" in picked and "ranks:" not in picked
+    picked = by_out["nccl.json"][1].split()
+    assert len(picked) == 2 and all("/ranks:1/" in n for n in picked), picked
+    assert not [n for f, (_, p) in by_out.items() if f.startswith("p2-") for n in p.split() if "ranks:" in n]
+    # Phase 1's summary comes before the CUPTI and NCCL steps start.
+    assert proc.stdout.index("epoch b256: 1000 samples/s") < proc.stdout.index("phase1b traced: exit 0")
+    assert len(list(out.iterdir())) <= 8, sorted(p.name for p in out.iterdir())
+    suite = json.loads(next(out.glob("NVIDIA-H200-*.json")).read_text())
+    assert any("/ranks:1/" in r["name"] for r in suite["benchmarks"])  # phase 1c's rows merged
