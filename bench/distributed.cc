@@ -35,6 +35,7 @@
 #include "bench/interrupt.h"
 #if TRAINBENCH_WITH_NCCL
 #include "bench/nccl_group.h"
+#include "bench/process_groups.h"
 #endif
 
 #ifndef USE_C10D_GLOO
@@ -42,18 +43,6 @@
 #endif
 
 namespace trainbench {
-
-struct ProcessGroups {
-  c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::Backend> cpu;   // ProcessGroupGloo
-  c10::intrusive_ptr<c10d::Backend> cuda;  // ProcessGroupNCCL, with DistEnv::cuda
-  // Both behind one ProcessGroup, as c10d::Reducer and broadcast_coalesced take it: it picks
-  // the backend by the tensors' device.
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
-  // Numbers the agreement steps (FirstRankThatCannot), which every rank takes in the same
-  // order, so that each one's store keys are its own.
-  int64_t agreements = 0;
-};
 
 namespace {
 
@@ -294,6 +283,22 @@ absl::Status EnsureRendezvous(DistEnv& dist) {
   if (dist.world.distributed()) return absl::FailedPreconditionError("no rendezvous yet");
   if (!dist.rendezvous) dist.rendezvous = Rendezvous(dist);
   return *dist.rendezvous;
+}
+
+void ShutdownWorld(const DistEnv& dist) {
+  if (!dist.groups) return;
+  // The CUDA backend first: ProcessGroupNCCL's shutdown joins its watchdog thread, which
+  // would otherwise still run at exit, and could crash the process after its results are
+  // written. Gloo's is a no-op today.
+  for (const c10::intrusive_ptr<c10d::Backend>& backend : {dist.groups->cuda, dist.groups->cpu}) {
+    if (!backend) continue;
+    try {
+      backend->shutdown();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "[trainbench] %s process group shutdown: %s\n", backend->getBackendName().c_str(),
+                   Reason(e).c_str());
+    }
+  }
 }
 
 bool NcclBuiltIn() {

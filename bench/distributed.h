@@ -59,6 +59,11 @@ absl::Status Rendezvous(DistEnv& dist);
 // benchmark's memory. In a world of several ranks: whether Rendezvous has succeeded.
 absl::Status EnsureRendezvous(DistEnv& dist);
 
+// Shuts the world's process groups down (c10d's normal exit, as destroy_process_group), so
+// that no backend thread (NCCL's watchdog) is alive when the process exits; a failure is a
+// line on stderr. Nothing to do before Rendezvous.
+void ShutdownWorld(const DistEnv& dist);
+
 // Whether this build has the CUDA process group (NCCL's header was found at build time).
 [[nodiscard]] bool NcclBuiltIn();
 

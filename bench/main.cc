@@ -557,6 +557,7 @@ int main(int argc, char** argv) {
         out.path.empty() ? "" : absl::StrCat("; results in ", out.path));
     std::fprintf(stderr, "%s\n", line.c_str());
   }
+  ShutdownWorld(dist);
   if (StopRequested()) return InterruptExitStatus(StopSignal());
   return 0;
 }
