@@ -1,4 +1,4 @@
-"""README.md and docs/lab.md name only paths that exist in the repository, and none outside
+"""README.md and the docs/ pages name only paths that exist in the repository, and none outside
 it: a newcomer reading only this repository can follow every one."""
 import re
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ["README.md", "docs/lab.md"]
+DOCS = ["README.md", "docs/lab.md", "docs/gpu-runs.md", "docs/test-device.md"]
 
 
 def tracked_top_level():
