@@ -46,6 +46,7 @@ CounterList EpochCounters(const EpochMeasurements& m) {
     c.emplace_back("comm_exposed_pct", 100.0 * (1.0 - efficiency));
     c.emplace_back("rank_max_s", dp->nosync_seconds);
     c.emplace_back("rank_min_s", dp->rank_min_seconds);
+    c.emplace_back("ddp_buckets", static_cast<double>(dp->buckets));
   }
   return c;
 }

@@ -28,6 +28,8 @@ struct DataParallelMeasurements {
   // The fastest rank in the no-sync epoch, s (the slowest is nosync_seconds): each rank's own
   // speed there (synced, every rank waits for the slowest at each step).
   double rank_min_seconds = 0;
+  // Gradient buckets after the rebuild (GradientSync::buckets).
+  int64_t buckets = 0;
 };
 
 struct EpochMeasurements {
@@ -62,7 +64,8 @@ using CounterList = std::vector<std::pair<std::string, double>>;
 // time over the timed epochs': global samples/s over N times what each rank does without
 // gradient sync), comm_exposed_pct (the share of the timed epoch that gradient sync added,
 // 100 x (1 - scaling_efficiency); slightly negative when sync cost nothing measurable and
-// noise favoured the synced epochs), rank_max_s and rank_min_s.
+// noise favoured the synced epochs), rank_max_s, rank_min_s and ddp_buckets (gradient buckets
+// after the rebuild).
 CounterList EpochCounters(const EpochMeasurements& m);
 
 struct StepMeasurements {

@@ -142,6 +142,7 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
     // rank's own speed (in the synced epochs every rank waits for the slowest at each step,
     // so their times there say nothing of stragglers). Untimed for Google Benchmark (after
     // the timed epochs); the replicas drift apart in it, which is why it comes after test_acc.
+    dp.buckets = sync.buckets();
     sync.set_enabled(false);
     const EpochResult nosync = RunEpoch(*trainer, *ctx, train, lo, epoch, /*stop_between_steps=*/false);
     dp.nosync_seconds = MaxOverRanks(dist, nosync.timed_seconds);

@@ -546,16 +546,19 @@ GradientSync::GradientSync(const DistEnv& dist, torch::nn::Module& model, int64_
   // which rebuild_buckets (BeforeForward) cuts them in the order the gradients became ready,
   // the first 1 MiB and then bucket_bytes each, so that the first bucket to fill in backward
   // is all-reduced while backward goes on.
+  // The last argument, the caps for the rebuild, is empty as DDP passes it without
+  // bucket_cap_mb_list: the rebuild then cuts by first_bucket_bytes and bucket_bytes. (A list
+  // holding the first step's one limit, sys.maxsize, kept the model one bucket for good, all-
+  // reduced after backward ended.)
   const std::vector<bool> sparse(params.size(), false);
   auto [indices, limits] = c10d::compute_bucket_assignment_by_size(
       params, {static_cast<size_t>(std::numeric_limits<int64_t>::max())}, sparse);  // Python's sys.maxsize
   std::reverse(indices.begin(), indices.end());
-  const std::vector<int64_t> limits_bytes(limits.rbegin(), limits.rend());
   impl_->reducer = std::make_unique<c10d::Reducer>(
       params, std::move(indices), impl_->group, sparse, bucket_bytes, /*find_unused_parameters=*/false,
       /*gradient_as_bucket_view=*/false, std::unordered_map<size_t, std::string>{},
       c10d::kDefaultFirstBucketBytes, /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false,
-      limits_bytes);
+      /*bucket_bytes_cap_list=*/std::vector<int64_t>{});
 }
 
 GradientSync::~GradientSync() = default;
@@ -569,6 +572,8 @@ void GradientSync::BeforeForward() {
   if (enabled_) SyncBuffers();
   impl_->reducer->prepare_for_forward();
 }
+
+int64_t GradientSync::buckets() const { return static_cast<int64_t>(impl_->reducer->get_grad_buckets(/*return_zero_tensors=*/false).size()); }
 
 void GradientSync::SyncBuffers() {
   if (impl_->buffers.empty()) return;

@@ -138,6 +138,11 @@ class GradientSync final : public StepHooks {
   // Rank 0's buffers on every rank now (before evaluating a replica, say).
   void SyncBuffers();
 
+  // The gradient buckets the reducer all-reduces, each as soon as its gradients are ready:
+  // one before the first synced step, then as rebuilt in gradient order (1 MiB first, then
+  // bucket_bytes each; DDP's ddp_buckets).
+  [[nodiscard]] int64_t buckets() const;
+
   void BeforeForward() override;
   void BeforeBackward(const at::Tensor& loss) override;
 

@@ -76,7 +76,7 @@ TEST(CountersTest, DataParallelEpochComparesWithItsNoSyncEpoch) {
   // 2 epochs of 60000 samples in 4 s (the slowest rank's); the no-sync epoch took 1.5 s.
   EpochMeasurements m = Epochs(2, 60000, 4.0);
   EXPECT_EQ(AsMap(EpochCounters(m)).count("scaling_efficiency"), 0u);  // one process: none
-  m.data_parallel = DataParallelMeasurements{/*nosync_seconds=*/1.5, /*rank_min_seconds=*/1.2};
+  m.data_parallel = DataParallelMeasurements{/*nosync_seconds=*/1.5, /*rank_min_seconds=*/1.2, /*buckets=*/3};
   const auto c = AsMap(EpochCounters(m));
   EXPECT_DOUBLE_EQ(c.at("samples_per_second"), 30000.0);
   EXPECT_DOUBLE_EQ(c.at("nosync_samples_per_second"), 40000.0);
@@ -84,6 +84,7 @@ TEST(CountersTest, DataParallelEpochComparesWithItsNoSyncEpoch) {
   EXPECT_DOUBLE_EQ(c.at("comm_exposed_pct"), 25.0);
   EXPECT_DOUBLE_EQ(c.at("rank_max_s"), 1.5);  // the slowest rank is the no-sync epoch's time
   EXPECT_DOUBLE_EQ(c.at("rank_min_s"), 1.2);
+  EXPECT_DOUBLE_EQ(c.at("ddp_buckets"), 3.0);
 }
 
 TEST(CountersTest, StepCountersDeriveTflopsFromForwardFlops) {

@@ -13,9 +13,14 @@
 // float32 the two runs part by rounding alone (the all-reduce sums in another order than one
 // batch's mean), and Adam's early steps, which divide each gradient by its own size, grow
 // that into about 1e-2 relative after 20 steps; in float64 the same growth stays far below
-// 1e-5, so a wrong average shows. FILE gets the parameters, in model order and the model's
+// 1e-5, so a wrong average shows. --trace_allreduce=JSON (with a launcher): rank 0 writes
+// {"buckets", "allreduces", "overlapped_steps", "steps"} to JSON: the reducer's buckets after
+// the rebuild, the all-reduce calls in all steps, and in how many steps the first all-reduce
+// was issued before the first layer's weight gradient, the last one backward computes (so
+// communication overlapped backward). FILE gets the parameters, in model order and the model's
 // dtype, one file per rank: FILE.rank<r> in a
 // world of several ranks, FILE itself in a world of one. Exit 0, or 2 with one line.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -31,6 +36,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "bench/distributed.h"
+#include "bench/process_groups.h"
 #include "bench/world.h"
 #include "common/axes.h"
 #include "fixtures/dataset.h"
@@ -38,6 +44,29 @@
 #include "models/trainer.h"
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The CPU backend as the reducer sees it, recording when each all-reduce is issued.
+class RecordingGloo final : public c10d::Backend {
+ public:
+  explicit RecordingGloo(c10::intrusive_ptr<c10d::Backend> inner)
+      : Backend(inner->getRank(), inner->getSize()), inner_(std::move(inner)) {}
+  const std::string getBackendName() const override { return inner_->getBackendName(); }
+  c10::intrusive_ptr<c10d::Work> allreduce(std::vector<at::Tensor>& tensors,
+                                           const c10d::AllreduceOptions& opts) override {
+    issued.push_back(Clock::now());
+    return inner_->allreduce(tensors, opts);
+  }
+  c10::intrusive_ptr<c10d::Work> broadcast(std::vector<at::Tensor>& tensors,
+                                           const c10d::BroadcastOptions& opts) override {
+    return inner_->broadcast(tensors, opts);
+  }
+  std::vector<Clock::time_point> issued;
+
+ private:
+  c10::intrusive_ptr<c10d::Backend> inner_;
+};
 
 [[noreturn]] void Fail(const std::string& line) {
   std::fprintf(stderr, "ddp_check: %s\n", line.c_str());
@@ -54,6 +83,7 @@ int main(int argc, char** argv) {
   std::string model_name = "Medium";
   bool float64 = false;
   bool sync_alone = false;
+  std::string trace_allreduce;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (absl::StartsWith(a, "--out=")) {
@@ -64,6 +94,8 @@ int main(int argc, char** argv) {
       if (!absl::SimpleAtoi(a.substr(8), &steps) || steps < 0) Fail(a + ": not a non-negative integer");
     } else if (a == "--sync_alone") {
       sync_alone = true;
+    } else if (absl::StartsWith(a, "--trace_allreduce=")) {
+      trace_allreduce = a.substr(18);
     } else if (a == "--float64") {
       float64 = true;
     } else if (absl::StartsWith(a, "--model=")) {
@@ -97,13 +129,34 @@ int main(int argc, char** argv) {
     sync.emplace(dist, *trainer.model());
     trainer.set_step_hooks(&*sync);
   }
+  c10::intrusive_ptr<RecordingGloo> recording;
+  std::optional<Clock::time_point> last_gradient;  // this step's first-layer weight gradient
+  if (!trace_allreduce.empty()) {
+    if (!sync) Fail("--trace_allreduce: needs a world (a launcher or --sync_alone)");
+    // Under a backend type of its own, so that the group routes CPU tensors to it.
+    recording = c10::make_intrusive<RecordingGloo>(dist.groups->cpu);
+    dist.groups->group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::CUSTOM, recording);
+    trainer.model()->parameters().front().register_hook([&](const at::Tensor&) { last_gradient = Clock::now(); });
+  }
+  int64_t overlapped_steps = 0;
   const int64_t world_batch = batch * dist.world.size;
   for (int64_t s = 0; s < steps; ++s) {
     torch::manual_seed(static_cast<uint64_t>(1000 + s));
     const at::Tensor images = at::randn({world_batch, 1, kImageSide, kImageSide});
     const at::Tensor labels = at::randint(0, kNumClasses, {world_batch}, at::kLong);
     const int64_t first = batch * dist.world.rank;
+    const size_t issued_before = recording ? recording->issued.size() : 0;
     trainer.Step(images.narrow(0, first, batch), labels.narrow(0, first, batch));
+    if (recording && recording->issued.size() > issued_before && last_gradient &&
+        recording->issued[issued_before] < *last_gradient) {
+      ++overlapped_steps;
+    }
+  }
+  if (recording && dist.world.rank == 0) {
+    std::ofstream j(trace_allreduce);
+    j << "{\"buckets\": " << sync->buckets() << ", \"allreduces\": " << recording->issued.size()
+      << ", \"overlapped_steps\": " << overlapped_steps << ", \"steps\": " << steps << "}\n";
+    if (!j) Fail(absl::StrCat(trace_allreduce, ": could not write"));
   }
   const std::string path = dist.world.distributed() ? absl::StrCat(out, ".rank", dist.world.rank) : out;
   std::ofstream f(path, std::ios::binary);

@@ -231,7 +231,7 @@ EPOCH_ARGS = ["--dataset=synthetic", "--samples=512", "--model=Medium", "--batch
               "--device=cpu", "--epochs=2", "--benchmark_filter=^BM_TrainEpoch/"]
 EPOCH_NAME = "BM_TrainEpoch/batch:32/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0"
 SCALING_COUNTERS = ("scaling_efficiency", "comm_exposed_pct", "nosync_samples_per_second",
-                    "rank_max_s", "rank_min_s")
+                    "rank_max_s", "rank_min_s", "ddp_buckets")
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +258,7 @@ def test_the_ranks2_epoch_reports_world_counters(epoch_runs):
     assert b["samples_per_second"] == pytest.approx(512 / b["real_time"], rel=1e-6)
     assert b["rank_max_s"] >= b["rank_min_s"] > 0
     assert b["nosync_samples_per_second"] > 0
+    assert b["ddp_buckets"] == 2  # Medium's 1.7 MB of gradients: the 1 MiB first bucket and the rest
     # Global samples/s over what the same ranks do with no gradient sync.
     assert b["scaling_efficiency"] == pytest.approx(b["samples_per_second"] / b["nosync_samples_per_second"],
                                                     rel=1e-9)
@@ -492,3 +493,22 @@ def test_ranks_with_other_flags_stop_at_the_rendezvous_with_one_line(tmp_path):
                 "and benchmarks): it has 'flag --epochs=3' where rank 0 has 'flag --epochs=2'")
     assert [l for l in r0.stderr().splitlines() if l.strip()] == [expected]
     assert [l for l in r1.stderr().splitlines() if l.strip()] == [expected]
+
+
+def test_gradient_buckets_are_rebuilt_and_the_first_all_reduce_overlaps_backward(tmp_path):
+    """Large at 2 ranks, as DDP runs it: one bucket for the first step, then rebuilt (1 MiB
+    first, then 25 MiB) into at least 2, each all-reduced as soon as its gradients are ready,
+    so that every later step issues its first all-reduce before backward computes the first
+    layer's gradient. PyTorch's DDP on the same model made 1, 5 and 9 all-reduce calls in 1, 3
+    and 5 steps here; a reducer that never split its bucket made 1, 3 and 5."""
+    assert DDP_CHECK.exists(), f"{DDP_CHECK} is missing: build with scripts/setup.sh"
+    trace = tmp_path / "trace.json"
+    cmd = [str(TORCHRUN), "--nproc-per-node=2", "--master-addr=127.0.0.1", f"--master-port={free_port()}",
+           "--no-python", str(DDP_CHECK), f"--out={tmp_path / 'p'}", "--batch=16", "--model=Large",
+           "--steps=3", f"--trace_allreduce={trace}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, env=clean_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    t = json.loads(trace.read_text())
+    assert t["buckets"] >= 2
+    assert t["allreduces"] == 1 + 2 * t["buckets"]  # one bucket in step 1, then the rebuilt ones
+    assert t["overlapped_steps"] == 2

@@ -79,7 +79,8 @@ FLAG_WORDS = frozenset({"manual_time", "real_time", "process_time"})
 # the samples/s of the same ranks training without gradient sync; nosync_samples_per_second is
 # the global samples/s of the same epoch without gradient sync; comm_exposed_pct, the percent
 # of a step that gradient communication added (may be slightly negative from noise);
-# rank_max_s and rank_min_s, the slowest and the fastest rank's mean epoch time in seconds.
+# rank_max_s and rank_min_s, the slowest and the fastest rank's mean epoch time in seconds;
+# ddp_buckets, the gradient buckets after DDP's rebuild (a count: neither direction is better).
 # BM_AllReduce/bytes:B/ranks:N: algbw_GB_per_s and busbw_GB_per_s, in GB/s (busbw = algbw x
 # 2(N-1)/N, as nccl-tests defines them).
 HIGHER_IS_BETTER = frozenset({
