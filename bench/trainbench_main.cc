@@ -354,6 +354,10 @@ CudaDevices SystemCudaDevices() {
 }  // namespace trainbench
 
 int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
+  // Gloo writes to its peers with writev, which raises SIGPIPE when a peer has gone: the rank
+  // would die of it with no line (CPython ignores SIGPIPE, so PyTorch jobs see EPIPE). Ignored,
+  // the write fails with EPIPE, the collective throws, and EndWorld names the rank.
+  signal(SIGPIPE, SIG_IGN);
   // --benchmark_out is trainbench's to write (bench/reporter.h); the rest of argv, with room
   // for the "--benchmark_out=" TakeBenchmarkOut appends, goes to Google Benchmark first: it
   // removes its own flags and leaves the rest.

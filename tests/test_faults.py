@@ -121,6 +121,20 @@ def test_the_file_is_complete_after_every_benchmark_and_no_temporary_file_stays(
 # ---- 2. interrupts
 
 
+def test_sigpipe_is_ignored_so_a_write_to_a_gone_peer_cannot_kill_the_run(tmp_path):
+    # Gloo writes to a rank that has exited with writev: SIGPIPE would kill this rank with no
+    # line (exit -13). Ignored, the write fails with EPIPE and the run says why.
+    out = tmp_path / "run.json"
+    small = [a for a in SLOW_TAIL if not a.startswith("--model=")] + ["--model=Small"]
+    proc = start_and_wait_for_rows(small, out, rows=1)
+    proc.send_signal(signal.SIGPIPE)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr[-3000:]
+    doc = json.loads(out.read_text())
+    assert row_names(doc) == NAMES[:2]
+    assert not any(b.get("error_occurred") for b in doc["benchmarks"])
+
+
 def test_sigint_stops_at_a_step_boundary_and_the_json_is_final(tmp_path):
     out = tmp_path / "run.json"
     proc = start_and_wait_for_rows(SLOW_TAIL, out, rows=2)  # both Small ones finished
