@@ -330,12 +330,8 @@ absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& l
     };
     const std::vector<std::string> first = read(0);
     for (int r = 1; r < w.size; ++r) {
-      const std::vector<std::string> other = read(r);
-      if (other == first) continue;
-      size_t i = 0;
-      while (i < first.size() && i < other.size() && first[i] == other[i]) ++i;
-      const std::string theirs = i < other.size() ? absl::StrCat("'", other[i], "'") : "nothing";
-      const std::string ours = i < first.size() ? absl::StrCat("'", first[i], "'") : "nothing";
+      const std::optional<std::string> difference = RunDifference(first, read(r));
+      if (!difference) continue;
       // Every rank ends here: rank 0, which may serve the store, waits (5 s at most) until the
       // others have read what they compare, so that each prints this line and not a lost store.
       const auto done_key = [](int rank) { return absl::StrCat(kStorePrefix, "run_compared/", rank); };
@@ -347,7 +343,7 @@ absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& l
       }
       return absl::FailedPreconditionError(absl::StrCat(
           "rank ", r, " of ", w.size, " would run something else than rank 0 (ranks need the same "
-          "flags and benchmarks): it has ", theirs, " where rank 0 has ", ours));
+          "flags and benchmarks): ", *difference));
     }
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("comparing the ranks' runs (rank ", w.rank, " of ", w.size,

@@ -1,11 +1,15 @@
 #include "bench/world.h"
 
+#include <set>
+
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <set>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -118,6 +122,35 @@ EnvironmentMap LauncherEnvironment() {
     if (const char* value = std::getenv(name); value != nullptr) env.emplace(name, value);
   }
   return env;
+}
+
+std::optional<std::string> RunDifference(const std::vector<std::string>& rank0,
+                                         const std::vector<std::string>& other) {
+  const auto split = [](const std::vector<std::string>& lines) {
+    std::pair<std::vector<std::string>, std::multiset<std::string>> out;  // (benchmarks, the rest)
+    for (const std::string& l : lines) {
+      if (absl::StartsWith(l, "benchmark ")) {
+        out.first.push_back(l);
+      } else {
+        out.second.insert(l);
+      }
+    }
+    return out;
+  };
+  const auto [ours_run, ours_set] = split(rank0);
+  const auto [theirs_run, theirs_set] = split(other);
+  for (const std::string& l : theirs_set) {
+    if (ours_set.count(l) < theirs_set.count(l)) return absl::StrCat("it has '", l, "', which rank 0 has not");
+  }
+  for (const std::string& l : ours_set) {
+    if (theirs_set.count(l) < ours_set.count(l)) return absl::StrCat("it lacks '", l, "', which rank 0 has");
+  }
+  if (ours_run == theirs_run) return std::nullopt;
+  size_t i = 0;
+  while (i < ours_run.size() && i < theirs_run.size() && ours_run[i] == theirs_run[i]) ++i;
+  const std::string theirs = i < theirs_run.size() ? absl::StrCat("'", theirs_run[i], "'") : "nothing";
+  const std::string ours = i < ours_run.size() ? absl::StrCat("'", ours_run[i], "'") : "nothing";
+  return absl::StrCat("it has ", theirs, " where rank 0 has ", ours);
 }
 
 const char* LauncherName(Launcher l) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,15 @@ absl::StatusOr<World> ParseWorld(const EnvironmentMap& env);
 
 // This process's values of the variables ParseWorld reads.
 EnvironmentMap LauncherEnvironment();
+
+// How a rank's run differs from rank 0's, or nullopt when it does not. Lines are what every
+// rank must agree on (main's run_lines): "benchmark <name>" lines in order (the ranks pair
+// their collectives by it), every other line ("flag ...", "environment ...", "data ...") as a
+// set, so the same flags in another order agree. Says "it has 'X' where rank 0 has 'Y'" for
+// benchmarks, "it has 'flag --a=1', which rank 0 has not" or "it lacks 'flag --b', which rank
+// 0 has" for the rest (the first such line, in sorted order).
+[[nodiscard]] std::optional<std::string> RunDifference(const std::vector<std::string>& rank0,
+                                                       const std::vector<std::string>& other);
 
 // "none", "torchrun", "slurm": for the results' context.
 const char* LauncherName(Launcher l);

@@ -490,9 +490,17 @@ def test_ranks_with_other_flags_stop_at_the_rendezvous_with_one_line(tmp_path):
     s0, s1 = r0.wait(timeout=60), r1.wait(timeout=60)
     assert (s0, s1) == (2, 2), (r0.stderr(), r1.stderr())
     expected = ("trainbench: rank 1 of 2 would run something else than rank 0 (ranks need the same flags "
-                "and benchmarks): it has 'flag --epochs=3' where rank 0 has 'flag --epochs=2'")
+                "and benchmarks): it has 'flag --epochs=3', which rank 0 has not")
     assert [l for l in r0.stderr().splitlines() if l.strip()] == [expected]
     assert [l for l in r1.stderr().splitlines() if l.strip()] == [expected]
+
+
+def test_the_same_flags_in_another_order_agree(tmp_path):
+    quick = ["--dataset=synthetic", "--samples=64", "--benchmark_filter=^BM_AllReduce/bytes:4096/",
+             "--dist_timeout_s=30"]
+    r0, r1 = start_world(tmp_path, quick + ["--epochs=2", "--seed=1"], ["--seed=1", "--epochs=2"] + quick)
+    s0, s1 = r0.wait(timeout=60), r1.wait(timeout=60)
+    assert (s0, s1) == (0, 0), (r0.stderr()[-2000:], r1.stderr()[-2000:])
 
 
 def test_gradient_buckets_are_rebuilt_and_the_first_all_reduce_overlaps_backward(tmp_path):

@@ -154,5 +154,26 @@ TEST(WorldTest, LauncherNames) {
   EXPECT_STREQ(LauncherName(Launcher::kSlurm), "slurm");
 }
 
+// Issue 18, finding 6: flags were compared by position, so the same flags in another order
+// were refused and an appended one was reported against an unrelated line.
+TEST(RunDifferenceTest, FlagsAreASetAndBenchmarksASequence) {
+  const std::vector<std::string> rank0 = {"flag --epochs=2", "flag --seed=1", "data train:64 test:64",
+                                          "benchmark BM_A", "benchmark BM_B"};
+  EXPECT_EQ(RunDifference(rank0, {"flag --seed=1", "flag --epochs=2", "data train:64 test:64", "benchmark BM_A",
+                                  "benchmark BM_B"}),
+            std::nullopt);
+  EXPECT_EQ(RunDifference(rank0, {"flag --epochs=2", "flag --seed=1", "flag --quiet", "data train:64 test:64",
+                                  "benchmark BM_A", "benchmark BM_B"}),
+            "it has 'flag --quiet', which rank 0 has not");
+  EXPECT_EQ(RunDifference(rank0, {"flag --epochs=2", "data train:64 test:64", "benchmark BM_A", "benchmark BM_B"}),
+            "it lacks 'flag --seed=1', which rank 0 has");
+  // The benchmarks pair the ranks' collectives: their order matters.
+  EXPECT_EQ(RunDifference(rank0, {"flag --epochs=2", "flag --seed=1", "data train:64 test:64", "benchmark BM_B",
+                                  "benchmark BM_A"}),
+            "it has 'benchmark BM_B' where rank 0 has 'benchmark BM_A'");
+  EXPECT_EQ(RunDifference(rank0, {"flag --epochs=2", "flag --seed=1", "data train:64 test:64", "benchmark BM_A"}),
+            "it has nothing where rank 0 has 'benchmark BM_B'");
+}
+
 }  // namespace
 }  // namespace trainbench
