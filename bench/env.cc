@@ -78,10 +78,6 @@ std::string BatchAndModel(int64_t batch, ModelKind model) {
   return absl::StrCat("batch:", batch, " model:", ModelName(model));
 }
 
-std::string FirstLine(const std::string& message) {
-  return message.substr(0, message.find('\n'));
-}
-
 std::optional<std::string> WhyNoContext(const BenchEnv& env, DeviceKind device, Precision precision) {
   const DeviceContext* ctx = env.context(device);
   if (ctx == nullptr) return "device:cuda: no CUDA GPU is available";
@@ -121,6 +117,8 @@ absl::Status RunGuarded(DeviceContext& ctx, const std::string& what_ran,
   bool oom = false;
   try {
     ctx.ReleaseCachedMemory();
+    // The release is the first call that can find a sticky error left by the last benchmark.
+    if (ctx.lost_reason()) return absl::UnavailableError(*ctx.lost_reason());
     body();
     return absl::OkStatus();
   } catch (const Interrupted& e) {

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "bench/lab_suite.h"
 #include "bench/memory_guard.h"
+#include "common/first_line.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
 
@@ -62,8 +63,6 @@ void RegisterDataLoader(const std::vector<LoaderConfig>& configs, const BenchEnv
 // "batch:256 model:Large", for out-of-memory messages.
 std::string BatchAndModel(int64_t batch, ModelKind model);
 
-// The first line of an exception message (LibTorch's carry a C++ backtrace after it).
-std::string FirstLine(const std::string& message);
 
 // The context for device, or nullptr after skipping the benchmark with the reason (no GPU,
 // a context lost to a sticky error, a precision the device does not run, or "not run:

@@ -225,6 +225,9 @@ TEST(TestDeviceGraphTest, TheTracerNeverAttachesOrDetachesWhileAGraphExists) {
   }
   EXPECT_EQ(d.probe->live_graphs(), 0);
   ASSERT_TRUE(d.ctx->StartKernelTrace());  // the graph is gone: eager rows trace again
+  // Nor is a graph captured inside a trace (Stop would then finalize CUPTI around it).
+  Trainer inside(ModelKind::kSmall, Precision::kFp32, *d.ctx, 7);
+  EXPECT_THROW(inside.CaptureStep(images, labels), std::runtime_error);
   EXPECT_TRUE(d.ctx->StopKernelTrace().has_value());
   EXPECT_EQ(d.probe->violations(), std::vector<std::string>{});
 }

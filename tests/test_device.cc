@@ -115,8 +115,12 @@ class TestEvent final : public RuntimeEvent {
   void Block(RuntimeStream& s) override;
   void Synchronize() override;
   double SecondsSince(RuntimeEvent& start) override {
+    auto& from = static_cast<TestEvent&>(start);
+    // As cudaEventElapsedTime: both with timing, both recorded.
+    if (!timing_ || !from.timing_) C10_THROW_ERROR(Error, "CUDA error: invalid resource handle (an event without timing)");
+    if (!recorded_ || !from.recorded_) C10_THROW_ERROR(Error, "CUDA error: device not ready (an event never recorded)");
     Synchronize();
-    return std::chrono::duration<double>(at_ - static_cast<TestEvent&>(start).at_).count();
+    return std::chrono::duration<double>(at_ - from.at_).count();
   }
 
  private:
@@ -124,6 +128,7 @@ class TestEvent final : public RuntimeEvent {
   const bool timing_;
   TestStream* stream_ = nullptr;
   int64_t position_ = 0;
+  bool recorded_ = false;
   std::chrono::steady_clock::time_point at_;
 };
 
@@ -221,7 +226,11 @@ class TestRuntime final : public DeviceRuntime {
   }
 
   c10::Device device() const override { return c10::Device(c10::kCPU); }
-  RuntimeStream& ComputeStream() override { return compute_; }
+  // As CUDA's: the current stream (another one inside OnStream), which LibTorch queues on.
+  RuntimeStream& ComputeStream() override {
+    if (t_current_stream != nullptr) return *t_current_stream;
+    return compute_;
+  }
   std::unique_ptr<RuntimeStream> NewStream() override {
     auto s = std::make_unique<TestStream>();
     std::lock_guard<std::recursive_mutex> lock(d_->mu_);
@@ -248,14 +257,17 @@ class TestRuntime final : public DeviceRuntime {
   void ClearLastError() override {}
   void MakeCurrentOnThisThread() override { t_current_device = d_->options.gpu; }
 
-  at::Tensor CopyToDevice(const at::Tensor& host, bool non_blocking) override {
+  at::Tensor EmptyDevice(int64_t bytes) override {
+    Check("device allocation");
+    return Allocate(bytes, /*pinned=*/false);
+  }
+  void CopyInto(at::Tensor& block, const at::Tensor& host, bool non_blocking) override {
     Check("copy to device");
     Count(FaultSite::kCopy);
-    at::Tensor block = Allocate(host.numel(), /*pinned=*/false);
     TestStream* s = t_current_stream;
     if (s == nullptr || !non_blocking) {
       block.copy_(host);
-      return block;
+      return;
     }
     block.fill_(0xff);  // what a step reading it before its copy ran would see
     std::lock_guard<std::recursive_mutex> lock(d_->mu_);
@@ -268,9 +280,7 @@ class TestRuntime final : public DeviceRuntime {
           }
         }});
     ++s->queued;
-    return block;
   }
-  void RecordStreamUse(const at::Tensor&, RuntimeStream&) override { Check("record_stream"); }
   at::Tensor EmptyPinned(int64_t bytes) override {
     Check("pinned allocation");
     Count(FaultSite::kPinned);
@@ -332,12 +342,10 @@ class TestRuntime final : public DeviceRuntime {
     trace_start_ = std::chrono::steady_clock::now();
     return absl::OkStatus();
   }
-  absl::StatusOr<KernelTraceNs> StopTrace(bool detach) override {
+  absl::StatusOr<KernelTraceNs> StopTrace() override {
     std::lock_guard<std::recursive_mutex> lock(d_->mu_);
-    if (detach) {
-      if (d_->live_graphs_ > 0) d_->violations_.push_back("CUPTI finalized while a CUDA graph exists");
-      d_->attached_ = false;
-    }
+    if (d_->live_graphs_ > 0) d_->violations_.push_back("CUPTI finalized while a CUDA graph exists");
+    d_->attached_ = false;
     const auto wall = std::chrono::steady_clock::now() - trace_start_;
     const auto wall_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(wall).count());
     // The test device runs no kernels: half the span, so the counters have a value to carry.
@@ -362,6 +370,7 @@ void TestEvent::Record(RuntimeStream& s) {
   std::lock_guard<std::recursive_mutex> lock(rt_.d().mu_);
   stream_ = rt_.IsCompute(s) ? nullptr : &static_cast<TestStream&>(s);
   position_ = stream_ != nullptr ? stream_->queued : 0;
+  recorded_ = true;
   if (timing_) at_ = std::chrono::steady_clock::now();
 }
 

@@ -52,7 +52,7 @@ enum class Fault {
 // Where a fault is injected: the n-th such call from the moment it is armed.
 enum class FaultSite {
   kCopy,     // a copy to the device (CopyToDevice)
-  kStep,     // an event recorded on the compute stream (every step marks one; timers too)
+  kStep,     // an event recorded on the compute stream (step marks, timers, each pinned staging)
   kPinned,   // a pinned allocation (a loader slot, a transfer buffer)
   kCapture,  // a graph capture
 };

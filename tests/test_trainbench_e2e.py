@@ -318,8 +318,8 @@ def test_fused_adam_is_the_default_and_loop_still_runs(gpu, tmp_path):
 
 
 def own_flags():
-    """{name: type} of the flags bench/main.cc defines (ABSL_FLAG(type, name, ...))."""
-    source = (ROOT / "bench" / "main.cc").read_text()
+    """{name: type} of the flags bench/trainbench_main.cc defines (ABSL_FLAG(type, name, ...))."""
+    source = (ROOT / "bench" / "trainbench_main.cc").read_text()
     return {name: kind for kind, name in re.findall(r"ABSL_FLAG\(([\w:<>]+),\s*(\w+),", source)}
 
 
