@@ -214,28 +214,6 @@ absl::Status Rendezvous(DistEnv& dist) {
     return absl::UnavailableError(absl::StrCat("Gloo process group over ", where, " (rank ", w.rank, " of ",
                                                w.size, "): ", Reason(e)));
   }
-  if (dist.cuda) {
-#if TRAINBENCH_WITH_NCCL
-    try {
-      groups->cuda = MakeNcclBackend(c10::make_intrusive<c10d::PrefixStore>("nccl", groups->store), w.rank,
-                                     w.size, dist.timeout, dist.gpu);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat("NCCL process group over ", where, " (rank ", w.rank, " of ",
-                                                 w.size, ", GPU ", dist.gpu, "): ", Reason(e)));
-    }
-#else
-    return absl::UnimplementedError("the CUDA process group: this build has no NCCL (nccl.h not found at build time)");
-#endif
-  }
-  groups->group = c10::make_intrusive<c10d::ProcessGroup>(groups->store, w.rank, w.size);
-  // Bound to this rank's GPU before the backends join, as init_process_group(device_id=...)
-  // does: setBackend gives each backend the group's bound device.
-  if (groups->cuda) groups->group->setBoundDeviceId(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(dist.gpu)));
-  groups->group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, groups->cpu);
-  groups->group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
-  if (groups->cuda) {
-    groups->group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, groups->cuda);
-  }
   try {
     // Where every rank runs, for the context's nodes and ranks per node.
     char host[256] = {};
@@ -253,6 +231,34 @@ absl::Status Rendezvous(DistEnv& dist) {
                                                "): ", Reason(e)));
   }
   dist.groups = std::move(groups);
+  return absl::OkStatus();
+}
+
+absl::Status CompleteGroups(DistEnv& dist) {
+  const QuietC10Log quiet;
+  const World& w = dist.world;
+  ProcessGroups& groups = *dist.groups;
+  const std::string where = w.distributed() ? absl::StrCat(w.master_addr, ":", w.master_port) : "this process";
+  if (dist.cuda) {
+#if TRAINBENCH_WITH_NCCL
+    try {
+      groups.cuda = MakeNcclBackend(c10::make_intrusive<c10d::PrefixStore>("nccl", groups.store), w.rank, w.size,
+                                    dist.timeout, dist.gpu);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("NCCL process group over ", where, " (rank ", w.rank, " of ",
+                                                 w.size, ", GPU ", dist.gpu, "): ", Reason(e)));
+    }
+#else
+    return absl::UnimplementedError("the CUDA process group: this build has no NCCL (nccl.h not found at build time)");
+#endif
+  }
+  groups.group = c10::make_intrusive<c10d::ProcessGroup>(groups.store, w.rank, w.size);
+  // Bound to this rank's GPU before the backends join, as init_process_group(device_id=...)
+  // does: setBackend gives each backend the group's bound device.
+  if (groups.cuda) groups.group->setBoundDeviceId(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(dist.gpu)));
+  groups.group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, groups.cpu);
+  groups.group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+  if (groups.cuda) groups.group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, groups.cuda);
   return absl::OkStatus();
 }
 
@@ -281,7 +287,10 @@ bool StartOrSkip(benchmark::State& state, const std::string& name, DistEnv& dist
 absl::Status EnsureRendezvous(DistEnv& dist) {
   if (dist.groups) return absl::OkStatus();
   if (dist.world.distributed()) return absl::FailedPreconditionError("no rendezvous yet");
-  if (!dist.rendezvous) dist.rendezvous = Rendezvous(dist);
+  if (!dist.rendezvous) {
+    dist.rendezvous = Rendezvous(dist);
+    if (dist.rendezvous->ok()) dist.rendezvous = CompleteGroups(dist);
+  }
   return *dist.rendezvous;
 }
 
@@ -319,6 +328,22 @@ std::string BackendVersion(const DistEnv& dist) {
   return absl::StrCat(GLOO_VERSION_MAJOR, ".", GLOO_VERSION_MINOR, ".", GLOO_VERSION_PATCH);
 }
 
+void LeaveTogether(const DistEnv& dist, const std::string& step) {
+  // Rank 0, which may serve the store, waits (5 s at most) until the others have read what
+  // they compared, so that each prints its line and not a lost store.
+  c10d::Store& store = *dist.groups->store;
+  const auto done_key = [&step](int rank) { return absl::StrCat(kStorePrefix, step, "/", rank); };
+  try {
+    store.set(done_key(dist.world.rank), "");
+    if (dist.world.rank != 0) return;
+    std::vector<std::string> others;
+    for (int o = 1; o < dist.world.size; ++o) others.push_back(done_key(o));
+    (void)AwaitKeys(store, others, std::chrono::seconds(5));
+  } catch (const std::exception&) {
+    // Leaving anyway: the store's host has gone, and every rank is on its way out.
+  }
+}
+
 absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& lines) {
   c10d::Store& store = *dist.groups->store;
   const World& w = dist.world;
@@ -332,15 +357,7 @@ absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& l
     for (int r = 1; r < w.size; ++r) {
       const std::optional<std::string> difference = RunDifference(first, read(r));
       if (!difference) continue;
-      // Every rank ends here: rank 0, which may serve the store, waits (5 s at most) until the
-      // others have read what they compare, so that each prints this line and not a lost store.
-      const auto done_key = [](int rank) { return absl::StrCat(kStorePrefix, "run_compared/", rank); };
-      store.set(done_key(w.rank), "");
-      if (w.rank == 0) {
-        std::vector<std::string> others;
-        for (int o = 1; o < w.size; ++o) others.push_back(done_key(o));
-        (void)AwaitKeys(store, others, std::chrono::seconds(5));
-      }
+      LeaveTogether(dist, "run_compared");  // every rank ends here
       return absl::FailedPreconditionError(absl::StrCat(
           "rank ", r, " of ", w.size, " would run something else than rank 0 (ranks need the same "
           "flags and benchmarks): ", *difference));

@@ -48,11 +48,17 @@ struct DistEnv {
 
 // Connects this rank to the world's TCPStore at MASTER_ADDR:MASTER_PORT (rank 0 serves it,
 // unless torchrun's agent already does) and builds the CPU process group, ProcessGroupGloo,
-// on a Gloo TCP device, and with dist.cuda the CUDA one, ProcessGroupNCCL, on GPU
-// LOCAL_RANK. Blocks until every rank has arrived or the timeout has passed; the error is one
-// line naming the address, this rank and c10d's reason. A world of one uses an in-process
-// store (c10d's HashStore) instead: its groups are the world-of-one smoke check on CUDA.
+// on a Gloo TCP device: enough for the ranks to agree (CheckSameRun, FirstRankThatCannot)
+// before CompleteGroups starts NCCL. Blocks until every rank has arrived or the timeout has
+// passed; the error is one line naming the address, this rank and c10d's reason. A world of
+// one uses an in-process store (c10d's HashStore) instead: its groups are the world-of-one
+// smoke check on CUDA.
 absl::Status Rendezvous(DistEnv& dist);
+
+// After the ranks agreed that each can train on CUDA: with dist.cuda the CUDA process group,
+// ProcessGroupNCCL on GPU LOCAL_RANK (whose init blocks with no timeout until every rank
+// joins), then the ProcessGroup over both that GradientSync uses. REQUIRES: Rendezvous.
+absl::Status CompleteGroups(DistEnv& dist);
 
 // For a world of one: Rendezvous on the first call, its outcome kept for the later ones, so
 // that NCCL's start-up happens in the smoke rows (registered last) and touches no earlier
@@ -77,6 +83,10 @@ std::string BackendVersion(const DistEnv& dist);
 // the flags) are compared with rank 0's through the store. The error names the first rank
 // that differs and its first differing line, the same on every rank. REQUIRES: Rendezvous.
 absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& lines);
+
+// Before every rank exits on an agreed error (CheckSameRun, the CUDA agreement): each says it
+// is done reading the store, and rank 0, which may serve it, waits up to 5 s for the others.
+void LeaveTogether(const DistEnv& dist, const std::string& step);
 
 // What every benchmark of a world does first, each rank alike: a world of one skips where the
 // CUDA context it would use (cuda_ctx; null on the CPU) was lost by an earlier benchmark (no

@@ -414,18 +414,24 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
   const AxisFlags axes = ReadAxisFlags();
   const bool cuda_asked = std::any_of(axes.device.begin(), axes.device.end(),
                                       [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); });
+  // Why this rank cannot train on CUDA with the world: said at the rendezvous, where every
+  // rank learns it and stops, not here, where the other ranks would wait for this one (and,
+  // had they started NCCL, in its init, which has no timeout).
+  std::optional<std::string> cuda_problem;
   if (dist.world.distributed() && cuda_asked && !nccl_built_in) {
-    Fail("--device=cuda: with WORLD_SIZE>1 this build has no CUDA process group (nccl.h was not found at build time)");
-  }
-  if (dist.world.distributed() && cuda_asked && !cuda_available) {
-    Fail("--device=cuda: no CUDA GPU is available on this machine (WORLD_SIZE>1)");
+    cuda_problem = "--device=cuda: with WORLD_SIZE>1 this build has no CUDA process group (nccl.h was not found at build time)";
+  } else if (dist.world.distributed() && cuda_asked && !cuda_available) {
+    cuda_problem = "--device=cuda: no CUDA GPU is available on this machine (WORLD_SIZE>1)";
   }
   if (dist.world.distributed() && random_interleaving) {
     Fail("--benchmark_enable_random_interleaving: each rank would run its own order (WORLD_SIZE>1)");
   }
-  absl::StatusOr<std::vector<EpochConfig>> epoch_configs = EpochConfigs(axes, cuda_available);
+  // A rank of a world without the GPU it was asked for reads --device=cuda as given, so that it
+  // reaches the rendezvous (with cuda_problem) and every rank stops there with its line.
+  const bool configs_cuda = cuda_available || cuda_problem.has_value();
+  absl::StatusOr<std::vector<EpochConfig>> epoch_configs = EpochConfigs(axes, configs_cuda);
   if (!epoch_configs.ok()) Fail(std::string(epoch_configs.status().message()));
-  absl::StatusOr<std::vector<StepConfig>> step_configs = StepConfigs(axes, cuda_available);
+  absl::StatusOr<std::vector<StepConfig>> step_configs = StepConfigs(axes, configs_cuda);
   if (!step_configs.ok()) Fail(std::string(step_configs.status().message()));
   // A world of several ranks trains on CUDA, one GPU per rank, where it can: NCCL built in, a
   // GPU here, and CUDA rows to run.
@@ -458,11 +464,12 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
     const bool own_gpu = gpus.count() == 1;
     dist.gpu = dist.world.distributed() && !own_gpu ? dist.world.local_rank : 0;
     absl::StatusOr<std::unique_ptr<DeviceContext>> cuda = gpus.open(dist.gpu);
-    if (!cuda.ok()) {
-      Fail(dist.world.distributed() ? absl::StrCat("LOCAL_RANK=", dist.world.local_rank, ": ", cuda.status().message())
-                                    : std::string(cuda.status().message()));
+    if (!cuda.ok() && !dist.world.distributed()) Fail(std::string(cuda.status().message()));
+    if (cuda.ok()) {
+      env.cuda = *std::move(cuda);
+    } else {
+      cuda_problem = absl::StrCat("LOCAL_RANK=", dist.world.local_rank, ": ", cuda.status().message());
     }
-    env.cuda = *std::move(cuda);
   }
   // Autotuned convolutions where asked (plain PyTorch's default is off); warm-up covers
   // every shape a benchmark times, so the tuning stays out of the timed section.
@@ -488,7 +495,7 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
     for (const EpochConfig& c : order.epochs) {
       if (c.device == DeviceKind::kCpu || dist.cuda) epochs.push_back(c);
     }
-    if (epochs.size() < order.epochs.size() && rank0) {
+    if (epochs.size() < order.epochs.size() && rank0 && !cuda_problem) {
       std::fprintf(stderr, "trainbench: WORLD_SIZE>1 runs the device:cpu epochs only (%zu of %zu): %s\n",
                    epochs.size(), order.epochs.size(),
                    nccl_built_in ? "no CUDA GPU here" : "this build has no CUDA process group (NCCL)");
@@ -539,6 +546,14 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
       // _Exit: the process group's threads must not meet static destructors.
       std::_Exit(kBadInput);
     }
+    // Then whether every rank can train on CUDA, over Gloo, and only then NCCL's init.
+    if (const std::optional<std::string> who = FirstRankThatCannot(dist, "the rendezvous", cuda_problem)) {
+      if (rank0 || cuda_problem) std::fprintf(stderr, "trainbench: %s\n", who->c_str());
+      LeaveTogether(dist, "cuda_agreed");
+      std::fflush(nullptr);
+      std::_Exit(kBadInput);
+    }
+    if (absl::Status s = CompleteGroups(dist); !s.ok()) Fail(std::string(s.message()));
     AddWorldContext(dist);
   }
 

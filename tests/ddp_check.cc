@@ -114,7 +114,8 @@ int main(int argc, char** argv) {
   dist.world = *world;
   const bool synced = dist.world.distributed() || sync_alone;
   if (synced) {
-    const absl::Status s = dist.world.distributed() ? Rendezvous(dist) : EnsureRendezvous(dist);
+    absl::Status s = dist.world.distributed() ? Rendezvous(dist) : EnsureRendezvous(dist);
+    if (s.ok() && dist.world.distributed()) s = CompleteGroups(dist);
     if (!s.ok()) Fail(std::string(s.message()));
   }
   at::set_num_threads(1);

@@ -495,6 +495,34 @@ def test_ranks_with_other_flags_stop_at_the_rendezvous_with_one_line(tmp_path):
     assert [l for l in r1.stderr().splitlines() if l.strip()] == [expected]
 
 
+def test_a_rank_on_another_device_stops_every_rank_at_the_rendezvous_before_nccl(tmp_path):
+    # Issue 18, finding 3: the CUDA rank used to decide alone (and, with a GPU, start NCCL's
+    # init, which has no timeout) while the other waited at the rendezvous until its timeout.
+    quick = ["--dataset=synthetic", "--samples=64", "--benchmark_filter=^BM_AllReduce/bytes:4096/",
+             "--dist_timeout_s=60"]
+    started = time.monotonic()
+    r0, r1 = start_world(tmp_path, quick + ["--device=cpu"], quick + ["--device=cuda"])
+    s0, s1 = r0.wait(timeout=60), r1.wait(timeout=60)
+    assert (s0, s1) == (2, 2), (r0.stderr(), r1.stderr())
+    assert time.monotonic() - started < 30  # at the rendezvous, not at the timeout
+    expected = ("trainbench: rank 1 of 2 would run something else than rank 0 (ranks need the same flags "
+                "and benchmarks): it has 'flag --device=cuda', which rank 0 has not")
+    assert [l for l in r0.stderr().splitlines() if l.strip()] == [expected]
+    assert [l for l in r1.stderr().splitlines() if l.strip()] == [expected]
+
+
+def test_ranks_that_cannot_train_on_cuda_agree_to_stop_with_one_line(tmp_path):
+    # The same flags, and no rank here has a GPU: every rank learns it at the rendezvous.
+    quick = ["--dataset=synthetic", "--samples=64", "--benchmark_filter=^BM_AllReduce/bytes:4096/",
+             "--dist_timeout_s=60", "--device=cuda"]
+    r0, r1 = start_world(tmp_path, quick, quick)
+    s0, s1 = r0.wait(timeout=60), r1.wait(timeout=60)
+    assert (s0, s1) == (2, 2), (r0.stderr(), r1.stderr())
+    expected = "trainbench: rank 0: --device=cuda: no CUDA GPU is available on this machine (WORLD_SIZE>1)"
+    assert [l for l in r0.stderr().splitlines() if l.strip()] == [expected]
+    assert [l for l in r1.stderr().splitlines() if l.strip()] == [expected]
+
+
 def test_the_same_flags_in_another_order_agree(tmp_path):
     quick = ["--dataset=synthetic", "--samples=64", "--benchmark_filter=^BM_AllReduce/bytes:4096/",
              "--dist_timeout_s=30"]
