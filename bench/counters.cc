@@ -1,7 +1,55 @@
 #include "bench/counters.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/json.h"
+
 namespace trainbench {
 namespace {
+
+constexpr char kEpoch[] = "BM_TrainEpoch";
+constexpr char kEpochStep[] = "BM_TrainEpoch, BM_TrainStep";
+constexpr char kTransfers[] = "BM_HostToDevice, BM_DeviceToHost";
+
+// The declaration. A counter added here, and computed below or in its family, is in the
+// context, the tools' directions and (by the docs test) docs/counters.md.
+constexpr CounterSpec kCounters[] = {
+    {"samples_per_second", "samples/s", Better::kHigher, "BM_TrainEpoch, BM_TrainStep, BM_DataLoader",
+     "training samples over manual time (BM_DataLoader: samples built and handed out)"},
+    {"wall_s_per_epoch", "s", Better::kLower, kEpoch, "host clock around each epoch, synchronized"},
+    {"data_wait_pct", "%", Better::kLower, kEpoch, "share of the epoch the training thread waited for its next batch"},
+    {"step_span_pct", "%", Better::kHigher, kEpoch,
+     "share of the epoch the compute stream spent between each step's start and end events (CUDA)"},
+    {"gpu_kernel_busy_pct", "%", Better::kHigher, kEpochStep,
+     "share of the traced span in which at least one kernel ran (CUDA with CUPTI)"},
+    {"kernel_ms_per_step", "ms", Better::kLower, kEpochStep, "kernel time per optimizer step in the traced span (CUDA with CUPTI)"},
+    {"amp_skipped_steps", "steps", Better::kLower, kEpochStep, "timed steps the fp16 loss scaler skipped for inf/nan gradients"},
+    {"nvml_util_pct", "%", Better::kHigher, kEpoch, "mean NVML utilization.gpu during the timed epochs (CUDA with NVML)"},
+    {"peak_alloc_MB", "MB = 2^20 bytes", Better::kLower, kEpochStep, "caching-allocator peak allocated (CUDA)"},
+    {"peak_reserved_MB", "MB = 2^20 bytes", Better::kLower, kEpoch, "caching-allocator peak reserved (CUDA)"},
+    {"host_peak_rss_MB", "MB = 2^20 bytes", Better::kLower, kEpoch, "this benchmark's peak resident set (VmHWM)"},
+    {"mfu_pct", "%", Better::kHigher, kEpochStep, "model FLOPs utilization against the GPU's dense peak (CUDA, known GPU)"},
+    {"params_M", "millions", Better::kNeither, kEpoch, "model parameters"},
+    {"train_loss", "nats", Better::kLower, kEpoch, "mean batch loss over the last epoch"},
+    {"test_acc", "fraction 0..1", Better::kHigher, kEpoch, "top-1 accuracy on the test images after the timed epochs"},
+    {"step_ms", "ms", Better::kLower, "BM_TrainStep", "time per optimizer step"},
+    {"tflops", "10^12 FLOP/s", Better::kHigher, "BM_TrainStep", "3 x forward FLOPs per sample x samples/s"},
+    {"GB_per_s", "10^9 bytes/s", Better::kHigher, kTransfers, "bytes copied over CUDA-event time"},
+    {"bytes_per_second", "bytes/s", Better::kHigher, kTransfers, "the same in bytes (Google Benchmark's own)"},
+    {"pcie_peak_pct", "%", Better::kHigher, kTransfers, "GB_per_s against the PCIe link's one-way rate (with NVML)"},
+    {"nosync_samples_per_second", "samples/s", Better::kHigher, kEpoch,
+     "data-parallel: the world's samples/s in the epoch without gradient sync"},
+    {"scaling_efficiency", "fraction", Better::kHigher, kEpoch,
+     "data-parallel: samples_per_second over nosync_samples_per_second"},
+    {"comm_exposed_pct", "%", Better::kLower, kEpoch,
+     "data-parallel: 100 x (1 - scaling_efficiency), the share of the epoch gradient sync added"},
+    {"rank_max_s", "s", Better::kLower, kEpoch, "data-parallel: the slowest rank's epoch without gradient sync"},
+    {"rank_min_s", "s", Better::kLower, kEpoch, "data-parallel: the fastest rank's epoch without gradient sync"},
+    {"ddp_buckets", "count", Better::kNeither, kEpoch, "data-parallel: gradient buckets after the rebuild"},
+    {"algbw_GB_per_s", "10^9 bytes/s", Better::kHigher, "BM_AllReduce", "bytes over all-reduce time"},
+    {"busbw_GB_per_s", "10^9 bytes/s", Better::kHigher, "BM_AllReduce", "algbw x 2(N-1)/N, as nccl-tests defines it"},
+};
 
 void AddKernelCounters(const std::optional<KernelBusy>& k, CounterList& c) {
   if (!k || k->wall_seconds <= 0 || k->steps <= 0) return;
@@ -10,6 +58,36 @@ void AddKernelCounters(const std::optional<KernelBusy>& k, CounterList& c) {
 }
 
 }  // namespace
+
+absl::Span<const CounterSpec> CounterSpecs() { return kCounters; }
+
+const CounterSpec* FindCounter(absl::string_view name) {
+  for (const CounterSpec& c : kCounters) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+absl::string_view BetterName(Better b) {
+  switch (b) {
+    case Better::kHigher: return "higher";
+    case Better::kLower: return "lower";
+    case Better::kNeither: return "neither";
+  }
+  return "neither";
+}
+
+std::string CountersJson() {
+  std::vector<std::string> items;
+  for (const CounterSpec& c : kCounters) {
+    const std::vector<absl::string_view> families = absl::StrSplit(c.families, ", ");
+    items.push_back(absl::StrCat("{\"name\": ", JsonString(c.name), ", \"unit\": ", JsonString(c.unit),
+                                 ", \"better\": ", JsonString(BetterName(c.better)),
+                                 ", \"families\": ", JsonStrings(families),
+                                 ", \"meaning\": ", JsonString(c.meaning), "}"));
+  }
+  return absl::StrCat("{\"counters\": [", absl::StrJoin(items, ", "), "]}");
+}
 
 double MfuPct(double forward_flops_per_sample, double samples_per_second, double peak_flops) {
   return peak_flops > 0 ? 100.0 * 3.0 * forward_flops_per_sample * samples_per_second / peak_flops : 0.0;

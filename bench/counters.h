@@ -1,6 +1,10 @@
-// Which counters a benchmark reports, and their values, from what it measured. Pure and
-// torch-free so the presence rules are unit-tested: a counter whose measurement does not
-// exist on a device (allocator peaks, GPU busy time and NVML on CPU) is left out, never 0.
+// Every counter trainbench reports, declared once (CounterSpecs: name, unit, which direction is
+// better, the families that report it, a one-line meaning), and the epoch and step counters'
+// values from what a benchmark measured. The declaration goes into each run's context as
+// "counters" (CountersJson), where the tools read directions from; docs/counters.md's table is
+// checked against it. Pure and torch-free so the presence rules are unit-tested: a counter
+// whose measurement does not exist on a device (allocator peaks, GPU busy time and NVML on CPU)
+// is left out, never 0.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +13,31 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
 namespace trainbench {
+
+// Which way a counter is better: compare and the report judge a change by it; kNeither is
+// shown and never judged (a count of buckets, the parameters).
+enum class Better { kHigher, kLower, kNeither };
+
+struct CounterSpec {
+  absl::string_view name;     // as in the JSON: an interface, like benchmark names
+  absl::string_view unit;     // "samples/s", "%", "MB = 2^20 bytes"
+  Better better;
+  absl::string_view families;  // "BM_TrainEpoch, BM_TrainStep": the families that report it
+  absl::string_view meaning;   // one line
+};
+
+// Every counter, in the order docs/counters.md lists them.
+[[nodiscard]] absl::Span<const CounterSpec> CounterSpecs();
+// The declaration by name; nullptr for a name not declared.
+[[nodiscard]] const CounterSpec* FindCounter(absl::string_view name);
+[[nodiscard]] absl::string_view BetterName(Better b);  // "higher", "lower", "neither"
+// The "counters" context value: {"counters": [{"name": ..., "unit": ..., "better": ...,
+// "families": [...], "meaning": ...}, ...]}
+[[nodiscard]] std::string CountersJson();
 
 inline constexpr double kBytesPerMB = 1024.0 * 1024.0;  // MB = 2^20 bytes, as the lab prints
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/json.h"
 
 namespace trainbench {
 namespace {
@@ -261,28 +262,6 @@ Config OnlyConfig(const absl::StatusOr<std::vector<Config>>& configs) {
 
 bool HasFamily(const LabPart& p, absl::string_view family) {
   return std::find(p.families.begin(), p.families.end(), family) != p.families.end();
-}
-
-// A JSON string literal. The table holds plain identifiers and numbers; quotes, backslashes
-// and control characters are escaped all the same.
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    if (ch == '"' || ch == '\\') {
-      absl::StrAppend(&out, "\\", std::string(1, ch));
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      absl::StrAppend(&out, absl::StrFormat("\\u%04x", ch));
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-std::string JsonStrings(const std::vector<std::string>& values) {
-  std::vector<std::string> quoted;
-  for (const std::string& v : values) quoted.push_back(JsonString(v));
-  return absl::StrCat("[", absl::StrJoin(quoted, ", "), "]");
 }
 
 }  // namespace

@@ -45,6 +45,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
 #include "bench/lab_suite.h"
+#include "bench/counters.h"
 #include "bench/data_parallel.h"
 #include "bench/distributed.h"
 #include "bench/env.h"
@@ -478,6 +479,8 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
   // The lab suite as declared (bench/lab_suite.cc), for the report and plots to read back:
   // each part's centre and sweeps, whatever the axis flags picked for this run.
   benchmark::AddCustomContext("lab_parts", LabPartsJson(LabSuite(cuda_available)));
+  // Every counter's unit and direction (bench/counters.cc), for the tools to judge by.
+  benchmark::AddCustomContext("counters", CountersJson());
   // What runs: the lab suite's points (bench/lab_suite.cc, LabSuite), or the axis flags';
   // every graph:1 row after every other benchmark (OrderForRegistration).
   const RegistrationOrder order = OrderForRegistration(*epoch_configs, *step_configs);

@@ -3,9 +3,12 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
 
 namespace trainbench {
 namespace {
@@ -129,6 +132,65 @@ TEST(CountersTest, NoMfuWithoutAPeak) {
   EpochMeasurements epoch;
   epoch.forward_flops_per_sample = 1e9;  // no peak_flops
   EXPECT_EQ(AsMap(EpochCounters(epoch)).count("mfu_pct"), 0u);
+}
+
+// Every measurement present, so every counter the two functions can emit is emitted.
+EpochMeasurements EverythingMeasured() {
+  EpochMeasurements m = Epochs(2, 1000, 4.0);
+  m.wall_seconds = 4.2;
+  m.step_span_seconds = 3.0;
+  m.kernel_busy = KernelBusy{1.0, 0.5, 10};
+  m.amp_skipped_steps = 1;
+  m.peak_alloc_bytes = 1 << 20;
+  m.peak_reserved_bytes = 2 << 20;
+  m.nvml_util_pct = 50;
+  m.host_peak_rss_bytes = 3 << 20;
+  m.forward_flops_per_sample = 1e6;
+  m.peak_flops = 1e12;
+  m.data_parallel = DataParallelMeasurements{1.5, 1.4, 2};
+  return m;
+}
+
+TEST(CounterSpecsTest, EveryEmittedCounterIsDeclaredForItsFamily) {
+  StepMeasurements step;
+  step.steps = 10;
+  step.batch = 16;
+  step.timed_seconds = 1;
+  step.forward_flops_per_sample = 1e6;
+  step.peak_flops = 1e12;
+  step.peak_alloc_bytes = 1 << 20;
+  step.kernel_busy = KernelBusy{1.0, 0.5, 10};
+  step.amp_skipped_steps = 0;
+  const std::pair<const char*, CounterList> emitted[] = {{"BM_TrainEpoch", EpochCounters(EverythingMeasured())},
+                                                         {"BM_TrainStep", StepCounters(step)}};
+  for (const auto& [family, counters] : emitted) {
+    EXPECT_GT(counters.size(), 5u);
+    for (const auto& [name, value] : counters) {
+      const CounterSpec* spec = FindCounter(name);
+      ASSERT_NE(spec, nullptr) << name << " is emitted but not declared in kCounters";
+      EXPECT_NE(spec->families.find(family), absl::string_view::npos) << name << " is not declared for " << family;
+    }
+  }
+}
+
+TEST(CounterSpecsTest, NamesAreUniqueAndEveryFieldIsFilled) {
+  std::set<std::string> names;
+  for (const CounterSpec& c : CounterSpecs()) {
+    EXPECT_TRUE(names.insert(std::string(c.name)).second) << "declared twice: " << c.name;
+    EXPECT_FALSE(c.unit.empty()) << c.name;
+    EXPECT_FALSE(c.meaning.empty()) << c.name;
+    EXPECT_TRUE(absl::StartsWith(c.families, "BM_")) << c.name;
+  }
+  EXPECT_EQ(FindCounter("no_such_counter"), nullptr);
+}
+
+TEST(CounterSpecsTest, ContextJsonCarriesEachCounterWithItsDirection) {
+  const std::string json = CountersJson();
+  EXPECT_TRUE(absl::StartsWith(json, "{\"counters\": [{\"name\": \"samples_per_second\""));
+  EXPECT_TRUE(absl::StrContains(json, "{\"name\": \"step_ms\", \"unit\": \"ms\", \"better\": \"lower\", "
+                                      "\"families\": [\"BM_TrainStep\"]"));
+  EXPECT_TRUE(absl::StrContains(json, "\"name\": \"ddp_buckets\", \"unit\": \"count\", \"better\": \"neither\""));
+  EXPECT_TRUE(absl::EndsWith(json, "}]}"));
 }
 
 }  // namespace

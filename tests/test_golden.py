@@ -65,8 +65,15 @@ def test_each_rows_counter_keys_are_unchanged(tmp_path):
     own = {"name", "family_index", "per_family_instance_index", "run_name", "run_type", "repetitions",
            "repetition_index", "threads", "iterations", "real_time", "cpu_time", "time_unit",
            "error_occurred", "error_message", "label"}
+    doc = json.loads(out.read_text())
+    declared = {c["name"]: c for c in json.loads(doc["context"]["counters"])["counters"]}
     lines = []
-    for row in json.loads(out.read_text())["benchmarks"]:
+    for row in doc["benchmarks"]:
+        family = row["name"].split("/")[0]
+        for key in row:
+            if key not in own:
+                assert key in declared, f"{row['name']}: counter {key} is not declared (bench/counters.cc)"
+                assert family in declared[key]["families"], f"{key} is not declared for {family}"
         keys = sorted(k for k in row if k not in own)
         status = "skipped" if row.get("error_occurred") else "ok"
         lines.append(f"{row['name']} {status} {' '.join(keys)}")
