@@ -17,110 +17,12 @@
 namespace trainbench {
 namespace {
 
-// Largest batch accepted: far above what fits a GPU, small enough not to overflow counts.
-constexpr int64_t kMaxBatch = int64_t{1} << 24;
-constexpr int kMaxWorkers = 256;
-
 template <typename T>
 void AppendUnique(std::vector<T>& out, const T& v) {
   if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
 }
 
-absl::StatusOr<std::vector<int64_t>> ParseInts(absl::string_view flag,
-                                               const std::vector<std::string>& values,
-                                               int64_t lo, int64_t hi) {
-  std::vector<int64_t> out;
-  for (const std::string& v : values) {
-    int64_t x = 0;
-    if (!absl::SimpleAtoi(v, &x)) return FlagError(flag, v, "not an integer");
-    if (x < lo || x > hi) {
-      return FlagError(flag, v, absl::StrCat("out of range ", lo, "..", hi));
-    }
-    AppendUnique(out, x);
-  }
-  return out;
-}
-
-template <typename T, typename Parser>
-absl::StatusOr<std::vector<T>> ParseEach(const std::vector<std::string>& values, Parser parse) {
-  std::vector<T> out;
-  for (const std::string& v : values) {
-    absl::StatusOr<T> x = parse(v);
-    if (!x.ok()) return x.status();
-    AppendUnique(out, *x);
-  }
-  return out;
-}
-
-// Axis values shared by both families, parsed and checked; empty vectors mean "not given".
-struct ParsedAxes {
-  std::vector<int64_t> graph;  // 0, 1
-  std::vector<int64_t> batch;
-  std::vector<ModelKind> model;
-  std::vector<Precision> precision;
-  std::vector<DeviceKind> device;
-};
-
-absl::StatusOr<ParsedAxes> ParseSharedAxes(const AxisFlags& f, bool cuda_available) {
-  ParsedAxes a;
-  auto batch = ParseInts("batch", f.batch, 1, kMaxBatch);
-  if (!batch.ok()) return batch.status();
-  a.batch = *batch;
-  auto model = ParseEach<ModelKind>(f.model, ParseModel);
-  if (!model.ok()) return model.status();
-  a.model = *model;
-  auto precision = ParseEach<Precision>(f.precision, ParsePrecision);
-  if (!precision.ok()) return precision.status();
-  a.precision = *precision;
-  auto device = ParseEach<DeviceKind>(f.device, ParseDevice);
-  if (!device.ok()) return device.status();
-  a.device = *device;
-  for (DeviceKind d : a.device) {
-    if (d == DeviceKind::kCuda && !cuda_available) {
-      return FlagError("device", "cuda", "no CUDA GPU is available on this machine");
-    }
-  }
-  if (a.device.empty()) a.device = {cuda_available ? DeviceKind::kCuda : DeviceKind::kCpu};
-  auto graph = ParseInts("graph", f.graph, 0, 1);
-  if (!graph.ok()) return graph.status();
-  a.graph = graph->empty() ? std::vector<int64_t>{0} : *graph;
-  if (std::find(a.graph.begin(), a.graph.end(), 1) != a.graph.end() &&
-      std::find(a.device.begin(), a.device.end(), DeviceKind::kCuda) == a.device.end()) {
-    return FlagError("graph", "1", "CUDA graphs exist only with --device=cuda");
-  }
-  if (a.batch.empty()) a.batch = {256};
-  if (a.model.empty()) a.model = {ModelKind::kMedium};
-  if (a.precision.empty()) a.precision = {Precision::kFp32};
-  return a;
-}
-
 }  // namespace
-
-std::string BenchmarkName(const EpochConfig& c) {
-  return absl::StrCat("BM_TrainEpoch/batch:", c.batch, "/model:", ModelName(c.model),
-                      "/workers:", c.workers, "/precision:", PrecisionName(c.precision),
-                      "/pin:", c.pin ? 1 : 0, "/device:", DeviceName(c.device),
-                      "/graph:", c.graph ? 1 : 0);
-}
-
-std::string DataParallelBenchmarkName(const EpochConfig& c, int ranks) {
-  return absl::StrCat(BenchmarkName(c), "/ranks:", ranks);
-}
-
-std::string BenchmarkName(const StepConfig& c) {
-  return absl::StrCat("BM_TrainStep/batch:", c.batch, "/model:", ModelName(c.model),
-                      "/precision:", PrecisionName(c.precision), "/device:", DeviceName(c.device),
-                      "/graph:", c.graph ? 1 : 0);
-}
-
-std::string BenchmarkName(const LoaderConfig& c) {
-  return absl::StrCat("BM_DataLoader/batch:", c.batch, "/workers:", c.workers, "/pin:", c.pin ? 1 : 0);
-}
-
-std::string BenchmarkName(const TransferConfig& c) {
-  return absl::StrCat(c.to_device ? "BM_HostToDevice" : "BM_DeviceToHost", "/bytes:", c.bytes,
-                      "/pinned:", c.pinned ? 1 : 0);
-}
 
 std::vector<LoaderConfig> LoaderConfigs(const std::vector<EpochConfig>& epoch_configs) {
   std::vector<LoaderConfig> out;
@@ -232,19 +134,11 @@ void AddPoints(const std::vector<AxisSweep>& sweeps, size_t depth, AxisValues& p
 AxisFlags AsAxisFlags(const AxisValues& point) {
   AxisFlags f;
   for (const auto& [axis, value] : point) {
-    std::vector<std::string>* slot = axis == "batch"       ? &f.batch
-                                     : axis == "model"     ? &f.model
-                                     : axis == "workers"   ? &f.workers
-                                     : axis == "precision" ? &f.precision
-                                     : axis == "pin"       ? &f.pin
-                                     : axis == "device"    ? &f.device
-                                     : axis == "graph"     ? &f.graph
-                                                           : nullptr;
-    if (slot == nullptr) {
+    if (FindAxis(axis) == nullptr) {
       std::fprintf(stderr, "trainbench: lab suite: unknown axis %s\n", axis.c_str());
       std::abort();  // a mistake in the table above; lab_suite_test parses every part
     }
-    slot->push_back(value);
+    f[axis].push_back(value);
   }
   return f;
 }
@@ -335,19 +229,13 @@ std::vector<TransferConfig> DefaultTransfers(bool cuda_available) {
     for (const std::string& family : part.families) {
       if (family != "BM_HostToDevice" && family != "BM_DeviceToHost") continue;
       for (const AxisValues& point : PartPoints(part)) {
-        TransferConfig c;
-        c.to_device = family == "BM_HostToDevice";
-        for (const auto& [axis, value] : point) {
-          int64_t x = 0;
-          if (!absl::SimpleAtoi(value, &x) || (axis != "bytes" && axis != "pinned")) {
-            std::fprintf(stderr, "trainbench: lab suite: bad transfer axis %s:%s\n", axis.c_str(),
-                         value.c_str());
-            std::abort();  // a mistake in the table above; lab_suite_test parses every part
-          }
-          if (axis == "bytes") c.bytes = x;
-          if (axis == "pinned") c.pinned = x != 0;
+        absl::StatusOr<TransferConfig> c = ConfigAt<TransferConfig>(point);
+        if (!c.ok()) {
+          std::fprintf(stderr, "trainbench: lab suite: %s\n", std::string(c.status().message()).c_str());
+          std::abort();  // a mistake in the table above; lab_suite_test parses every part
         }
-        AppendUnique(out, c);
+        c->to_device = family == "BM_HostToDevice";
+        AppendUnique(out, *c);
       }
     }
   }
@@ -355,61 +243,13 @@ std::vector<TransferConfig> DefaultTransfers(bool cuda_available) {
 }
 
 absl::StatusOr<std::vector<EpochConfig>> EpochConfigs(const AxisFlags& f, bool cuda_available) {
-  if (!f.any()) return DefaultEpochSweep(cuda_available);
-  absl::StatusOr<ParsedAxes> axes = ParseSharedAxes(f, cuda_available);
-  if (!axes.ok()) return axes.status();
-  auto workers = ParseInts("workers", f.workers, 0, kMaxWorkers);
-  if (!workers.ok()) return workers.status();
-  auto pins = ParseInts("pin", f.pin, 0, 1);
-  if (!pins.ok()) return pins.status();
-  std::vector<int64_t> worker_values = *workers;
-  if (worker_values.empty()) worker_values = {cuda_available ? 4 : 2};
-  std::vector<EpochConfig> out;
-  for (int64_t batch : axes->batch) {
-    for (ModelKind model : axes->model) {
-      for (int64_t w : worker_values) {
-        for (Precision precision : axes->precision) {
-          for (DeviceKind device : axes->device) {
-            // Not given: pinned on cuda (the lab's setting), pageable on cpu.
-            std::vector<int64_t> pin_values = *pins;
-            if (pin_values.empty()) pin_values = {device == DeviceKind::kCuda ? 1 : 0};
-            for (int64_t pin : pin_values) {
-              if (pin == 1 && device == DeviceKind::kCpu) continue;  // no pinned memory on cpu
-              for (int64_t graph : axes->graph) {
-                if (graph == 1 && device == DeviceKind::kCpu) continue;  // no graphs on cpu
-                AppendUnique(out, EpochConfig{batch, model, static_cast<int>(w), precision,
-                                              pin == 1, device, graph == 1});
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  if (out.empty()) {
-    return absl::InvalidArgumentError("--pin=1: pinned memory exists only with --device=cuda");
-  }
-  return out;
+  if (f.empty()) return DefaultEpochSweep(cuda_available);
+  return ConfigsFor<EpochConfig>(f, cuda_available);
 }
 
 absl::StatusOr<std::vector<StepConfig>> StepConfigs(const AxisFlags& f, bool cuda_available) {
-  if (!f.any()) return DefaultStepSweep(cuda_available);
-  absl::StatusOr<ParsedAxes> axes = ParseSharedAxes(f, cuda_available);
-  if (!axes.ok()) return axes.status();
-  std::vector<StepConfig> out;
-  for (int64_t batch : axes->batch) {
-    for (ModelKind model : axes->model) {
-      for (Precision precision : axes->precision) {
-        for (DeviceKind device : axes->device) {
-          for (int64_t graph : axes->graph) {
-            if (graph == 1 && device == DeviceKind::kCpu) continue;  // no graphs on cpu
-            AppendUnique(out, StepConfig{batch, model, precision, device, graph == 1});
-          }
-        }
-      }
-    }
-  }
-  return out;
+  if (f.empty()) return DefaultStepSweep(cuda_available);
+  return ConfigsFor<StepConfig>(f, cuda_available);
 }
 
 RegistrationOrder OrderForRegistration(const std::vector<EpochConfig>& epochs,
@@ -418,26 +258,6 @@ RegistrationOrder OrderForRegistration(const std::vector<EpochConfig>& epochs,
   for (const EpochConfig& e : epochs) (e.graph ? r.graph_epochs : r.epochs).push_back(e);
   for (const StepConfig& s : steps) (s.graph ? r.graph_steps : r.steps).push_back(s);
   return r;
-}
-
-std::vector<std::string> SplitAxisValues(const std::vector<std::string>& raw) {
-  std::vector<std::string> out;
-  for (const std::string& r : raw) {
-    for (absl::string_view piece : absl::StrSplit(r, ',', absl::SkipWhitespace())) {
-      out.emplace_back(absl::StripAsciiWhitespace(piece));
-    }
-  }
-  return out;
-}
-
-absl::Status CheckAxisValue(absl::string_view flag, absl::string_view value) {
-  if (absl::StripAsciiWhitespace(value).empty()) {
-    return FlagError(flag, value, "empty value (leave the flag out for the lab sweep)");
-  }
-  for (absl::string_view piece : absl::StrSplit(value, ',')) {
-    if (absl::StripAsciiWhitespace(piece).empty()) return FlagError(flag, value, "empty value in the list");
-  }
-  return absl::OkStatus();
 }
 
 absl::Status CheckCpuThreads(int64_t value, int cores) {

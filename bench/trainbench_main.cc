@@ -44,6 +44,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
+#include "bench/axis_table.h"
 #include "bench/lab_suite.h"
 #include "bench/counters.h"
 #include "bench/data_parallel.h"
@@ -79,14 +80,6 @@ ABSL_FLAG(int32_t, warmup_steps, 20,
 ABSL_FLAG(double, warmup_seconds, -1,
           "Warm-up lasts at least this many seconds too (-1: 0.5 on cuda, 0 on cpu).");
 ABSL_FLAG(int32_t, epochs, 2, "Timed epochs per BM_TrainEpoch benchmark.");
-ABSL_FLAG(std::vector<std::string>, batch, {}, "Batch sizes, e.g. 16,64 (axis; see above).");
-ABSL_FLAG(std::vector<std::string>, model, {}, "Models: Small, Medium, Large (axis).");
-ABSL_FLAG(std::vector<std::string>, workers, {}, "Loader threads, e.g. 0,4 (axis).");
-ABSL_FLAG(std::vector<std::string>, precision, {}, "Precisions: fp32, tf32, fp16, bf16 (axis).");
-ABSL_FLAG(std::vector<std::string>, pin, {}, "Pinned host memory for batches: 0, 1 (axis).");
-ABSL_FLAG(std::vector<std::string>, device, {}, "Devices: cpu, cuda (axis).");
-ABSL_FLAG(std::vector<std::string>, graph, {},
-          "CUDA graph replay of each step: 0, 1 (axis; 1 only with cuda; not in the default suite).");
 ABSL_FLAG(bool, channels_last, false,
           "Weights and activations in NHWC (channels_last) memory format.");
 ABSL_FLAG(bool, cudnn_benchmark, false,
@@ -114,7 +107,6 @@ namespace {
 constexpr int64_t kCpuDefaultSamples = 2048;
 constexpr int kBadInput = 2;
 
-const char* const kAxisFlags[] = {"batch", "model", "workers", "precision", "pin", "device", "graph"};
 // Google Benchmark's flags whose bad values it reports itself, with one line on stderr, before
 // leaving the argument unparsed ("The value of flag --benchmark_repetitions is expected to be a
 // 32-bit integer, but actually has value "abc"."): the exit status is then all that is missing.
@@ -156,13 +148,13 @@ bool OneOf(absl::string_view name, absl::Span<const char* const> names) {
 void PrintHelp() {
   benchmark::PrintDefaultHelp();
   std::fprintf(stdout,
-               "\ntrainbench flags:\n"
-               "  Axis flags (--batch, --model, --workers, --precision, --pin, --device, --graph):\n"
-               "  with none given, the lab sweep runs (the default suite, see --benchmark_list_tests).\n"
-               "  With any given, the cartesian product of the given values runs, the other axes at\n"
-               "  batch 256, model Medium, 4 workers with a GPU or 2 without, precision fp32, pin 1 on\n"
-               "  cuda and 0 on cpu, device cuda with a GPU or cpu without, graph 0. An empty value\n"
-               "  (--batch=) is an error.\n");
+               "\ntrainbench axis flags: with none given, the lab sweep runs (the default suite, see\n"
+               "  --benchmark_list_tests). With any given, the cartesian product of the given values runs,\n"
+               "  each other axis at its value when not given. An empty value (--batch=) is an error.\n");
+  for (const AxisSpec& axis : Axes()) {
+    std::fprintf(stdout, "  --%s=...\n      %s\n", std::string(axis.name).c_str(), std::string(axis.help).c_str());
+  }
+  std::fprintf(stdout, "\ntrainbench flags:\n");
   for (const auto& [name, flag] : OwnFlags()) {
     std::fprintf(stdout, "  --%s=%s%s\n      %s\n", name.c_str(), flag->DefaultValue().c_str(),
                  flag->IsOfType<bool>() ? absl::StrCat(" (--no", name, " to turn off)").c_str() : "",
@@ -170,8 +162,11 @@ void PrintHelp() {
   }
 }
 
+// The axis flags as given (bench/axis_table.h), filled by ParseOwnFlags.
+AxisFlags given_axes;
+
 // Parses what benchmark::Initialize left: only trainbench's own flags, as --name=value (or
-// --name / --noname for booleans). absl::ParseCommandLine would exit with status 1 and
+// --name / --noname for booleans), and the axis flags of bench/axis_table.h. absl::ParseCommandLine would exit with status 1 and
 // several lines on a bad value; users and scripts get one line and status 2 instead.
 void ParseOwnFlags(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
@@ -181,6 +176,13 @@ void ParseOwnFlags(int argc, char** argv) {
     const size_t eq = arg.find('=');
     absl::string_view name = arg.substr(0, eq);
     std::string value = eq == absl::string_view::npos ? "" : std::string(arg.substr(eq + 1));
+    if (FindAxis(name) != nullptr) {
+      if (eq == absl::string_view::npos) Fail(absl::StrCat("--", name, ": needs a value (--", name, "=...)"));
+      if (absl::Status s = CheckAxisValue(name, value); !s.ok()) Fail(std::string(s.message()));
+      std::vector<std::string>& values = given_axes[std::string(name)];
+      for (std::string& v : SplitAxisValues({value})) values.push_back(std::move(v));
+      continue;
+    }
     absl::CommandLineFlag* flag = OwnFlag(name);
     bool known = flag != nullptr;
     if (!known && absl::StartsWith(name, "no") && eq == absl::string_view::npos) {
@@ -200,9 +202,6 @@ void ParseOwnFlags(int argc, char** argv) {
       Fail(absl::StrCat("--", arg, ": not a Google Benchmark flag, or a value it does not accept (see --help)"));
     }
     if (!known) Fail(absl::StrCat("--", name, ": unknown flag (see --help)"));
-    if (OneOf(name, kAxisFlags) && eq != absl::string_view::npos) {
-      if (absl::Status s = CheckAxisValue(name, value); !s.ok()) Fail(std::string(s.message()));
-    }
     if (eq == absl::string_view::npos && value.empty()) {
       if (!flag->IsOfType<bool>()) Fail(absl::StrCat("--", name, ": needs a value (--", name, "=...)"));
       value = "true";
@@ -210,18 +209,6 @@ void ParseOwnFlags(int argc, char** argv) {
     std::string error;
     if (!flag->ParseFrom(value, &error)) Fail(absl::StrCat("--", name, "=", value, ": ", error));
   }
-}
-
-AxisFlags ReadAxisFlags() {
-  AxisFlags f;
-  f.batch = SplitAxisValues(absl::GetFlag(FLAGS_batch));
-  f.model = SplitAxisValues(absl::GetFlag(FLAGS_model));
-  f.workers = SplitAxisValues(absl::GetFlag(FLAGS_workers));
-  f.precision = SplitAxisValues(absl::GetFlag(FLAGS_precision));
-  f.pin = SplitAxisValues(absl::GetFlag(FLAGS_pin));
-  f.device = SplitAxisValues(absl::GetFlag(FLAGS_device));
-  f.graph = SplitAxisValues(absl::GetFlag(FLAGS_graph));
-  return f;
 }
 
 RunOptions ReadRunOptions() {
@@ -412,8 +399,9 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
 
   const bool cuda_available = gpus.available();
   const bool nccl_built_in = gpus.nccl;
-  const AxisFlags axes = ReadAxisFlags();
-  const bool cuda_asked = std::any_of(axes.device.begin(), axes.device.end(),
+  const AxisFlags& axes = given_axes;
+  const std::vector<std::string>& devices_given = axes.count("device") ? axes.at("device") : std::vector<std::string>{};
+  const bool cuda_asked = std::any_of(devices_given.begin(), devices_given.end(),
                                       [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); });
   // Why this rank cannot train on CUDA with the world: said at the rendezvous, where every
   // rank learns it and stops, not here, where the other ranks would wait for this one (and,
@@ -479,8 +467,10 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
   // The lab suite as declared (bench/lab_suite.cc), for the report and plots to read back:
   // each part's centre and sweeps, whatever the axis flags picked for this run.
   benchmark::AddCustomContext("lab_parts", LabPartsJson(LabSuite(cuda_available)));
-  // Every counter's unit and direction (bench/counters.cc), for the tools to judge by.
+  // Every counter's unit and direction (bench/counters.cc), and every axis of the names
+  // (bench/axis_table.cc), for the tools to read.
   benchmark::AddCustomContext("counters", CountersJson());
+  benchmark::AddCustomContext("axes", AxesJson(FamiliesByAxis()));
   // What runs: the lab suite's points (bench/lab_suite.cc, LabSuite), or the axis flags';
   // every graph:1 row after every other benchmark (OrderForRegistration).
   const RegistrationOrder order = OrderForRegistration(*epoch_configs, *step_configs);
@@ -516,7 +506,7 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
     RegisterTrainStep(order.steps, env);
     RegisterDataLoader(LoaderConfigs(*epoch_configs), env);
     // Transfers have none of the axes; --device without cuda leaves them out.
-    if (axes.device.empty() || cuda_asked) {
+    if (devices_given.empty() || cuda_asked) {
       RegisterTransfers(DefaultTransfers(cuda_available), env);
     }
     RegisterTrainStep(order.graph_steps, env);

@@ -15,8 +15,8 @@ namespace {
 
 AxisFlags Flags(std::vector<std::string> graph, std::vector<std::string> device) {
   AxisFlags f;
-  f.graph = std::move(graph);
-  f.device = std::move(device);
+  f["graph"] = std::move(graph);
+  f["device"] = std::move(device);
   return f;
 }
 
@@ -65,7 +65,7 @@ TEST(GraphAxisTest, DefaultSuitesHaveNoGraphRows) {
 
 TEST(GraphAxisTest, GraphRowsRegisterAfterEveryEagerRow) {
   AxisFlags f = Flags({"1", "0"}, {"cuda"});
-  f.model = {"Small", "Medium"};
+  f["model"] = {"Small", "Medium"};
   const RegistrationOrder r = OrderForRegistration(*EpochConfigs(f, true), *StepConfigs(f, true));
   ASSERT_EQ(r.epochs.size(), 2u);
   ASSERT_EQ(r.graph_epochs.size(), 2u);

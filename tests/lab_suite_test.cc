@@ -220,9 +220,9 @@ TEST(LoaderConfigsTest, OnePerLoaderSettingTheEpochsUseInFirstUseOrder) {
   for (const LoaderConfig& c : LoaderConfigs(DefaultEpochSweep(false))) EXPECT_FALSE(c.pin);
 
   AxisFlags f;
-  f.model = {"Small", "Large"};
-  f.workers = {"0", "2"};
-  f.pin = {"0", "1"};
+  f["model"] = {"Small", "Large"};
+  f["workers"] = {"0", "2"};
+  f["pin"] = {"0", "1"};
   absl::StatusOr<std::vector<EpochConfig>> e = EpochConfigs(f, /*cuda_available=*/true);
   ASSERT_TRUE(e.ok()) << e.status();
   ASSERT_EQ(e->size(), 8u);  // 2 models x 2 workers x 2 pins
@@ -273,8 +273,8 @@ TEST(SweepTest, CpuDefaultIsCpuOnlyAndPageable) {
 
 TEST(AxisFlagsTest, ProductOfGivenValuesWithLabDefaults) {
   AxisFlags f;
-  f.batch = {"16", "64"};
-  f.model = {"small", "Large"};
+  f["batch"] = {"16", "64"};
+  f["model"] = {"small", "Large"};
   absl::StatusOr<std::vector<EpochConfig>> c = EpochConfigs(f, /*cuda_available=*/false);
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->size(), 4u);
@@ -288,9 +288,9 @@ TEST(AxisFlagsTest, ProductOfGivenValuesWithLabDefaults) {
 
 TEST(AxisFlagsTest, DuplicatesCollapseAndCpuDropsPinnedCombinations) {
   AxisFlags f;
-  f.batch = {"64", "64"};
-  f.pin = {"0", "1"};
-  f.device = {"cpu", "cuda"};
+  f["batch"] = {"64", "64"};
+  f["pin"] = {"0", "1"};
+  f["device"] = {"cpu", "cuda"};
   absl::StatusOr<std::vector<EpochConfig>> c = EpochConfigs(f, true);
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->size(), 3u);  // cpu pin0, cuda pin0, cuda pin1
@@ -301,31 +301,31 @@ TEST(AxisFlagsTest, BadValuesNameTheFlagAndValue) {
   const std::map<std::string, std::pair<AxisFlags, std::string>> cases = [] {
     std::map<std::string, std::pair<AxisFlags, std::string>> m;
     AxisFlags f;
-    f.batch = {"abc"};
+    f["batch"] = {"abc"};
     m["batch"] = {f, "--batch=abc: not an integer"};
     f = {};
-    f.batch = {"0"};
+    f["batch"] = {"0"};
     m["batch0"] = {f, "--batch=0: out of range"};
     f = {};
-    f.model = {"Huge"};
+    f["model"] = {"Huge"};
     m["model"] = {f, "--model=Huge: unknown model"};
     f = {};
-    f.workers = {"-1"};
+    f["workers"] = {"-1"};
     m["workers"] = {f, "--workers=-1: out of range"};
     f = {};
-    f.precision = {"fp8"};
+    f["precision"] = {"fp8"};
     m["precision"] = {f, "--precision=fp8: unknown precision"};
     f = {};
-    f.pin = {"2"};
+    f["pin"] = {"2"};
     m["pin"] = {f, "--pin=2: out of range"};
     f = {};
-    f.device = {"tpu"};
+    f["device"] = {"tpu"};
     m["device"] = {f, "--device=tpu: unknown device"};
     f = {};
-    f.device = {"cuda"};
+    f["device"] = {"cuda"};
     m["nogpu"] = {f, "--device=cuda: no CUDA GPU is available"};
     f = {};
-    f.pin = {"1"};
+    f["pin"] = {"1"};
     m["pincpu"] = {f, "--pin=1: pinned memory exists only with --device=cuda"};
     return m;
   }();
@@ -341,9 +341,9 @@ TEST(AxisFlagsTest, BadValuesNameTheFlagAndValue) {
 
 TEST(AxisFlagsTest, StepConfigsUseSharedAxes) {
   AxisFlags f;
-  f.model = {"Small"};
-  f.batch = {"16", "256"};
-  f.workers = {"4"};  // not an axis of BM_TrainStep: ignored there
+  f["model"] = {"Small"};
+  f["batch"] = {"16", "256"};
+  f["workers"] = {"4"};  // not an axis of BM_TrainStep: ignored there
   absl::StatusOr<std::vector<StepConfig>> c = StepConfigs(f, false);
   ASSERT_TRUE(c.ok());
   ASSERT_EQ(c->size(), 2u);

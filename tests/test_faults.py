@@ -370,7 +370,9 @@ def test_help_says_what_an_empty_axis_flag_means():
     proc = run(["--help"], check_rc=0)
     text = " ".join(proc.stdout.split())
     assert "with none given, the lab sweep runs" in text
-    assert "the other axes at batch 256, model Medium" in text
+    assert "each other axis at its value when not given" in text
+    assert "--batch=... Batch sizes, e.g. 16,64 (not given: 256)." in text
+    assert "(not given: 4 with a GPU, 2 without)" in text
     assert "An empty value (--batch=) is an error." in text
     assert "--memory_guard=true" in proc.stdout
     assert "--no_memory_guard runs it anyway" in text
