@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "common/axes.h"
 #include "common/json.h"
+#include "models/model_table.h"
 
 namespace trainbench {
 namespace {

@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "bench/axis_table.h"
 #include "common/axes.h"
+#include "models/model_table.h"
 
 namespace trainbench {
 

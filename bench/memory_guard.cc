@@ -20,24 +20,6 @@ constexpr double kUsableShare = 0.9;
 
 }  // namespace
 
-ModelFootprint Footprint(ModelKind model) {
-  // Module outputs per sample, in order, from models/models.cc (channels x side x side).
-  switch (model) {
-    case ModelKind::kSmall:
-      // conv 8x28x28, relu, pool 8x14x14, conv 16x14x14, relu, pool 16x7x7, fc 32, relu, fc 10
-      return {26698, 6272 + 6272 + 1568 + 3136 + 3136 + 784 + 32 + 32 + 10, 6272, 1568 + 784};
-    case ModelKind::kMedium:
-      // conv 32x28x28, relu, pool 32x14x14, conv 64x14x14, relu, pool 64x7x7, fc 128, relu, fc 10
-      return {421642, 25088 + 25088 + 6272 + 12544 + 12544 + 3136 + 128 + 128 + 10, 25088, 6272 + 3136};
-    case ModelKind::kLarge:
-      // conv+bn+relu 64x28x28 (x3), conv+bn+relu 128x28x28 (x3), pool 128x14x14,
-      // conv+bn+relu 256x14x14 (x3), pool 256x7x7, fc 512, relu, fc 10
-      return {6798730, 3 * 50176 + 3 * 100352 + 25088 + 3 * 50176 + 12544 + 512 + 512 + 10, 100352,
-              25088 + 12544};
-  }
-  return {};
-}
-
 int64_t BatchBytes(int64_t samples) { return samples * (kImageElements * kFloatBytes + kIndexBytes); }
 
 int64_t TrainingBytes(ModelKind model, int64_t batch) {

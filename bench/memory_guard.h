@@ -26,15 +26,6 @@ namespace trainbench {
 // against 8.1k with 8 (its input stayed in cache); Medium was within run-to-run noise.
 inline constexpr int64_t kMaxResidentBatches = 8;
 
-// What one sample costs a model, from the layer shapes in models/models.cc (elements, not
-// bytes).
-struct ModelFootprint {
-  int64_t parameters = 0;            // weights and biases
-  int64_t activation_elements = 0;   // every module's output for one sample, summed (Flatten is a view)
-  int64_t largest_activation_elements = 0;  // the largest single module output for one sample
-  int64_t pool_index_elements = 0;   // max-pool outputs, whose argmax indices (int64) autograd keeps
-};
-[[nodiscard]] ModelFootprint Footprint(ModelKind model);
 
 // Estimated bytes a benchmark needs beyond what the process holds before it starts. For a CUDA
 // benchmark device_bytes is GPU memory and host_bytes host memory; on CPU both are host memory.

@@ -55,6 +55,7 @@
 #include "bench/results_file.h"
 #include "bench/trainbench_main.h"
 #include "bench/world.h"
+#include "models/model_table.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
 #include "git_commit.h"  // generated at build time
@@ -471,6 +472,8 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
   // (bench/axis_table.cc), for the tools to read.
   benchmark::AddCustomContext("counters", CountersJson());
   benchmark::AddCustomContext("axes", AxesJson(FamiliesByAxis()));
+  // Each model's layers (models/model_table.cc), for the tools to check other implementations by.
+  benchmark::AddCustomContext("models", ModelsJson());
   // What runs: the lab suite's points (bench/lab_suite.cc, LabSuite), or the axis flags';
   // every graph:1 row after every other benchmark (OrderForRegistration).
   const RegistrationOrder order = OrderForRegistration(*epoch_configs, *step_configs);

@@ -9,15 +9,6 @@ absl::Status FlagError(absl::string_view flag, absl::string_view value, absl::st
   return absl::InvalidArgumentError(absl::StrCat("--", flag, "=", value, ": ", why));
 }
 
-absl::string_view ModelName(ModelKind m) {
-  switch (m) {
-    case ModelKind::kSmall: return "Small";
-    case ModelKind::kMedium: return "Medium";
-    case ModelKind::kLarge: return "Large";
-  }
-  return "?";
-}
-
 absl::string_view PrecisionName(Precision p) {
   switch (p) {
     case Precision::kFp32: return "fp32";
@@ -29,13 +20,6 @@ absl::string_view PrecisionName(Precision p) {
 }
 
 absl::string_view DeviceName(DeviceKind d) { return d == DeviceKind::kCuda ? "cuda" : "cpu"; }
-
-absl::StatusOr<ModelKind> ParseModel(absl::string_view s) {
-  for (ModelKind m : kAllModels) {
-    if (absl::EqualsIgnoreCase(s, ModelName(m))) return m;
-  }
-  return FlagError("model", s, "unknown model (expected Small, Medium or Large)");
-}
 
 absl::StatusOr<Precision> ParsePrecision(absl::string_view s) {
   for (Precision p : kAllPrecisions) {

@@ -1,6 +1,4 @@
-// The lab's three Fashion-MNIST classifiers, exactly as specified so that results compare
-// with other implementations: input 1x28x28, 10 classes, 3x3 convolutions with padding 1,
-// 2x2 max pooling. Parameter counts: Small 26,698; Medium 421,642; Large 6,798,730.
+// The lab's models as LibTorch networks, built from their layer tables (models/model_table.h).
 #pragma once
 
 #include <cstdint>
@@ -8,7 +6,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
 
-#include "common/axes.h"
+#include "models/model_table.h"
 
 namespace trainbench {
 
@@ -16,9 +14,5 @@ namespace trainbench {
 torch::nn::Sequential MakeModel(ModelKind kind);
 
 [[nodiscard]] int64_t CountParameters(const torch::nn::Module& model);
-
-// FLOPs of one forward pass of one sample, counted from the convolution and linear layer
-// shapes at 2 FLOPs per multiply-add. Pooling, ReLU and BatchNorm are left out: under 1% here.
-[[nodiscard]] double ForwardFlopsPerSample(ModelKind kind);
 
 }  // namespace trainbench

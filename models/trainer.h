@@ -15,6 +15,7 @@
 #include <torch/optim/adam.h>
 
 #include "common/axes.h"
+#include "models/model_table.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
 #include "models/fused_adam.h"

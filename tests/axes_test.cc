@@ -1,5 +1,6 @@
 // common/axes.cc: the axis names and their parsers, and which precision runs on which device.
 #include "common/axes.h"
+#include "models/model_table.h"
 
 #include "absl/strings/ascii.h"
 
@@ -9,7 +10,7 @@ namespace trainbench {
 namespace {
 
 TEST(AxesTest, EveryNameParsesBackCaseInsensitively) {
-  for (ModelKind m : kAllModels) {
+  for (ModelKind m : AllModels()) {
     EXPECT_EQ(*ParseModel(ModelName(m)), m);
     EXPECT_EQ(*ParseModel(absl::AsciiStrToUpper(ModelName(m))), m);
   }

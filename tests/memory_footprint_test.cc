@@ -11,7 +11,7 @@ namespace trainbench {
 namespace {
 
 TEST(MemoryFootprintTest, MatchesTheModelsLayerByLayer) {
-  for (ModelKind kind : {ModelKind::kSmall, ModelKind::kMedium, ModelKind::kLarge}) {
+  for (ModelKind kind : AllModels()) {
     torch::nn::Sequential model = MakeModel(kind);
     const ModelFootprint f = Footprint(kind);
     EXPECT_EQ(f.parameters, CountParameters(*model)) << ModelName(kind);
