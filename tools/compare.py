@@ -22,6 +22,8 @@ from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cli  # noqa: E402
+import declarations  # noqa: E402
 import gbench  # noqa: E402
 
 PROG = "compare"
@@ -130,7 +132,7 @@ def settings_note(old_name: str, new_name: str) -> str:
 def across_values(old: gbench.Benchmark, new: gbench.Benchmark,
                   across: Optional[str]) -> Optional[dict]:
     """{"axis", "base", "new"}: the values of the ``--across`` axis on each side of a pair
-    (a name without it has the value its absence means, ``gbench.ADDED_AXES``), or None
+    (a name without it has the value its absence means, ``Benchmark.axis``), or None
     without ``--across``."""
     if across is None:
         return None
@@ -181,7 +183,7 @@ def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark,
         base_value, new_value = old.counter(name), new.counter(name)
         counters.append({
             "name": name,
-            "direction": gbench.counter_direction(name),
+            "direction": declarations.counter_direction(name),
             "base": base_value,
             "new": new_value,
             "ratio": calculate_ratio(base_value, new_value),
@@ -214,23 +216,26 @@ def geomean_row(rows: list) -> dict:
         "benchmarks": len(rows),
         "time_ratio": gbench.geomean(r["time_ratio"] for r in rows),
         "counters": {name: {"ratio": gbench.geomean(ratios),
-                            "direction": gbench.counter_direction(name)}
+                            "direction": declarations.counter_direction(name)}
                      for name, ratios in counter_ratios.items()},
     }
 
 
-def match_keys(*name_lists, across: Optional[str] = None) -> list:
+def match_keys(*name_lists, across: Optional[str] = None, added: Optional[list] = None) -> list:
     """For each list of run names, a dict name -> key used to match them.
 
-    The key is ``gbench.match_key(name, across)`` (without the ``across``
-    axis, when given), except where two names of one list share a key. Then the
-    one name that spells out more of its family's added axes than the others
+    The key is ``gbench.match_key(name, across, added_axes)`` (without the ``across``
+    axis, when given; ``added`` holds each list's added axes, default
+    ``declarations.FALLBACK_ADDED_AXES``), except where two names of one list share a
+    key. Then the one name that spells out more of its family's added axes than the others
     (``gbench.filled_axes``) keeps it: a GPU run's ``.../ranks:1`` row, beside
     the plain row whose name lacks ``ranks``; the others of that list are matched
     by their full names. Where no one name stands out, every name with that key
     (in every list) is matched by its full name instead.
     """
-    keyed = [{name: gbench.match_key(name, across) for name in names} for names in name_lists]
+    added = added or [declarations.FALLBACK_ADDED_AXES] * len(name_lists)
+    keyed = [{name: gbench.match_key(name, across, table) for name in names}
+             for names, table in zip(name_lists, added)]
     unresolved = set()  # keys two names of one list share, none of them standing out
     losers = set()      # (list index, name): names that lost a shared key to another
     for index, keys in enumerate(keyed):
@@ -240,8 +245,8 @@ def match_keys(*name_lists, across: Optional[str] = None) -> list:
         for key, names in sharing.items():
             if len(names) < 2:
                 continue
-            fewest = min(gbench.filled_axes(n) for n in names)
-            explicit = [n for n in names if gbench.filled_axes(n) == fewest]
+            fewest = min(gbench.filled_axes(n, added[index]) for n in names)
+            explicit = [n for n in names if gbench.filled_axes(n, added[index]) == fewest]
             keeper = explicit[0] if len(explicit) == 1 else None
             if keeper is None:
                 unresolved.add(key)
@@ -260,9 +265,11 @@ def get_difference_report(baseline: gbench.Run, run: gbench.Run,
     files; names that differ only in the ``across`` axis match when it is
     given); ``name_filter`` is then applied to each side's full run names.
     """
-    old_all = gbench.collect_benchmarks(baseline)
-    new_all = gbench.collect_benchmarks(run)
-    old_keys, new_keys = match_keys(list(old_all), list(new_all), across=across)
+    old_all = declarations.collect_benchmarks(baseline)
+    new_all = declarations.collect_benchmarks(run)
+    old_keys, new_keys = match_keys(list(old_all), list(new_all), across=across,
+                                    added=[declarations.added_axes(r.context)
+                                           for r in (baseline, run)])
     if name_filter is not None:
         old_all = {k: v for k, v in old_all.items() if name_filter.search(k)}
         new_all = {k: v for k, v in new_all.items() if name_filter.search(k)}
@@ -361,7 +368,7 @@ def context_differences(runs: list) -> list:
     A field missing from a run counts as the value None.
     """
     diffs = []
-    for key, label, compared in gbench.CONTEXT_FIELDS:
+    for key, label, compared in declarations.CONTEXT_FIELDS:
         if not compared:
             continue
         values = [run.context.get(key) for run in runs]
@@ -548,14 +555,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def axes_of(runs: list) -> set:
     """The axes (``key:value`` segments of the names, run settings excluded) the runs'
-    benchmarks have, with those a name may lack and still mean (``gbench.ADDED_AXES``)."""
+    benchmarks have, with those a name may lack and still mean (``declarations.added_axes``)."""
     found = set()
     for run in runs:
+        added = declarations.added_axes(run.context)
         for row in run.rows:
             name = gbench.base_name(row)
             parsed = gbench.parse_name(name)
             found.update(key for key in parsed.axes if f"/{key}:" in name)
-            found.update(gbench.ADDED_AXES.get(parsed.family, {}))
+            found.update(added.get(parsed.family, {}))
     return found
 
 
@@ -624,7 +632,7 @@ def main(argv=None) -> int:
         except re.error as err:
             print(f"{PROG}: invalid --filter regex {args.filter!r}: {err}", file=sys.stderr)
             return 2
-    runs = gbench.load_runs_for_cli(PROG, args.files)
+    runs = cli.load_runs_for_cli(PROG, args.files)
     if runs is None:
         return 2
     if args.across is not None:
@@ -655,7 +663,7 @@ def main(argv=None) -> int:
         print("\n\n".join(out))
         sys.stdout.flush()
     except BrokenPipeError:
-        gbench.quiet_broken_pipe()
+        cli.quiet_broken_pipe()
     if args.json_out:
         document = {
             "baseline": runs[0].path,

@@ -23,8 +23,8 @@ Benchmark writes 0 there, which is not a measurement.
 The axes are the ``key:value`` segments of the name (batch, model, workers,
 precision, pin, device, bytes, pinned...; unnamed numeric arguments become
 arg0, arg1...).  A row whose name lacks an axis that other rows have gets a blank cell,
-except where its family's names may leave the axis out (``gbench.ADDED_AXES``): then the
-value that means (a BM_TrainEpoch without ``ranks`` is ranks 1).  Unlike Google Benchmark's own CSV, which fixes its counter
+except where its family's names may leave the axis out (the run's declared axes, else
+``declarations.FALLBACK_ADDED_AXES``): then the value that means (a BM_TrainEpoch without ``ranks`` is ranks 1).  Unlike Google Benchmark's own CSV, which fixes its counter
 columns from the first benchmark, the counter columns are the union over the
 whole file.  Output is UTF-8 via the csv module (minimal quoting), to ``-o
 FILE`` or stdout.  Bad input prints one line on stderr, exit status 2.
@@ -43,6 +43,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cli  # noqa: E402
+import declarations  # noqa: E402
 import gbench  # noqa: E402
 
 PROG = "csv_export"
@@ -82,15 +84,16 @@ def counter_columns(rows: list) -> list:
     """Union of the rows' user counters, in first-seen order."""
     seen: dict = {}
     for row in rows:
-        for key in gbench.counters_of(row):
+        for key in gbench.counters_of(row, declarations.RENAMED_COUNTERS):
             seen.setdefault(key, None)
     return list(seen)
 
 
-def axis_cell(parsed: gbench.ParsedName, axis: str) -> str:
+def axis_cell(parsed: gbench.ParsedName, axis: str, added_axes: dict) -> str:
     """A row's cell in an axis column: the value in its name, else the value a name of its
-    family without that axis means (``gbench.ADDED_AXES``: ranks 1, graph 0), else blank."""
-    return parsed.axes.get(axis, gbench.ADDED_AXES.get(parsed.family, {}).get(axis, ""))
+    family without that axis means (``added_axes``, from ``declarations.added_axes``:
+    ranks 1, graph 0), else blank."""
+    return parsed.axes.get(axis, added_axes.get(parsed.family, {}).get(axis, ""))
 
 
 def column_names(axes: list, counters: list) -> list:
@@ -128,12 +131,13 @@ def build_table(run: gbench.Run, aggregates: bool = False) -> tuple:
     rows = select_rows(run.rows, aggregates)
     axes, counters = axis_columns(rows), counter_columns(rows)
     header = column_names(axes, counters)
+    added = declarations.added_axes(run.context)
     table = []
     for row in rows:
         parsed = gbench.parse_name(gbench.base_name(row))
-        row_counters = gbench.counters_of(row)
+        row_counters = gbench.counters_of(row, declarations.RENAMED_COUNTERS)
         cells = [row["name"], parsed.family]
-        cells += [axis_cell(parsed, a) for a in axes]
+        cells += [axis_cell(parsed, a, added) for a in axes]
         iterations, real_time, cpu_time, real_s, cpu_s = time_cells(row)
         cells += [row.get("run_type", "aggregate" if gbench.is_aggregate(row) else "iteration"),
                   row.get("aggregate_name", ""), row.get("repetition_index", ""),
@@ -161,7 +165,7 @@ def export(run: gbench.Run, out_path: str, aggregates: bool = False) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line interface."""
-    parser = gbench.one_run_parser(
+    parser = cli.one_run_parser(
         "csv_export.py", "Google Benchmark JSON -> CSV with name axes and all counters as columns.",
         "write here instead of stdout")
     parser.add_argument("--aggregates", action="store_true",
@@ -171,11 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
-    args, run = gbench.parse_one_run(PROG, build_parser(), argv)
+    args, run = cli.parse_one_run(PROG, build_parser(), argv)
     if run is None:
         return 2
     header, table = build_table(run, args.aggregates)
-    return gbench.write_output(PROG, args.output,
+    return cli.write_output(PROG, args.output,
                                lambda handle: write_csv(header, table, handle))
 
 

@@ -17,34 +17,31 @@ What it does:
     returns those dropped segments as a dict.
   * ``to_seconds`` / ``format_seconds`` convert between time units;
     ``format_bytes`` writes a byte count in binary units.
-  * ``CONTEXT_FIELDS`` is the run context the tools show, with labels.
-  * ``ADDED_AXES`` are the axes a family's names may lack, with the value a
-    name without one means (``graph:0``, ``ranks:1``); ``match_key`` fills
-    them in and ``Benchmark.axis`` reads them.
-  * ``write_output`` writes a tool's output to a file or stdout, with the
-    tools' one-line error.
-  * ``counter_direction`` says whether a higher or lower counter value is
-    better (trainbench counters, plus the ``*_per_second`` convention).
+  * An ``added_axes`` table ({family: {axis: value}}) names the axes a
+    family's names may lack, with the value a name without one means;
+    ``match_key`` fills them in and ``Benchmark.axis`` reads them.  Which
+    axes those are is the program's business: declarations.py has
+    trainbench's.
+  * ``convention_direction`` is Google Benchmark's own convention for a
+    counter's better direction (``*_per_second`` rates are higher-is-better).
   * ``collect_benchmarks(run)`` groups the rows of a run by run name into
     :class:`Benchmark` objects holding the samples used by the tools: the
     iteration rows when there are any, otherwise the ``mean`` (else
     ``median``) aggregate as one sample; errored benchmarks keep their
     error message and no samples.  Complexity (BigO/RMS) rows are ignored.
 
-What it deliberately doesn't do: it never exits, prints only the one-line
-errors of ``load_runs_for_cli`` and ``write_output``, and does not
-know about trainbench's lab parts (see ``labparts.py``) or about output
-formats (see the individual tools).
+What it deliberately doesn't do: it never exits or prints (the tools'
+command-line plumbing is ``cli.py``), and does not know what trainbench's
+counters, axes and context mean (``declarations.py``), its lab parts
+(``labparts.py``) or output formats (the individual tools).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -74,40 +71,7 @@ _MATCH_DROPPED = re.compile(
 # Bare name segments Google Benchmark appends as flags.
 FLAG_WORDS = frozenset({"manual_time", "real_time", "process_time"})
 
-# Counters of a run with several ranks. BM_TrainEpoch/.../ranks:N: samples_per_second is the
-# global rate over all ranks; scaling_efficiency (a fraction, about 0..1) is it over N times
-# the samples/s of the same ranks training without gradient sync; nosync_samples_per_second is
-# the global samples/s of the same epoch without gradient sync; comm_exposed_pct, the percent
-# of a step that gradient communication added (may be slightly negative from noise);
-# rank_max_s and rank_min_s, the slowest and the fastest rank's mean epoch time in seconds;
-# ddp_buckets, the gradient buckets after DDP's rebuild (a count: neither direction is better).
-# BM_AllReduce/bytes:B/ranks:N: algbw_GB_per_s and busbw_GB_per_s, in GB/s (busbw = algbw x
-# 2(N-1)/N, as nccl-tests defines them).
-HIGHER_IS_BETTER = frozenset({
-    "samples_per_second", "test_acc", "tflops", "GB_per_s", "pcie_peak_pct",
-    "step_span_pct", "gpu_kernel_busy_pct", "nvml_util_pct", "mfu_pct",
-    "scaling_efficiency", "nosync_samples_per_second", "algbw_GB_per_s", "busbw_GB_per_s",
-})
-LOWER_IS_BETTER = frozenset({
-    "time", "real_time", "cpu_time", "peak_alloc_MB", "peak_reserved_MB",
-    "host_peak_rss_MB", "train_loss", "wall_s_per_epoch", "data_wait_pct",
-    "step_ms", "kernel_ms_per_step", "amp_skipped_steps",
-    "comm_exposed_pct", "rank_max_s", "rank_min_s",
-})
-
-# Counters renamed since an earlier trainbench release: old name -> current name. Rows are
-# read under the current name, so an old run and a new one compare counter for counter.
-# gpu_busy_pct timed the span between per-step events, not GPU work (0.1.0).
-RENAMED_COUNTERS = {"gpu_busy_pct": "step_span_pct"}
-
-# Axes a family's names may lack: family -> {axis: the value a name without it means}, in
-# the order the axes come in a name, at its end. graph (0.2.0): names without it ran eagerly,
-# as graph:0 does. ranks: a world of one process (a run without a launcher) writes no ranks
-# axis, as every run before data-parallel training did; it means ranks:1.
-ADDED_AXES = {"BM_TrainEpoch": {"graph": "0", "ranks": "1"},
-              "BM_TrainStep": {"graph": "0"}}
-NEUTRAL = frozenset({"params_M"})
-
+# A counter's better direction, as the tools name it.
 HIGHER, LOWER, NEUTRAL_DIRECTION = "higher", "lower", "neutral"
 
 
@@ -158,6 +122,7 @@ class Benchmark:
     iterations: list = field(default_factory=list)
     source: str = "none"
     error: Optional[str] = None
+    absent: dict = field(default_factory=dict)   # {axis: value a name without it means}
 
     @property
     def time_s(self) -> Optional[float]:
@@ -169,9 +134,9 @@ class Benchmark:
         return mean(self.counters.get(name, []))
 
     def axis(self, name: str) -> Optional[str]:
-        """The value of an axis of the name, else what its absence means (``ADDED_AXES``:
-        ``ranks`` of a BM_TrainEpoch name without it is "1"), else None."""
-        return self.axes.get(name, ADDED_AXES.get(self.family, {}).get(name))
+        """The value of an axis of the name, else what its absence means (``absent``:
+        ``ranks`` of a trainbench BM_TrainEpoch name without it is "1"), else None."""
+        return self.axes.get(name, self.absent.get(name))
 
 
 @dataclass
@@ -183,54 +148,6 @@ class ParsedName:
     settings: dict
     flags: list
 
-
-# The run context the tools show, in order: (key, label, compared). report.py lists every
-# field a run has; compare.py those with compared=True whose values differ between runs (a
-# date or an executable path always differs and says nothing about the numbers).
-CONTEXT_FIELDS = (
-    ("device_name", "Device", True),
-    ("gpu_architecture", "GPU architecture", True),
-    ("compute_capability", "Compute capability", True),
-    ("sm_count", "SMs", True),
-    ("max_sm_clock_MHz", "Max SM clock (MHz)", True),
-    ("peak_tflops_fp32", "Dense peak fp32 (TFLOPS)", True),
-    ("peak_tflops_tf32", "Dense peak tf32 (TFLOPS)", True),
-    ("peak_tflops_fp16", "Dense peak fp16 (TFLOPS)", True),
-    ("peak_tflops_bf16", "Dense peak bf16 (TFLOPS)", True),
-    ("gpu_memory_MB", "GPU memory (MB)", True),
-    ("cuda_driver_version", "CUDA driver", True),
-    ("cuda_runtime_version", "CUDA runtime", True),
-    ("cudnn_version", "cuDNN", True),
-    ("pcie_link", "PCIe link", True),
-    ("libtorch_version", "LibTorch", True),
-    ("adam", "Adam update", True),
-    ("channels_last", "channels_last", True),
-    ("cudnn_benchmark", "cuDNN autotuning", True),
-    ("pcie_link_current", "PCIe link under load", True),
-    ("nvlinks_active", "NVLinks up", True),
-    ("world_size", "World size (ranks)", True),
-    ("nodes", "Nodes", True),
-    ("ranks_per_node", "Ranks per node", True),
-    ("gpus_per_node", "GPUs per node", True),
-    ("launcher", "Launcher", True),
-    ("dist_backend", "Distributed backend", True),
-    ("dist_backend_version", "Distributed backend version", True),
-    ("dist_timeout_s", "Distributed timeout (s)", True),
-    ("host_name", "Host", True),
-    ("cpu_model", "CPU model", True),
-    ("num_cpus", "CPUs", True),
-    ("mhz_per_cpu", "CPU MHz", True),
-    ("cpu_threads", "CPU threads used", True),
-    ("cpu_scaling_enabled", "CPU frequency scaling", True),
-    ("data_dir", "Data directory", True),
-    ("train_samples", "Train samples", True),
-    ("test_samples", "Test samples", True),
-    ("trainbench_version", "trainbench version", True),
-    ("git_commit", "Git commit", True),
-    ("library_build_type", "Benchmark library build", True),
-    ("executable", "Executable", False),
-    ("date", "Date", False),
-)
 
 # device_name values that say "no GPU" rather than naming a device.
 GENERIC_DEVICE_NAMES = frozenset({"", "cpu", "cpu only", "none", "n/a"})
@@ -306,19 +223,11 @@ def format_bytes(size: float, _pos=None) -> str:
     return f"{size:g} B"
 
 
-def counter_direction(name: str) -> str:
-    """Return "higher", "lower" or "neutral" (better direction of a counter).
-
-    Known trainbench counters come from the tables above; any other name
-    ending in ``_per_second`` or ``_per_s`` is higher-is-better; everything
-    else is neutral (shown, never judged).
-    """
-    if name in NEUTRAL:
-        return NEUTRAL_DIRECTION
-    if name in HIGHER_IS_BETTER:
-        return HIGHER
-    if name in LOWER_IS_BETTER:
-        return LOWER
+def convention_direction(name: str) -> str:
+    """Google Benchmark's convention: a counter named ``*_per_second`` or ``*_per_s`` is a rate
+    (``bytes_per_second``, ``items_per_second``), "higher" is better; any other is
+    "neutral" (shown, never judged).  A program's own counters are its business
+    (``declarations.counter_direction`` for trainbench's)."""
     if name.endswith("_per_second") or name.endswith("_per_s"):
         return HIGHER
     return NEUTRAL_DIRECTION
@@ -366,7 +275,8 @@ def parse_name(name: str) -> ParsedName:
     return ParsedName("/".join(family_parts), axes, settings, flags)
 
 
-def match_key(name: str, across: Optional[str] = None) -> str:
+def match_key(name: str, across: Optional[str] = None,
+              added_axes: Optional[dict] = None) -> str:
     """The name without the run-setting segments that don't change a per-iteration time.
 
     Drops ``iterations:N``, ``repeats:N``, ``min_time:X`` and
@@ -374,7 +284,7 @@ def match_key(name: str, across: Optional[str] = None) -> str:
     keeps axes, positional arguments, ``threads:N`` and bare flags such as
     ``manual_time``.  ``BM_TrainEpoch/batch:256/iterations:2/manual_time``
     gives ``BM_TrainEpoch/batch:256/manual_time``.  An axis a name may lack
-    (``ADDED_AXES``) is filled in with the value its absence means, where it
+    (``added_axes``: {family: {axis: value}}) is filled in with the value its absence means, where it
     goes in a name that has it (before the next such axis the name has, else
     after the last axis), so old and new names match.  ``across`` names an
     axis left out of the key altogether, so that names differing only in it
@@ -382,7 +292,7 @@ def match_key(name: str, across: Optional[str] = None) -> str:
     """
     segments = name.split("/")
     kept = segments[:1] + [s for s in segments[1:] if not _MATCH_DROPPED.match(s)]
-    added = list(ADDED_AXES.get(kept[0], {}).items())
+    added = list((added_axes or {}).get(kept[0], {}).items())
     for index, (axis, value) in enumerate(added):
         if _axis_position(kept, axis) is not None:
             continue
@@ -399,15 +309,16 @@ def match_key(name: str, across: Optional[str] = None) -> str:
     return "/".join(kept)
 
 
-def filled_axes(name: str) -> int:
-    """How many of its family's ``ADDED_AXES`` a name lacks (and :func:`match_key` fills in).
+def filled_axes(name: str, added_axes: Optional[dict] = None) -> int:
+    """How many of its family's ``added_axes`` a name lacks (and :func:`match_key` fills in).
 
     Where two names of one run share a key, the one that spells out more of them is the one
     the key means: a GPU run's ``BM_TrainEpoch/.../ranks:1`` row (data-parallel over one
     GPU) is ``ranks:1``, and the plain row beside it, whose name has no ``ranks``, is not.
     """
     segments = name.split("/")
-    return sum(1 for axis in ADDED_AXES.get(segments[0], {}) if _axis_position(segments, axis) is None)
+    return sum(1 for axis in (added_axes or {}).get(segments[0], {})
+               if _axis_position(segments, axis) is None)
 
 
 def _axis_position(segments: list, axis: str) -> Optional[int]:
@@ -457,12 +368,14 @@ def is_errored(row: dict) -> bool:
     return bool(row.get("error_occurred"))
 
 
-def counters_of(row: dict) -> dict:
+def counters_of(row: dict, renamed: Optional[dict] = None) -> dict:
     """User counters of a row: every numeric key Google Benchmark doesn't own.
 
-    Renamed counters (``RENAMED_COUNTERS``) come back under their current name.
+    Counters named in ``renamed`` (old name -> current name) come back under their
+    current name.
     """
-    return {RENAMED_COUNTERS.get(k, k): v for k, v in row.items()
+    renamed = renamed or {}
+    return {renamed.get(k, k): v for k, v in row.items()
             if k not in STANDARD_KEYS and is_number(v)}
 
 
@@ -521,65 +434,8 @@ def load_run(path: str) -> Run:
     return Run(path=path, context=context, rows=doc["benchmarks"])
 
 
-def load_runs_for_cli(prog: str, paths: list) -> Optional[list]:
-    """Loads every file for a command-line tool. On the first bad one, prints
-    "<prog>: <path>: <problem>" (one line) on stderr and returns None: exit status 2."""
-    try:
-        return [load_run(path) for path in paths]
-    except InputError as err:
-        print(f"{prog}: {err.path}: {err.problem}", file=sys.stderr)
-        return None
-
-
-def one_run_parser(prog: str, description: str, output_help: str) -> argparse.ArgumentParser:
-    """The command line of a tool that turns one run into one output: RUN.json, ``-o FILE``
-    (``output_help``; stdout without it)."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("file", metavar="RUN.json")
-    parser.add_argument("-o", "--output", metavar="FILE", help=output_help)
-    return parser
-
-
-def parse_one_run(prog: str, parser: argparse.ArgumentParser, argv) -> tuple:
-    """(args, Run) for a one_run_parser command line; Run is None after
-    :func:`load_runs_for_cli` printed why the file cannot be read (exit status 2)."""
-    args = parser.parse_args(argv)
-    runs = load_runs_for_cli(prog, [args.file])
-    return args, (runs[0] if runs else None)
-
-
-def write_output(prog: str, path: Optional[str], write) -> int:
-    """Calls ``write(handle)`` with the file ``path`` open for writing (UTF-8, no newline
-    translation), or with stdout when ``path`` is empty.  Returns the exit status: 0, or 2
-    after one line "<prog>: <path>: cannot write: <reason>" on stderr.  A reader that closes
-    stdout early (``tool | head``) is not an error."""
-    if path:
-        try:
-            with open(path, "w", encoding="utf-8", newline="") as handle:
-                write(handle)
-        except OSError as err:
-            print(f"{prog}: {path}: cannot write: {err.strerror or err}", file=sys.stderr)
-            return 2
-        return 0
-    try:
-        write(sys.stdout)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        quiet_broken_pipe()
-    return 0
-
-
-def quiet_broken_pipe() -> None:
-    """After a BrokenPipeError on stdout (``tool | head``): point stdout at
-    /dev/null so the interpreter's final flush doesn't print a traceback."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
-def collect_benchmarks(run: Run) -> dict:
+def collect_benchmarks(run: Run, added_axes: Optional[dict] = None,
+                       renamed: Optional[dict] = None) -> dict:
     """Group a run's rows by run name into :class:`Benchmark` objects.
 
     Returns an insertion-ordered dict name -> Benchmark.  Samples are the
@@ -587,7 +443,9 @@ def collect_benchmarks(run: Run) -> dict:
     (else the ``median``) is the single sample.  An errored name has
     ``error`` set and no samples.  Aggregates other than time-unit
     mean/median (stddev, cv) are never used as samples, and the complexity
-    rows (BigO, RMS) are skipped entirely.
+    rows (BigO, RMS) are skipped entirely.  Each Benchmark's ``absent`` is its
+    family's entry of ``added_axes``; counters are read with ``renamed``
+    (:func:`counters_of`).
     """
     grouped: dict = {}
     for row in run.rows:
@@ -596,7 +454,8 @@ def collect_benchmarks(run: Run) -> dict:
     result = {}
     for name, rows in grouped.items():
         parsed = parse_name(name)
-        bench = Benchmark(name=name, family=parsed.family, axes=parsed.axes)
+        bench = Benchmark(name=name, family=parsed.family, axes=parsed.axes,
+                          absent=dict((added_axes or {}).get(parsed.family, {})))
         errored = [r for r in rows if is_errored(r)]
         if errored:
             bench.error = str(errored[0].get("error_message") or "error_occurred")
@@ -622,7 +481,7 @@ def collect_benchmarks(run: Run) -> dict:
                 bench.cpu_times_s.append(to_seconds(float(row["cpu_time"]), unit))
             if is_number(row.get("iterations")):
                 bench.iterations.append(row["iterations"])
-            for key, value in counters_of(row).items():
+            for key, value in counters_of(row, renamed).items():
                 bench.counters.setdefault(key, []).append(float(value))
         result[name] = bench
     return result

@@ -23,6 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cli  # noqa: E402
 import csv_export  # noqa: E402
 import gbench  # noqa: E402
 import plot  # noqa: E402
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
         description="Write RESULT.csv, RESULT-plots/*.png and RESULT.md next to RESULT.json.")
     parser.add_argument("file", metavar="RESULT.json")
     args = parser.parse_args(argv)
-    runs = gbench.load_runs_for_cli(PROG, [args.file])
+    runs = cli.load_runs_for_cli(PROG, [args.file])
     if runs is None:
         return 2
     run = runs[0]

@@ -2,7 +2,7 @@
 
 What it does: reads the lab parts (CPU vs GPU, batch size, model complexity,
 loader workers, precision) from a run's ``lab_parts`` context, which
-trainbench writes from its one declaration of the suite (bench/lab_suite.cc):
+trainbench writes from its one declaration of the suite (bench/suite/lab_suite.cc):
 each part's families, the axis it varies with the declared values, and the
 centre configuration the other axes prefer (:func:`parts_for`).  Older files
 without ``lab_parts`` get the table below (``FALLBACK_PARTS``), which is what
@@ -307,7 +307,7 @@ def peak_memory(points: list, device: Optional[str] = None) -> tuple:
 
 def ranks_of(bench: Benchmark) -> Optional[int]:
     """The world size a benchmark ran in: its ``ranks`` axis, or 1 for a BM_TrainEpoch name
-    without one (``gbench.ADDED_AXES``); None when it has none or it is not a count."""
+    without one (its ``absent`` axes); None when it has none or it is not a count."""
     try:
         return int(bench.axis("ranks"))
     except (TypeError, ValueError):
@@ -332,7 +332,7 @@ def scaling_groups(runs_benchmarks: list) -> list:
             if bench.family != SCALING_FAMILY or not usable(bench) or ranks is None:
                 continue
             settings = {k: v for k, v in bench.axes.items() if k != "ranks"}
-            for axis in gbench.ADDED_AXES.get(bench.family, {}):
+            for axis in bench.absent:
                 if axis != "ranks":
                     settings.setdefault(axis, bench.axis(axis))
             key = tuple(sorted(settings.items()))
@@ -341,10 +341,16 @@ def scaling_groups(runs_benchmarks: list) -> list:
             # A name that spells out ranks:1 (a GPU run's data-parallel row over one GPU) is
             # that point rather than the plain row beside it in the same run.
             if held is None or (any(held is b for b in benchmarks.values()) and
-                                gbench.filled_axes(bench.name) < gbench.filled_axes(held.name)):
+                                filled(bench) < filled(held)):
                 group[1][ranks] = bench
     return [(settings, sorted(points.items())) for settings, points in groups.values()
             if any(ranks > 1 for ranks in points)]
+
+
+def filled(bench: Benchmark) -> int:
+    """How many of the axes its names may lack a benchmark's name lacks (``gbench.filled_axes``
+    with the benchmark's own ``absent`` axes)."""
+    return gbench.filled_axes(bench.name, {bench.family: bench.absent})
 
 
 def allreduce_bus_factor(ranks: int) -> float:

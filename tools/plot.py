@@ -49,6 +49,8 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
+import cli  # noqa: E402
+import declarations  # noqa: E402
 import gbench  # noqa: E402
 import labparts  # noqa: E402
 
@@ -483,7 +485,7 @@ def make_plots(runs: list, out_dir: str, log=None) -> list:
     log = log if log is not None else sys.stderr
     os.makedirs(out_dir, exist_ok=True)
     labels = unique_labels(runs)
-    benches = [gbench.collect_benchmarks(run) for run in runs]
+    benches = [declarations.collect_benchmarks(run) for run in runs]
     written = []
     drawers = {"part1": figure_part1, "part2": figure_part2, "part3": figure_part3,
                "part4": figure_part4, "precision": figure_precision}
@@ -548,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
     args = build_parser().parse_args(argv)
-    runs = gbench.load_runs_for_cli(PROG, args.files)
+    runs = cli.load_runs_for_cli(PROG, args.files)
     if runs is None:
         return 2
     try:

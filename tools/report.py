@@ -39,6 +39,8 @@ from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cli  # noqa: E402
+import declarations  # noqa: E402
 import gbench  # noqa: E402
 import labparts  # noqa: E402
 
@@ -290,7 +292,7 @@ def scaling_allreduce_section(series: dict) -> str:
 
 def context_section(context: dict) -> str:
     """Table of the device/software context fields the run recorded."""
-    rows = [(label, str(context[key])) for key, label, _ in gbench.CONTEXT_FIELDS
+    rows = [(label, str(context[key])) for key, label, _ in declarations.CONTEXT_FIELDS
             if key in context and context[key] not in (None, "")]
     if isinstance(context.get("load_avg"), list) and context["load_avg"]:
         rows.append(("Load average", ", ".join(f"{v:g}" for v in context["load_avg"]
@@ -315,7 +317,7 @@ def plot_link(title: str, filename: str, plots_dir: Optional[str],
 def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
                  report_dir: str = ".") -> str:
     """The whole Markdown report for ``run`` as a string."""
-    benches = gbench.collect_benchmarks(run)
+    benches = declarations.collect_benchmarks(run)
     out = [f"# trainbench lab report: {run.label}", "",
            f"Source: `{os.path.basename(run.path)}`"
            + (f", {run.context['date']}" if run.context.get("date") else ""), ""]
@@ -381,7 +383,7 @@ def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line interface."""
-    parser = gbench.one_run_parser("report.py", "Markdown lab report from one trainbench JSON run.",
+    parser = cli.one_run_parser("report.py", "Markdown lab report from one trainbench JSON run.",
                                    "write the report here instead of stdout")
     parser.add_argument("--plots", metavar="DIR",
                         help="directory holding plot.py's PNG files to link")
@@ -390,13 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
-    args, run = gbench.parse_one_run(PROG, build_parser(), argv)
+    args, run = cli.parse_one_run(PROG, build_parser(), argv)
     if run is None:
         return 2
     report_dir = os.path.dirname(os.path.abspath(args.output)) if args.output else os.getcwd()
     plots = os.path.abspath(args.plots) if args.plots else None
     text = build_report(run, plots, report_dir)
-    return gbench.write_output(PROG, args.output, lambda handle: handle.write(text))
+    return cli.write_output(PROG, args.output, lambda handle: handle.write(text))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""Tests for tools/gbench.py: loading, validation, name parsing, units, counters."""
+"""Tests for tools/gbench.py: loading, validation, name parsing, units, counters (generic
+Google Benchmark; trainbench's meanings are tested in test_declarations.py)."""
 
 import json
 import math
 
 import pytest
 
+import cli
 import gbench
 from conftest import input_path, row, write_doc
 
@@ -67,88 +69,10 @@ def test_format_seconds(seconds, text):
 
 # ---- counters ----------------------------------------------------------------
 
-@pytest.mark.parametrize("name,direction", [
-    ("samples_per_second", "higher"), ("test_acc", "higher"), ("GB_per_s", "higher"),
-    ("tflops", "higher"), ("step_span_pct", "higher"), ("nvml_util_pct", "higher"),
-    ("gpu_kernel_busy_pct", "higher"), ("kernel_ms_per_step", "lower"),
-    ("amp_skipped_steps", "lower"),
-    ("pcie_peak_pct", "higher"),
-    ("scaling_efficiency", "higher"), ("nosync_samples_per_second", "higher"),
-    ("algbw_GB_per_s", "higher"), ("busbw_GB_per_s", "higher"),
-    ("comm_exposed_pct", "lower"), ("rank_max_s", "lower"), ("rank_min_s", "lower"),
-    ("peak_alloc_MB", "lower"), ("host_peak_rss_MB", "lower"), ("train_loss", "lower"),
-    ("data_wait_pct", "lower"), ("step_ms", "lower"), ("wall_s_per_epoch", "lower"),
-    ("peak_reserved_MB", "lower"),
-    ("params_M", "neutral"), ("checks", "neutral"),
-    ("items_per_second", "higher"), ("frames_per_s", "higher")])
-def test_counter_direction(name, direction):
-    assert gbench.counter_direction(name) == direction
-
-
 def test_counters_of_keeps_only_numeric_user_keys():
     data = row("BM_x", 5.0, error_occurred=False, label="lbl", bytes_per_second=3.5,
                checks=7, note="text")
     assert gbench.counters_of(data) == {"bytes_per_second": 3.5, "checks": 7}
-
-
-def test_old_counter_names_read_as_the_current_ones():
-    # trainbench 0.1.0 wrote gpu_busy_pct for what is now step_span_pct; an old GPU run
-    # (tests/tools/inputs/trainbench_gpu.json) compares with a new one counter for counter.
-    assert gbench.counters_of({"name": "x", "real_time": 1.0, "gpu_busy_pct": 55.8}) == {
-        "step_span_pct": 55.8}
-    benches = gbench.collect_benchmarks(gbench.load_run(input_path("trainbench_gpu.json")))
-    busy = [b.counter("step_span_pct") for b in benches.values()
-            if b.family == "BM_TrainEpoch" and b.axes.get("device") == "cuda"]
-    assert busy and all(v is not None and 0 < v <= 100 for v in busy)
-    assert all(b.counter("gpu_busy_pct") is None for b in benches.values())
-
-
-def test_names_from_before_the_graph_axis_match_graph_0():
-    old = "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/manual_time"
-    new = "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/graph:0/manual_time"
-    assert gbench.match_key(old) == gbench.match_key(new) == new
-    epoch_old = "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/iterations:2/manual_time"
-    assert gbench.match_key(epoch_old) == (
-        "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0"
-        "/ranks:1/manual_time")
-    graph1 = "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/graph:1/manual_time"
-    assert gbench.match_key(graph1) == graph1 != gbench.match_key(old)
-    # Other families are left as they are.
-    copy = "BM_HostToDevice/bytes:65536/pinned:1/manual_time"
-    assert gbench.match_key(copy) == copy
-
-
-EPOCH_AXES = "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cpu"
-
-
-@pytest.mark.parametrize("name", [
-    EPOCH_AXES + "/iterations:2/manual_time",                    # a world of one, before graph
-    EPOCH_AXES + "/graph:0/iterations:2/manual_time",            # a world of one
-    EPOCH_AXES + "/graph:0/ranks:1/manual_time",                 # said out loud
-    EPOCH_AXES + "/ranks:1/iterations:3/manual_time"])           # ranks without graph
-def test_an_epoch_without_a_ranks_axis_is_one_rank(name):
-    # A world of one writes no ranks axis: its names match ranks:1, with graph:0 before it.
-    assert gbench.match_key(name) == EPOCH_AXES + "/graph:0/ranks:1/manual_time"
-    bench = gbench.Benchmark(name=name, family="BM_TrainEpoch",
-                             axes=gbench.parse_name(name).axes)
-    assert bench.axis("ranks") == "1" and bench.axis("graph") == "0"
-
-
-def test_an_epoch_of_several_ranks_keeps_its_ranks_and_across_leaves_it_out():
-    two = EPOCH_AXES + "/graph:0/ranks:2/iterations:2/manual_time"
-    one = EPOCH_AXES + "/iterations:2/manual_time"
-    assert gbench.match_key(two) == EPOCH_AXES + "/graph:0/ranks:2/manual_time"
-    assert gbench.match_key(two) != gbench.match_key(one)
-    assert gbench.match_key(two, across="ranks") == gbench.match_key(one, across="ranks") \
-        == EPOCH_AXES + "/graph:0/manual_time"
-    # Only BM_TrainEpoch lacks ranks when it means 1: BM_TrainStep and BM_AllReduce get none.
-    step = "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/graph:1/manual_time"
-    assert gbench.match_key(step) == step
-    allreduce = "BM_AllReduce/bytes:4096/ranks:2/manual_time"
-    assert gbench.match_key(allreduce) == allreduce
-    assert gbench.match_key(allreduce, across="ranks") == "BM_AllReduce/bytes:4096/manual_time"
-    benches = gbench.collect_benchmarks(gbench.Run("x.json", {}, [row(two, 1.0, unit="s")]))
-    assert benches[two].axis("ranks") == "2" and benches[two].axis("no_such") is None
 
 
 def test_base_name_prefers_run_name_and_strips_aggregate_suffix():
@@ -301,6 +225,23 @@ def test_match_key_drops_only_run_settings(name, key):
     assert gbench.match_key(name) == key
 
 
+def test_without_an_added_axes_table_nothing_is_filled_in():
+    # Which axes a name may lack is the program's business (declarations.py for trainbench).
+    old = "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/manual_time"
+    assert gbench.match_key(old) == old and gbench.filled_axes(old) == 0
+    assert gbench.match_key(old, added_axes={"BM_TrainStep": {"graph": "0"}}) == (
+        "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/graph:0/manual_time")
+    bench = gbench.Benchmark(name=old, family="BM_TrainStep", axes=gbench.parse_name(old).axes)
+    assert bench.axis("graph") is None
+
+
+@pytest.mark.parametrize("name,direction", [
+    ("items_per_second", "higher"), ("frames_per_s", "higher"), ("checks", "neutral"),
+    ("samples_per_second", "higher"), ("train_loss", "neutral")])
+def test_convention_direction_knows_only_rates(name, direction):
+    assert gbench.convention_direction(name) == direction
+
+
 def test_run_settings():
     assert gbench.run_settings("BM_a/batch:2/repeats:3/iterations:2/threads:2/manual_time") \
         == {"repeats": "3", "iterations": "2"}
@@ -327,16 +268,10 @@ def test_format_bytes(value, text):
 
 def test_write_output_to_file_stdout_and_an_unwritable_path(tmp_path, capsys):
     path = tmp_path / "out.txt"
-    assert gbench.write_output("tool", str(path), lambda h: h.write("a\n")) == 0
+    assert cli.write_output("tool", str(path), lambda h: h.write("a\n")) == 0
     assert path.read_text() == "a\n"
-    assert gbench.write_output("tool", "", lambda h: h.write("b\n")) == 0
+    assert cli.write_output("tool", "", lambda h: h.write("b\n")) == 0
     assert capsys.readouterr().out == "b\n"
     bad = tmp_path / "no" / "such" / "dir.txt"
-    assert gbench.write_output("tool", str(bad), lambda h: h.write("c")) == 2
+    assert cli.write_output("tool", str(bad), lambda h: h.write("c")) == 2
     assert capsys.readouterr().err == f"tool: {bad}: cannot write: No such file or directory\n"
-
-
-def test_context_fields_are_unique_and_compare_skips_what_always_differs():
-    keys = [k for k, _, _ in gbench.CONTEXT_FIELDS]
-    assert len(keys) == len(set(keys))
-    assert {k for k, _, compared in gbench.CONTEXT_FIELDS if not compared} == {"date", "executable"}

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+import declarations
 import gbench
 import labparts
 import plot
@@ -13,14 +14,15 @@ from conftest import input_path, row, write_doc
 
 
 def benches_of(name):
-    return gbench.collect_benchmarks(gbench.load_run(input_path(name)))
+    return declarations.collect_benchmarks(gbench.load_run(input_path(name)))
 
 
 def fake(name, time_s=1.0, error=None, **counters):
     """A Benchmark built from a name, one sample."""
     parsed = gbench.parse_name(name)
     bench = gbench.Benchmark(name=name, family=parsed.family, axes=parsed.axes,
-                             error=error)
+                             error=error,
+                             absent=declarations.FALLBACK_ADDED_AXES.get(parsed.family, {}))
     if error is None:
         bench.times_s = [time_s]
         bench.source = "iterations"
@@ -160,7 +162,7 @@ def test_loader_alone_matches_settings_and_defaults_pin_to_0():
     assert labparts.loader_alone(benches, "64", "2", "0") is None   # errored
 
 
-# ---- lab_parts: the suite as trainbench declares it (bench/lab_suite.cc), read from the context.
+# ---- lab_parts: the suite as trainbench declares it (bench/suite/lab_suite.cc), read from the context.
 
 CPU_CENTRE = {"batch": "256", "model": "Medium", "workers": "2", "precision": "fp32",
               "pin": "0", "device": "cpu"}
@@ -204,7 +206,7 @@ def test_declared_sweep_value_changes_the_report_and_plots_with_no_python_edit(t
 
 def test_without_lab_parts_the_fallback_table_takes_every_value(tmp_path):
     run = batch_run(tmp_path, {})
-    sel = labparts.select_part(labparts.parts_for(run.context)[1], gbench.collect_benchmarks(run))
+    sel = labparts.select_part(labparts.parts_for(run.context)[1], declarations.collect_benchmarks(run))
     assert sel.xs == ["16", "32", "64", "128", "256", "512"]
     assert labparts.parts_for(run.context) == labparts.FALLBACK_PARTS
     assert labparts.parts_for({"lab_parts": "not json"}) == labparts.FALLBACK_PARTS
@@ -216,7 +218,7 @@ def test_declared_values_not_measured_fall_back_to_what_was(tmp_path):
     run = batch_run(tmp_path, lab_parts_context(["1024", "4096"]), batches=(16, 64))
     part = labparts.parts_for(run.context)[1]
     assert part.values == ("1024", "4096")
-    assert labparts.select_part(part, gbench.collect_benchmarks(run)).xs == ["16", "64"]
+    assert labparts.select_part(part, declarations.collect_benchmarks(run)).xs == ["16", "64"]
 
 
 def test_declared_centre_is_the_preferred_setting(tmp_path):
@@ -226,7 +228,7 @@ def test_declared_centre_is_the_preferred_setting(tmp_path):
             for w in (2, 1) for b in (16, 64)]
     context = lab_parts_context(["16", "64"], centre={**CPU_CENTRE, "workers": "1"})
     run = gbench.load_run(write_doc(tmp_path / "run.json", rows, context))
-    benches = gbench.collect_benchmarks(run)
+    benches = declarations.collect_benchmarks(run)
     assert labparts.select_part(labparts.parts_for(run.context)[1], benches).settings["workers"] == "1"
     assert labparts.select_part(labparts.PART2, benches).settings["workers"] == "2"
 

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+import declarations
 import gbench
 import labparts
 import plot
@@ -73,8 +74,8 @@ def test_cli_bad_input_exit_2(name, tmp_path, capsys):
 
 
 def test_label_selections_splits_common_and_per_run_settings():
-    gpu = gbench.collect_benchmarks(load("trainbench_gpu.json"))
-    cpu = gbench.collect_benchmarks(load("trainbench_cpu.json"))
+    gpu = declarations.collect_benchmarks(load("trainbench_gpu.json"))
+    cpu = declarations.collect_benchmarks(load("trainbench_cpu.json"))
     sels = [("H100", labparts.select_part(labparts.PART2, gpu)),
             ("cpu-box", labparts.select_part(labparts.PART2, cpu))]
     labelled, common = plot.label_selections(sels)
@@ -88,8 +89,8 @@ def test_label_selections_splits_common_and_per_run_settings():
 
 
 def test_memory_series_says_which_memory_when_runs_mix():
-    gpu = gbench.collect_benchmarks(load("trainbench_gpu.json"))
-    cpu = gbench.collect_benchmarks(load("trainbench_cpu.json"))
+    gpu = declarations.collect_benchmarks(load("trainbench_gpu.json"))
+    cpu = declarations.collect_benchmarks(load("trainbench_cpu.json"))
     both = [("gpu", labparts.select_part(labparts.PART2, gpu)),
             ("cpu", labparts.select_part(labparts.PART2, cpu))]
     series, label, mixed = plot.memory_series(both)
@@ -116,7 +117,7 @@ def test_script_writes_pngs_and_lists_them(tmp_path):
 
 
 def test_bandwidth_lines_labels_and_styles():
-    series = labparts.bandwidth_series(gbench.collect_benchmarks(load("trainbench_gpu.json")))
+    series = labparts.bandwidth_series(declarations.collect_benchmarks(load("trainbench_gpu.json")))
     single = plot.bandwidth_lines([("H100", series)])
     assert [name for name, *_ in single] == ["H2D pinned", "H2D pageable",
                                              "D2H pinned", "D2H pageable"]
@@ -139,7 +140,7 @@ def raw_rows(name):
 
 
 def drawn(part, drawer, tmp_path, runs=("trainbench_gpu.json",)):
-    selections = [(name, labparts.select_part(part, gbench.collect_benchmarks(load(name))))
+    selections = [(name, labparts.select_part(part, declarations.collect_benchmarks(load(name))))
                   for name in runs]
     labelled, subtitle = plot.label_selections(selections)
     path = tmp_path / part.filename
@@ -204,7 +205,7 @@ def test_overlaid_runs_are_one_line_each(tmp_path):
 
 def test_part4_draws_the_loader_floor_dashed_in_the_runs_colour(tmp_path):
     rows = raw_rows("trainbench_gpu.json")
-    benches = gbench.collect_benchmarks(load("trainbench_gpu.json"))
+    benches = declarations.collect_benchmarks(load("trainbench_gpu.json"))
     sel = labparts.select_part(labparts.PART4, benches)
     floor = plot.loader_floor(sel, benches)
     # batch 256, pin 1 (Part 4's settings); BM_DataLoader times are in ms.
@@ -249,7 +250,7 @@ def test_part4_worker_ticks_are_whole_numbers(tmp_path):
     path = tmp_path / "w0124.json"
     path.write_text(json.dumps(doc))
     sel = labparts.select_part(labparts.PART4,
-                               gbench.collect_benchmarks(gbench.load_run(str(path))))
+                               declarations.collect_benchmarks(gbench.load_run(str(path))))
     assert sel.xs == ["0", "1", "2", "4"]
     labelled, subtitle = plot.label_selections([("cpu", sel)])
     fig = plot.figure_part4(labelled, str(tmp_path / "p4.png"), subtitle)
@@ -292,7 +293,7 @@ def test_a_gpu_runs_ranks1_rows_make_no_scaling_figure(tmp_path):
 
 
 def test_scaling_figure_draws_samples_and_efficiency_by_ranks_over_the_runs(tmp_path):
-    benches = [gbench.collect_benchmarks(load(name)) for name in RANKS_RUNS]
+    benches = [declarations.collect_benchmarks(load(name)) for name in RANKS_RUNS]
     groups = labparts.scaling_groups(benches)
     assert [s["batch"] for s, _ in groups] == ["32", "64", "128", "256"]
     fig = plot.figure_scaling(groups, str(tmp_path / "s.png"))
@@ -322,7 +323,7 @@ def test_scaling_figure_draws_samples_and_efficiency_by_ranks_over_the_runs(tmp_
 
 
 def test_scaling_figure_keeps_the_configurations_with_most_world_sizes(tmp_path):
-    benches = [gbench.collect_benchmarks(load(name)) for name in RANKS_RUNS[1:]]
+    benches = [declarations.collect_benchmarks(load(name)) for name in RANKS_RUNS[1:]]
     groups = labparts.scaling_groups(benches)
     many = [({**s, "model": f"M{i}"}, pts) for i in range(3) for s, pts in groups]
     many[5] = (many[5][0], many[5][1][:1])    # one configuration measured at one size only
@@ -337,7 +338,7 @@ def test_scaling_figure_keeps_the_configurations_with_most_world_sizes(tmp_path)
 
 
 def test_allreduce_figure_is_busbw_against_bytes_per_world_size(tmp_path):
-    series = [(name, labparts.allreduce_series(gbench.collect_benchmarks(load(name))))
+    series = [(name, labparts.allreduce_series(declarations.collect_benchmarks(load(name))))
               for name in RANKS_RUNS[1:]]
     fig = plot.figure_allreduce(series, str(tmp_path / "a.png"))
     assert_png(tmp_path / "a.png")
