@@ -1,4 +1,4 @@
-"""Tests for tools/compare.py: ratios, p-values, regressions, context, CLI exit codes."""
+"""Tests for tools/compare.py and comparison.py: ratios, p-values, regressions, context, CLI exit codes."""
 
 import json
 import math
@@ -6,6 +6,7 @@ import math
 import pytest
 
 import compare
+import comparison
 import gbench
 from conftest import input_path, row, run_script, write_doc
 
@@ -19,7 +20,7 @@ SPIN = "BM_spin/iterations:1000/real_time/threads:2"
 
 
 def report_for(base, new, name_filter=None):
-    return compare.get_difference_report(gbench.load_run(base), gbench.load_run(new),
+    return comparison.get_difference_report(gbench.load_run(base), gbench.load_run(new),
                                          name_filter)
 
 
@@ -30,23 +31,23 @@ def by_name(report):
 # ---- small functions ----------------------------------------------------------
 
 def test_calculate_ratio_and_change():
-    assert compare.calculate_ratio(2.0, 3.0) == pytest.approx(1.5)
-    assert compare.calculate_change(2.0, 3.0) == pytest.approx(50.0)
-    assert compare.calculate_change(-2.0, -1.0) == pytest.approx(50.0)
-    assert compare.calculate_ratio(0.0, 0.0) == 1.0
-    assert compare.calculate_change(0.0, 0.0) == 0.0
-    assert compare.calculate_ratio(0.0, 1.0) is None
-    assert compare.calculate_change(0.0, 1.0) is None
-    assert compare.calculate_ratio(None, 1.0) is None
-    assert compare.calculate_ratio(1.0, float("nan")) is None
+    assert comparison.calculate_ratio(2.0, 3.0) == pytest.approx(1.5)
+    assert comparison.calculate_change(2.0, 3.0) == pytest.approx(50.0)
+    assert comparison.calculate_change(-2.0, -1.0) == pytest.approx(50.0)
+    assert comparison.calculate_ratio(0.0, 0.0) == 1.0
+    assert comparison.calculate_change(0.0, 0.0) == 0.0
+    assert comparison.calculate_ratio(0.0, 1.0) is None
+    assert comparison.calculate_change(0.0, 1.0) is None
+    assert comparison.calculate_ratio(None, 1.0) is None
+    assert comparison.calculate_ratio(1.0, float("nan")) is None
 
 
 def test_mann_whitney_p():
-    assert compare.mann_whitney_p([1.0], [2.0, 3.0]) is None
-    assert compare.mann_whitney_p([1.0, 2.0], [3.0]) is None
+    assert comparison.mann_whitney_p([1.0], [2.0, 3.0]) is None
+    assert comparison.mann_whitney_p([1.0, 2.0], [3.0]) is None
     # fully separated 3 vs 3: the smallest two-sided exact p-value, 2/20
-    assert compare.mann_whitney_p([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == pytest.approx(0.1)
-    assert compare.mann_whitney_p([1.0, 1.0], [1.0, 1.0]) == pytest.approx(1.0)
+    assert comparison.mann_whitney_p([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == pytest.approx(0.1)
+    assert comparison.mann_whitney_p([1.0, 1.0], [1.0, 1.0]) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("change,direction,expected", [
@@ -54,7 +55,7 @@ def test_mann_whitney_p():
     (-6.0, "higher", True), (-4.0, "higher", False), (30.0, "higher", False),
     (-90.0, "neutral", False), (None, "lower", False)])
 def test_is_worse(change, direction, expected):
-    assert compare.is_worse(change, direction, 5.0) is expected
+    assert comparison.is_worse(change, direction, 5.0) is expected
 
 
 @pytest.mark.parametrize("change,direction,text", [
@@ -62,11 +63,11 @@ def test_is_worse(change, direction, expected):
     (-10.0, "higher", "worse"), (10.0, "neutral", ""), (0.01, "higher", ""),
     (None, "higher", "")])
 def test_verdict(change, direction, text):
-    assert compare.verdict(change, direction) == text
+    assert comparison.verdict(change, direction) == text
 
 
 def test_json_safe_replaces_non_finite():
-    assert compare.json_safe({"a": [1.0, float("nan")], "b": float("inf"), "c": "x"}) == \
+    assert comparison.json_safe({"a": [1.0, float("nan")], "b": float("inf"), "c": "x"}) == \
         {"a": [1.0, None], "b": None, "c": "x"}
 
 
@@ -135,12 +136,12 @@ def test_report_filter():
 
 def test_find_regressions_threshold():
     report = report_for(REPS, SLOWER)
-    found = compare.find_regressions(report, 5.0)
+    found = comparison.find_regressions(report, 5.0)
     metrics = {(f["name"], f["metric"]) for f in found}
     assert metrics == {("BM_memcpy/64", "time"), ("BM_memcpy/64", "bytes_per_second"),
                        ("BM_memcpy/64", "items_per_second")}
     assert by_name(report)["BM_memcpy/64"]["regressions"][0] == "time"
-    assert compare.find_regressions(report, 35.0) == []
+    assert comparison.find_regressions(report, 35.0) == []
     assert by_name(report)["BM_memcpy/64"]["regressions"] == []
 
 
@@ -149,13 +150,13 @@ def test_find_regressions_ignores_lower_is_better_counters(tmp_path):
                                                samples_per_second=50.0)])
     new = write_doc(tmp_path / "b.json", [row("BM_a", 10.0, peak_alloc_MB=300.0,
                                               samples_per_second=40.0)])
-    found = compare.find_regressions(report_for(base, new), 10.0)
+    found = comparison.find_regressions(report_for(base, new), 10.0)
     assert [f["metric"] for f in found] == ["samples_per_second"]
 
 
 def test_context_differences():
     runs = [gbench.load_run(CPU), gbench.load_run(GPU)]
-    diffs = {key: values for key, _, values in compare.context_differences(runs)}
+    diffs = {key: values for key, _, values in comparison.context_differences(runs)}
     assert diffs["device_name"] == ["cpu only", "NVIDIA H100 80GB HBM3"]
     assert diffs["pcie_link"] == [None, "gen5 x16"]
     assert diffs["data_dir"] == ["data/cifar-10", "/usr/share/datasets/fashion-mnist"]
@@ -165,7 +166,7 @@ def test_context_differences():
     assert diffs["host_name"] == ["lab-cpu-01", "gpu-node-7"]
     assert "libtorch_version" not in diffs          # same on both
     same = [gbench.load_run(REPS), gbench.load_run(AGG_ONLY)]
-    assert compare.context_differences(same) == []
+    assert comparison.context_differences(same) == []
 
 
 # ---- CLI ------------------------------------------------------------------------
@@ -299,10 +300,10 @@ def test_runs_with_different_iterations_match_and_show_a_note(tmp_path, capsys):
 
 
 def test_settings_note_lists_every_changed_setting():
-    assert compare.settings_note("BM_a/repeats:3/iterations:2/min_time:0.5",
+    assert comparison.settings_note("BM_a/repeats:3/iterations:2/min_time:0.5",
                                  "BM_a/iterations:4/min_time:0.5") == \
         "repeats 3->-, iterations 2->4"
-    assert compare.settings_note("BM_a/iterations:2", "BM_a/iterations:2") == ""
+    assert comparison.settings_note("BM_a/iterations:2", "BM_a/iterations:2") == ""
 
 
 def test_names_colliding_on_a_key_are_matched_by_full_name(tmp_path):
@@ -328,7 +329,7 @@ def test_names_colliding_on_a_key_are_matched_by_full_name(tmp_path):
 
 
 def test_match_keys():
-    old, new = compare.match_keys(["BM_x/iterations:2/manual_time", "BM_y/threads:2"],
+    old, new = comparison.match_keys(["BM_x/iterations:2/manual_time", "BM_y/threads:2"],
                                   ["BM_x/iterations:9/manual_time", "BM_y/threads:4"])
     assert old == {"BM_x/iterations:2/manual_time": "BM_x/manual_time",
                    "BM_y/threads:2": "BM_y/threads:2"}
@@ -403,16 +404,16 @@ def test_fail_on_missing(tmp_path, capsys):
     (2, 2, 1 / 3), (3, 3, 0.1), (4, 4, 2 / 70), (3, 4, 2 / 35), (2, 8, 2 / 45),
     (9, 9, 2 / 48620), (1, 1, 1.0)])
 def test_min_two_sided_p(n1, n2, expected):
-    assert compare.min_two_sided_p(n1, n2) == pytest.approx(expected)
+    assert comparison.min_two_sided_p(n1, n2) == pytest.approx(expected)
 
 
 def test_p_value_reasons():
-    assert compare.p_value([1.0], [2.0, 3.0]) == (None, "fewer than 2 samples on a side")
-    assert compare.p_value([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == (None, "n too small")
-    assert compare.p_value([1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0]) == (None, "n too small")
-    p, reason = compare.p_value([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0])
+    assert comparison.p_value([1.0], [2.0, 3.0]) == (None, "fewer than 2 samples on a side")
+    assert comparison.p_value([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == (None, "n too small")
+    assert comparison.p_value([1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0]) == (None, "n too small")
+    p, reason = comparison.p_value([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0])
     assert p == pytest.approx(2 / 70) and reason is None
-    p, reason = compare.p_value([1.0, 2.0], [3.0 + i for i in range(8)])
+    p, reason = comparison.p_value([1.0, 2.0], [3.0 + i for i in range(8)])
     assert p == pytest.approx(2 / 45) and reason is None
 
 
@@ -543,7 +544,7 @@ def raw_rows(path):
 
 def test_across_ranks_pairs_a_plain_run_with_a_run_of_two_ranks():
     # trainbench_cpu.json has no ranks axis (nor graph): its epochs are ranks:1.
-    report = compare.get_difference_report(gbench.load_run(CPU), gbench.load_run(RANKS2),
+    report = comparison.get_difference_report(gbench.load_run(CPU), gbench.load_run(RANKS2),
                                            across="ranks")
     rows = by_name(report)
     batches = (32, 64, 128, 256)
@@ -622,7 +623,7 @@ def test_across_a_names_only_axis_works_on_any_benchmark(tmp_path, capsys):
                                            row("BM_x/size:64/kind:a", 20.0)])
     new = write_doc(tmp_path / "b.json", [row("BM_x/size:8/kind:b", 5.0),
                                           row("BM_x/size:64/kind:b", 30.0)])
-    report = compare.get_difference_report(gbench.load_run(base), gbench.load_run(new),
+    report = comparison.get_difference_report(gbench.load_run(base), gbench.load_run(new),
                                            across="kind")
     assert {r["name"]: r["time_ratio"] for r in report["benchmarks"]} == {
         "BM_x/size:8/kind:a": pytest.approx(0.5), "BM_x/size:64/kind:a": pytest.approx(1.5)}
@@ -630,7 +631,7 @@ def test_across_a_names_only_axis_works_on_any_benchmark(tmp_path, capsys):
     # matched by their full names, as names that collide on a key always are.
     both = write_doc(tmp_path / "c.json", [row("BM_x/size:8/kind:a", 10.0),
                                            row("BM_x/size:8/kind:b", 12.0)])
-    report = compare.get_difference_report(gbench.load_run(both), gbench.load_run(new),
+    report = comparison.get_difference_report(gbench.load_run(both), gbench.load_run(new),
                                            across="kind")
     assert [r["name"] for r in report["benchmarks"]] == ["BM_x/size:8/kind:b"]
     assert report["benchmarks"][0]["time_ratio"] == pytest.approx(5.0 / 12.0)
@@ -645,7 +646,7 @@ def test_a_gpu_runs_ranks1_row_is_its_ranks1_and_the_plain_row_keeps_its_name(tm
         row(x + "/ranks:1/iterations:2/manual_time", 1.25, "s", samples_per_second=80000.0)])
     eight = write_doc(tmp_path / "eight.json", [
         row(x + "/ranks:8/iterations:2/manual_time", 0.25, "s", samples_per_second=320000.0)])
-    rows = by_name(compare.get_difference_report(gbench.load_run(one), gbench.load_run(eight),
+    rows = by_name(comparison.get_difference_report(gbench.load_run(one), gbench.load_run(eight),
                                                  across="ranks"))
     assert set(rows) == {x + "/ranks:1/iterations:2/manual_time"}
     pair = rows[x + "/ranks:1/iterations:2/manual_time"]
