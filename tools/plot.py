@@ -28,7 +28,8 @@ out without a word: a run of one process, the usual one, has none of their rows.
 
 Each ``figure_*`` function saves its PNG and returns the matplotlib
 ``Figure`` (``figure_precision`` returns None when it draws nothing), so
-callers and tests can inspect what was plotted.
+callers and tests can inspect what was plotted.  The drawing they share
+(legends, bars, lines, saving) is plot_draw.py's.
 
 What it deliberately doesn't do: no error bars, no interactive display
 (Agg backend only), no figure for benchmark families it doesn't know.
@@ -53,188 +54,44 @@ import cli  # noqa: E402
 import declarations  # noqa: E402
 import gbench  # noqa: E402
 import labparts  # noqa: E402
+import plot_draw as draw  # noqa: E402
 
 PROG = "plot"
-DPI = 100
-
-
-def unique_labels(runs: list) -> list:
-    """One legend label per run; duplicates get the file stem appended."""
-    labels = [run.label for run in runs]
-    return [f"{label} ({run.stem})" if labels.count(label) > 1 and label != run.stem
-            else label for label, run in zip(labels, runs)]
-
-
-def label_selections(selections: list) -> tuple:
-    """Split the settings of per-run selections into shared and per-run parts.
-
-    ``selections`` is [(run label, Selection)].  Returns ([(legend label,
-    Selection)], common settings text): settings equal in every selection go
-    to the common text (for the title), the others into the run's legend label.
-    """
-    sels = [sel for _, sel in selections]
-    common = dict(sels[0].settings) if sels else {}
-    for sel in sels[1:]:
-        common = {k: v for k, v in common.items() if sel.settings.get(k) == v}
-    labelled = []
-    for label, sel in selections:
-        extra = " ".join(f"{k}={v}" for k, v in sel.settings.items() if k not in common)
-        labelled.append((f"{label} ({extra})" if extra else label, sel))
-    fixed = dict(sels[0].part.fixed) if sels else {}
-    text = " ".join(f"{k}={v}" for k, v in {**fixed, **common}.items())
-    return labelled, text
-
-
-def xy(selection: labparts.Selection, getter) -> list:
-    """[(x, y)] for the points of a selection where ``getter(bench)`` isn't None."""
-    out = []
-    for x, bench in selection.points:
-        y = getter(bench)
-        if y is not None:
-            out.append((x, y))
-    return out
-
-
-def draw_bars(ax, series: list, categories: list) -> None:
-    """Grouped bars: ``series`` is [(legend label, [(category, value)])]."""
-    count = max(len(series), 1)
-    width = 0.8 / count
-    for index, (label, points) in enumerate(series):
-        lookup = dict(points)
-        xs = [i + (index - (count - 1) / 2) * width
-              for i, c in enumerate(categories) if c in lookup]
-        ys = [lookup[c] for c in categories if c in lookup]
-        ax.bar(xs, ys, width=width, label=label)
-    ax.set_xticks(range(len(categories)))
-    ax.set_xticklabels(categories)
-
-
-def draw_lines(ax, series: list, log2_x: bool = False) -> None:
-    """Line plot with markers: ``series`` is [(legend label, [(x string, value)])]."""
-    for label, points in series:
-        xs = [float(x) for x, _ in points]
-        ax.plot(xs, [y for _, y in points], marker="o", label=label)
-    if log2_x:
-        ax.set_xscale("log", base=2)
-        ticks = sorted({float(x) for _, points in series for x, _ in points})
-        ax.set_xticks(ticks)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-
-
-def category_order(selections: list) -> list:
-    """Union of the selections' x values, sorted the (first run's) part's way."""
-    values = {x for _, sel in selections for x in sel.xs}
-    part = selections[0][1].part
-    return sorted(values, key=lambda v: labparts.x_sort_key(part, v))
-
-
-def finish(fig, title: str, path: str, subtitle: str = "", own_legend=()) -> None:
-    """Title, one shared legend below the plots (plus legends on ``own_legend``
-    axes, whose series labels differ), layout, and save as PNG."""
-    fig.suptitle(title + (f"\n{subtitle}" if subtitle else ""))
-    for ax in fig.axes:
-        ax.grid(True, alpha=0.3)
-        if ax in own_legend and ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize="small")
-    handles, labels = [], []
-    for ax in fig.axes:
-        if ax in own_legend:
-            continue
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            if label not in labels:
-                handles.append(handle)
-                labels.append(label)
-    bottom = 0.0
-    if handles:
-        ncol = min(len(labels), 2 if max(len(x) for x in labels) > 40 else 4)
-        rows = -(-len(labels) // ncol)
-        height = fig.get_figheight()
-        bottom = min(0.45, (0.3 * rows + 0.25) / height)
-        fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize="small",
-                   frameon=False)
-    fig.tight_layout(rect=(0, bottom, 1, 1))
-    fig.savefig(path, format="png", dpi=DPI)
-
-
-def memory_series(selections: list) -> tuple:
-    """Per-run peak-memory points, the y label, and whether the runs mix kinds.
-
-    Returns ([(legend label, [(x, MB)])], y label, mixed).  The y label says
-    GPU allocated or host RSS; when runs differ (a GPU and a CPU run) each
-    legend label says which one it is and ``mixed`` is True.
-    """
-    series, kinds = [], set()
-    for label, sel in selections:
-        counter, text = labparts.peak_memory(sel.points, sel.settings.get("device"))
-        if counter is None:
-            continue
-        kinds.add(text)
-        series.append((label, counter, xy(sel, lambda b, c=counter: b.counter(c))))
-    if len(kinds) <= 1:
-        return ([(label, pts) for label, _, pts in series],
-                kinds.pop() if kinds else "Peak memory (MB)", False)
-    named = [(f"{label}: {'GPU allocated' if c == 'peak_alloc_MB' else 'host RSS'}", pts)
-             for label, c, pts in series]
-    return named, "Peak memory (MB): GPU allocated or host RSS", True
-
-
-def no_data(ax, what: str) -> None:
-    """Mark an empty subplot."""
-    ax.text(0.5, 0.5, f"no {what} in these runs", ha="center", va="center",
-            transform=ax.transAxes)
-
-
-def time_series(selections: list) -> list:
-    """[(legend label, [(x, epoch/step seconds)])] for the selections."""
-    return [(label, xy(sel, lambda b: b.time_s)) for label, sel in selections]
 
 
 def figure_part1(selections: list, path: str, subtitle: str) -> Figure:
     """Part 1 bar chart: epoch time by device; returns the saved Figure."""
     fig = Figure(figsize=(8, 5))
     ax = fig.add_subplot()
-    draw_bars(ax, time_series(selections), category_order(selections))
+    draw.draw_bars(ax, draw.time_series(selections), draw.category_order(selections))
     ax.set_xlabel("Device")
     ax.set_ylabel("Epoch time (s)")
-    finish(fig, "Part 1: CPU vs GPU - epoch time (BM_TrainEpoch)", path, subtitle)
+    draw.finish(fig, "Part 1: CPU vs GPU - epoch time (BM_TrainEpoch)", path, subtitle)
     return fig
-
-
-def _memory_axis(ax, selections: list, draw) -> bool:
-    """Fill a peak-memory subplot; True when it needs its own legend."""
-    mem, mem_label, mixed = memory_series(selections)
-    if mem:
-        draw(ax, mem)
-    else:
-        no_data(ax, "peak memory counter")
-    ax.set_ylabel(mem_label)
-    ax.set_title("Peak memory")
-    return mixed
 
 
 def figure_part2(selections: list, path: str, subtitle: str) -> Figure:
     """Part 2: epoch time, peak memory and test accuracy vs batch size; returns the Figure."""
     fig = Figure(figsize=(16, 5.5))
     ax_time, ax_mem, ax_acc = fig.subplots(1, 3)
-    draw_lines(ax_time, time_series(selections), log2_x=True)
+    draw.draw_lines(ax_time, draw.time_series(selections), log2_x=True)
     ax_time.set_ylabel("Epoch time (s)")
     ax_time.set_title("Epoch time")
-    mixed = _memory_axis(ax_mem, selections,
-                         lambda ax, series: draw_lines(ax, series, log2_x=True))
+    mixed = draw.memory_axis(ax_mem, selections,
+                             lambda ax, series: draw.draw_lines(ax, series, log2_x=True))
     acc = [(label, pts) for label, sel in selections
-           if (pts := xy(sel, lambda b: None if b.counter("test_acc") is None
+           if (pts := draw.xy(sel, lambda b: None if b.counter("test_acc") is None
                          else 100.0 * b.counter("test_acc")))]
     if acc:
-        draw_lines(ax_acc, acc, log2_x=True)
+        draw.draw_lines(ax_acc, acc, log2_x=True)
     else:
-        no_data(ax_acc, "test_acc counter")
+        draw.no_data(ax_acc, "test_acc counter")
     ax_acc.set_ylabel("Test accuracy (%)")
     ax_acc.set_title("Test accuracy")
     for ax in (ax_time, ax_mem, ax_acc):
         ax.set_xlabel("Batch size (samples)")
-    finish(fig, "Part 2: Batch size effects (BM_TrainEpoch)", path, subtitle,
-           own_legend=(ax_mem,) if mixed else ())
+    draw.finish(fig, "Part 2: Batch size effects (BM_TrainEpoch)", path, subtitle,
+                own_legend=(ax_mem,) if mixed else ())
     return fig
 
 
@@ -242,24 +99,24 @@ def figure_part3(selections: list, path: str, subtitle: str) -> Figure:
     """Part 3: epoch time, peak memory and parameters by model; returns the Figure."""
     fig = Figure(figsize=(16, 5.5))
     ax_time, ax_mem, ax_par = fig.subplots(1, 3)
-    categories = category_order(selections)
-    draw_bars(ax_time, time_series(selections), categories)
+    categories = draw.category_order(selections)
+    draw.draw_bars(ax_time, draw.time_series(selections), categories)
     ax_time.set_ylabel("Epoch time (s)")
     ax_time.set_title("Training time per epoch")
-    mixed = _memory_axis(ax_mem, selections,
-                         lambda ax, series: draw_bars(ax, series, categories))
+    mixed = draw.memory_axis(ax_mem, selections,
+                             lambda ax, series: draw.draw_bars(ax, series, categories))
     params = [(label, pts) for label, sel in selections
-              if (pts := xy(sel, lambda b: b.counter("params_M")))]
+              if (pts := draw.xy(sel, lambda b: b.counter("params_M")))]
     if params:
-        draw_bars(ax_par, params, categories)
+        draw.draw_bars(ax_par, params, categories)
     else:
-        no_data(ax_par, "params_M counter")
+        draw.no_data(ax_par, "params_M counter")
     ax_par.set_ylabel("Parameters (millions)")
     ax_par.set_title("Parameters")
     for ax in (ax_time, ax_mem, ax_par):
         ax.set_xlabel("Model")
-    finish(fig, "Part 3: Model complexity (BM_TrainEpoch)", path, subtitle,
-           own_legend=(ax_mem,) if mixed else ())
+    draw.finish(fig, "Part 3: Model complexity (BM_TrainEpoch)", path, subtitle,
+                own_legend=(ax_mem,) if mixed else ())
     return fig
 
 
@@ -278,11 +135,11 @@ def figure_part4(selections: list, path: str, subtitle: str,
     ``loader_floors`` is [(legend label, loader_floor points)]: each is drawn
     dashed, in its run's colour, under the epoch times.  Returns the saved Figure."""
     wait = [(label, pts) for label, sel in selections
-            if (pts := xy(sel, lambda b: b.counter("data_wait_pct")))]
+            if (pts := draw.xy(sel, lambda b: b.counter("data_wait_pct")))]
     fig = Figure(figsize=(12 if wait else 8, 5))
     axes = fig.subplots(1, 2 if wait else 1)
     ax_time = axes[0] if wait else axes
-    draw_lines(ax_time, time_series(selections))
+    draw.draw_lines(ax_time, draw.time_series(selections))
     # The floor shares the epoch-time axis, so the axis reaches down to it (to 0 s in
     # practice): the gap between the two lines is the point, and on a zero-based axis the
     # differences between worker counts are not exaggerated either.
@@ -296,13 +153,13 @@ def figure_part4(selections: list, path: str, subtitle: str,
     ax_time.set_ylabel("Epoch time (s)")
     ax_time.set_title("Epoch time")
     if wait:
-        draw_lines(axes[1], wait)
+        draw.draw_lines(axes[1], wait)
         axes[1].set_xlabel("DataLoader workers (num_workers)")
         axes[1].set_ylabel("Data wait (% of epoch)")
         axes[1].set_title("Time waiting for data")
     for ax in fig.axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # worker counts are whole
-    finish(fig, "Part 4: DataLoader workers (BM_TrainEpoch)", path, subtitle)
+    draw.finish(fig, "Part 4: DataLoader workers (BM_TrainEpoch)", path, subtitle)
     return fig
 
 
@@ -310,17 +167,17 @@ def figure_precision(selections: list, path: str, subtitle: str) -> Optional[Fig
     """Samples/s by precision; returns the Figure, or None (nothing drawn) without
     samples_per_second."""
     series = [(label, pts) for label, sel in selections
-              if (pts := xy(sel, lambda b: b.counter("samples_per_second")))]
+              if (pts := draw.xy(sel, lambda b: b.counter("samples_per_second")))]
     if not series:
         return None
     fig = Figure(figsize=(8, 5))
     ax = fig.add_subplot()
-    draw_bars(ax, series, category_order(selections))
+    draw.draw_bars(ax, series, draw.category_order(selections))
     ax.set_xlabel("Precision")
     ax.set_ylabel("Throughput (samples/s)")
     families = sorted({sel.family for _, sel in selections})
-    finish(fig, f"Training throughput by precision ({', '.join(families)})", path,
-           subtitle)
+    draw.finish(fig, f"Training throughput by precision ({', '.join(families)})", path,
+                subtitle)
     return fig
 
 
@@ -356,8 +213,8 @@ def figure_bandwidth(runs_series: list, path: str) -> Figure:
     ax.set_xlabel("Transfer size (bytes, log scale)")
     ax.set_ylabel("Bandwidth (GB/s)")
     subtitle = runs_series[0][0] if len(runs_series) == 1 else ""
-    finish(fig, "Host-device copy bandwidth (BM_HostToDevice / BM_DeviceToHost)",
-           path, subtitle)
+    draw.finish(fig, "Host-device copy bandwidth (BM_HostToDevice / BM_DeviceToHost)",
+                path, subtitle)
     return fig
 
 
@@ -417,7 +274,7 @@ def figure_scaling(groups: list, path: str, log=None) -> Figure:
     top = max([v for _, _, eff in lines for _, v in eff] + [1.0])
     ax_eff.set_ylim(0, top * 1.05)
     if not any(eff for _, _, eff in lines):
-        no_data(ax_eff, "scaling_efficiency counter")
+        draw.no_data(ax_eff, "scaling_efficiency counter")
     ranks = sorted({r for _, sps, eff in lines for r, _ in sps + eff})
     for ax in (ax_sps, ax_eff):
         ax.set_xscale("log", base=2)
@@ -429,8 +286,8 @@ def figure_scaling(groups: list, path: str, log=None) -> Figure:
     ax_sps.set_title("Global throughput")
     ax_eff.set_ylabel("Scaling efficiency (vs no gradient sync)")
     ax_eff.set_title("Scaling efficiency")
-    finish(fig, f"Data-parallel scaling ({labparts.SCALING_FAMILY}, batch per rank)", path,
-           subtitle)
+    draw.finish(fig, f"Data-parallel scaling ({labparts.SCALING_FAMILY}, batch per rank)",
+                path, subtitle)
     return fig
 
 
@@ -463,7 +320,7 @@ def figure_allreduce(runs_series: list, path: str) -> Figure:
     ax.set_xlabel("All-reduce size (bytes per rank, log scale)")
     ax.set_ylabel("Bus bandwidth, busbw (GB/s)")
     subtitle = runs_series[0][0] if len(runs_series) == 1 else ""
-    finish(fig, f"All-reduce bus bandwidth ({labparts.ALLREDUCE_FAMILY}, "
+    draw.finish(fig, f"All-reduce bus bandwidth ({labparts.ALLREDUCE_FAMILY}, "
                 "busbw = algbw x 2(R-1)/R)", path, subtitle)
     return fig
 
@@ -484,7 +341,7 @@ def make_plots(runs: list, out_dir: str, log=None) -> list:
     """
     log = log if log is not None else sys.stderr
     os.makedirs(out_dir, exist_ok=True)
-    labels = unique_labels(runs)
+    labels = draw.unique_labels(runs)
     benches = [declarations.collect_benchmarks(run) for run in runs]
     written = []
     drawers = {"part1": figure_part1, "part2": figure_part2, "part3": figure_part3,
@@ -499,7 +356,7 @@ def make_plots(runs: list, out_dir: str, log=None) -> list:
         if not picked:
             print(f"{PROG}: skipping {part.filename}: {describe_missing(part)}", file=log)
             continue
-        selections, subtitle = label_selections([(label, sel) for label, sel, _ in picked])
+        selections, subtitle = draw.label_selections([(label, sel) for label, sel, _ in picked])
         extra = {}
         if part.key == "part4":
             # label_selections keeps the order, so the labels pair up with picked.

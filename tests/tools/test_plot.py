@@ -10,6 +10,7 @@ import declarations
 import gbench
 import labparts
 import plot
+import plot_draw
 from conftest import input_path, row, run_script, write_doc
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -78,12 +79,12 @@ def test_label_selections_splits_common_and_per_run_settings():
     cpu = declarations.collect_benchmarks(load("trainbench_cpu.json"))
     sels = [("H100", labparts.select_part(labparts.PART2, gpu)),
             ("cpu-box", labparts.select_part(labparts.PART2, cpu))]
-    labelled, common = plot.label_selections(sels)
+    labelled, common = plot_draw.label_selections(sels)
     assert [label for label, _ in labelled] == ["H100 (device=cuda)", "cpu-box (device=cpu)"]
     assert common == "model=Medium workers=4 precision=fp32 pin=1"
-    single, common1 = plot.label_selections(sels[:1])
+    single, common1 = plot_draw.label_selections(sels[:1])
     assert single[0][0] == "H100" and "device=cuda" in common1
-    _, part1_common = plot.label_selections(
+    _, part1_common = plot_draw.label_selections(
         [("H100", labparts.select_part(labparts.PART1, gpu))])
     assert part1_common.startswith("model=Medium batch=64")
 
@@ -93,19 +94,19 @@ def test_memory_series_says_which_memory_when_runs_mix():
     cpu = declarations.collect_benchmarks(load("trainbench_cpu.json"))
     both = [("gpu", labparts.select_part(labparts.PART2, gpu)),
             ("cpu", labparts.select_part(labparts.PART2, cpu))]
-    series, label, mixed = plot.memory_series(both)
+    series, label, mixed = plot_draw.memory_series(both)
     assert mixed and "GPU allocated or host RSS" in label
     assert [name for name, _ in series] == ["gpu: GPU allocated", "cpu: host RSS"]
-    series, label, mixed = plot.memory_series(both[1:])
+    series, label, mixed = plot_draw.memory_series(both[1:])
     assert not mixed and label == "Peak host RSS (MB)"
     assert series[0][1][0] == ("32", pytest.approx(940.0))
 
 
 def test_unique_labels_disambiguates_same_host(tmp_path):
     a, b = load("gbench_repetitions.json"), load("gbench_units_a.json")
-    assert plot.unique_labels([a, b]) == ["bench-host (gbench_repetitions)",
+    assert plot_draw.unique_labels([a, b]) == ["bench-host (gbench_repetitions)",
                                           "bench-host (gbench_units_a)"]
-    assert plot.unique_labels([a, load("trainbench_cpu.json")]) == ["bench-host", "lab-cpu-01"]
+    assert plot_draw.unique_labels([a, load("trainbench_cpu.json")]) == ["bench-host", "lab-cpu-01"]
 
 
 def test_script_writes_pngs_and_lists_them(tmp_path):
@@ -142,7 +143,7 @@ def raw_rows(name):
 def drawn(part, drawer, tmp_path, runs=("trainbench_gpu.json",)):
     selections = [(name, labparts.select_part(part, declarations.collect_benchmarks(load(name))))
                   for name in runs]
-    labelled, subtitle = plot.label_selections(selections)
+    labelled, subtitle = plot_draw.label_selections(selections)
     path = tmp_path / part.filename
     fig = drawer(labelled, str(path), subtitle)
     assert_png(path)
@@ -213,7 +214,7 @@ def test_part4_draws_the_loader_floor_dashed_in_the_runs_colour(tmp_path):
             for w in (0, 2, 4, 8)]
     assert [x for x, _ in floor] == ["0", "2", "4", "8"]
     assert [y for _, y in floor] == pytest.approx(want)
-    labelled, subtitle = plot.label_selections([("gpu", sel)])
+    labelled, subtitle = plot_draw.label_selections([("gpu", sel)])
     fig = plot.figure_part4(labelled, str(tmp_path / "p4.png"), subtitle,
                             loader_floors=[("gpu", floor)])
     epoch_line, floor_line = fig.axes[0].get_lines()
@@ -252,7 +253,7 @@ def test_part4_worker_ticks_are_whole_numbers(tmp_path):
     sel = labparts.select_part(labparts.PART4,
                                declarations.collect_benchmarks(gbench.load_run(str(path))))
     assert sel.xs == ["0", "1", "2", "4"]
-    labelled, subtitle = plot.label_selections([("cpu", sel)])
+    labelled, subtitle = plot_draw.label_selections([("cpu", sel)])
     fig = plot.figure_part4(labelled, str(tmp_path / "p4.png"), subtitle)
     for ax in fig.axes:
         lo, hi = ax.get_xlim()
