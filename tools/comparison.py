@@ -162,18 +162,22 @@ def non_finite_metrics(bench: gbench.Benchmark) -> list:
 
 def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark,
                       across: Optional[str] = None,
-                      direction=declarations.counter_direction) -> dict:
+                      direction=declarations.counter_direction,
+                      unit=lambda _name: None) -> dict:
     """Compare one benchmark present (and not errored) on both sides (paired across
     ``across``, an axis, when given); ``direction(counter name)`` is each counter's better
-    direction ("higher", "lower" or "neutral")."""
+    direction ("higher", "lower" or "neutral"), ``unit(counter name)`` its declared unit
+    or None (then the entry has no "unit")."""
     counters = []
     for name in old.counters:
         if name not in new.counters:
             continue
         base_value, new_value = old.counter(name), new.counter(name)
+        declared_unit = unit(name)
         counters.append({
             "name": name,
             "direction": direction(name),
+            **({"unit": declared_unit} if declared_unit else {}),
             "base": base_value,
             "new": new_value,
             "ratio": calculate_ratio(base_value, new_value),
@@ -295,9 +299,13 @@ def get_difference_report(baseline: gbench.Run, run: gbench.Run,
     Benchmarks are matched with :func:`match_keys` (computed over the whole
     files; names that differ only in the ``across`` axis match when it is
     given); ``name_filter`` is then applied to each side's full run names.
+    A counter's direction and unit are those the run's context declares, else the
+    baseline's, else ``declarations``' fallback for older files.
     """
     old_by_key, new_by_key = benchmarks_by_key(baseline, run, name_filter, across)
-    direction = declarations.counter_direction
+    contexts = (run.context, baseline.context)   # the run's declaration first
+    direction = lambda name: declarations.counter_direction(name, *contexts)  # noqa: E731
+    unit = lambda name: declarations.counter_unit(name, *contexts)  # noqa: E731
     errored, rows = [], []
     for key in list(old_by_key) + [k for k in new_by_key if k not in old_by_key]:
         old, new = old_by_key.get(key), new_by_key.get(key)
@@ -305,7 +313,7 @@ def get_difference_report(baseline: gbench.Run, run: gbench.Run,
         if problems:
             errored.append(errored_entry(old, new, problems, across) | {"key": key})
         elif old is not None and new is not None:
-            rows.append(compare_benchmark(old, new, across, direction))
+            rows.append(compare_benchmark(old, new, across, direction, unit))
     errored_keys = {e.pop("key") for e in errored}
     return {
         "baseline": {"path": baseline.path, "label": baseline.label},

@@ -97,10 +97,12 @@ def _mark(change_pct: Optional[float], direction: str, regressed: bool) -> str:
 
 
 def counter_label(counter: dict) -> str:
-    """A counter row's first cell: '    name [higher is better]' or '    name [neutral]'."""
+    """A counter row's first cell: '    name [higher is better]' or '    name [neutral]', with
+    the declared unit after the name where the run declares one ('    step_ms (ms) [...]')."""
+    name = counter["name"] + (f" ({counter['unit']})" if counter.get("unit") else "")
     if counter["direction"] == gbench.NEUTRAL_DIRECTION:
-        return f"    {counter['name']} [neutral]"
-    return f"    {counter['name']} [{counter['direction']} is better]"
+        return f"    {name} [neutral]"
+    return f"    {name} [{counter['direction']} is better]"
 
 
 def benchmark_rows(row: dict) -> list:

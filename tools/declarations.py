@@ -26,6 +26,7 @@ reading lives in gbench.py, lab parts in labparts.py.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Optional
 
@@ -129,12 +130,20 @@ def declared_list(context: dict, key: str, list_key: Optional[str] = None) -> Op
     if not isinstance(text, str):
         return None
     try:
-        entries = json.loads(text)[list_key or key]
+        entries = _loads(text)[list_key or key]
     except (ValueError, KeyError, TypeError):
         return None
     if not isinstance(entries, list):
         return None
     return [e for e in entries if isinstance(e, dict)]
+
+
+@functools.lru_cache(maxsize=64)
+def _loads(text: str):
+    """json.loads, once per declaration text: compare asks for a direction per counter and
+    benchmark, and the "counters" string of a run is about 5 KB. Callers must not modify
+    what it returns."""
+    return json.loads(text)
 
 
 def declared_counters(context: dict) -> Optional[dict]:

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import pytest
 
@@ -21,7 +22,7 @@ SPIN = "BM_spin/iterations:1000/real_time/threads:2"
 
 def report_for(base, new, name_filter=None):
     return comparison.get_difference_report(gbench.load_run(base), gbench.load_run(new),
-                                         name_filter)
+                                            name_filter)
 
 
 def by_name(report):
@@ -301,7 +302,7 @@ def test_runs_with_different_iterations_match_and_show_a_note(tmp_path, capsys):
 
 def test_settings_note_lists_every_changed_setting():
     assert comparison.settings_note("BM_a/repeats:3/iterations:2/min_time:0.5",
-                                 "BM_a/iterations:4/min_time:0.5") == \
+                                    "BM_a/iterations:4/min_time:0.5") == \
         "repeats 3->-, iterations 2->4"
     assert comparison.settings_note("BM_a/iterations:2", "BM_a/iterations:2") == ""
 
@@ -330,7 +331,7 @@ def test_names_colliding_on_a_key_are_matched_by_full_name(tmp_path):
 
 def test_match_keys():
     old, new = comparison.match_keys(["BM_x/iterations:2/manual_time", "BM_y/threads:2"],
-                                  ["BM_x/iterations:9/manual_time", "BM_y/threads:4"])
+                                     ["BM_x/iterations:9/manual_time", "BM_y/threads:4"])
     assert old == {"BM_x/iterations:2/manual_time": "BM_x/manual_time",
                    "BM_y/threads:2": "BM_y/threads:2"}
     assert new["BM_x/iterations:9/manual_time"] == "BM_x/manual_time"
@@ -545,7 +546,7 @@ def raw_rows(path):
 def test_across_ranks_pairs_a_plain_run_with_a_run_of_two_ranks():
     # trainbench_cpu.json has no ranks axis (nor graph): its epochs are ranks:1.
     report = comparison.get_difference_report(gbench.load_run(CPU), gbench.load_run(RANKS2),
-                                           across="ranks")
+                                              across="ranks")
     rows = by_name(report)
     batches = (32, 64, 128, 256)
     assert set(rows) == {PART2_ONE.format(b) for b in batches}
@@ -624,7 +625,7 @@ def test_across_a_names_only_axis_works_on_any_benchmark(tmp_path, capsys):
     new = write_doc(tmp_path / "b.json", [row("BM_x/size:8/kind:b", 5.0),
                                           row("BM_x/size:64/kind:b", 30.0)])
     report = comparison.get_difference_report(gbench.load_run(base), gbench.load_run(new),
-                                           across="kind")
+                                              across="kind")
     assert {r["name"]: r["time_ratio"] for r in report["benchmarks"]} == {
         "BM_x/size:8/kind:a": pytest.approx(0.5), "BM_x/size:64/kind:a": pytest.approx(1.5)}
     # A file with several values of the axis for the same other settings: those names are
@@ -632,7 +633,7 @@ def test_across_a_names_only_axis_works_on_any_benchmark(tmp_path, capsys):
     both = write_doc(tmp_path / "c.json", [row("BM_x/size:8/kind:a", 10.0),
                                            row("BM_x/size:8/kind:b", 12.0)])
     report = comparison.get_difference_report(gbench.load_run(both), gbench.load_run(new),
-                                           across="kind")
+                                              across="kind")
     assert [r["name"] for r in report["benchmarks"]] == ["BM_x/size:8/kind:b"]
     assert report["benchmarks"][0]["time_ratio"] == pytest.approx(5.0 / 12.0)
 
@@ -647,7 +648,7 @@ def test_a_gpu_runs_ranks1_row_is_its_ranks1_and_the_plain_row_keeps_its_name(tm
     eight = write_doc(tmp_path / "eight.json", [
         row(x + "/ranks:8/iterations:2/manual_time", 0.25, "s", samples_per_second=320000.0)])
     rows = by_name(comparison.get_difference_report(gbench.load_run(one), gbench.load_run(eight),
-                                                 across="ranks"))
+                                                    across="ranks"))
     assert set(rows) == {x + "/ranks:1/iterations:2/manual_time"}
     pair = rows[x + "/ranks:1/iterations:2/manual_time"]
     assert pair["run_name"] == x + "/ranks:8/iterations:2/manual_time"
@@ -661,3 +662,91 @@ def test_a_gpu_runs_ranks1_row_is_its_ranks1_and_the_plain_row_keeps_its_name(tm
         x + "/iterations:2/manual_time": x + "/iterations:2/manual_time",
         x + "/ranks:1/iterations:2/manual_time": x + "/ranks:1/iterations:2/manual_time"}
     assert rows[x + "/iterations:2/manual_time"]["time_ratio"] == pytest.approx(0.5)
+
+
+# ---- counter directions the runs declare (context "counters") ---------------------------
+
+def declaring(*entries):
+    """A context whose "counters" (a JSON string, as trainbench writes it) declares these
+    (name, better, unit) counters."""
+    return {"counters": json.dumps({"counters": [
+        {"name": n, "unit": u, "better": b, "families": ["BM_a"], "meaning": "a test's"}
+        for n, b, u in entries]})}
+
+
+def declared_pair(tmp_path, base_context=None, run_context=None, base=None, new=None):
+    """Baseline and run of one benchmark BM_a, with these counters and contexts."""
+    base = base or {"foo_ms": 10.0, "foo_rate": 100.0, "peak_alloc_MB": 100.0,
+                    "train_loss": 1.0, "samples_per_second": 100.0}
+    new = new or {"foo_ms": 15.0, "foo_rate": 50.0, "peak_alloc_MB": 50.0,
+                  "train_loss": 2.0, "samples_per_second": 80.0}
+    return (write_doc(tmp_path / "a.json", [row("BM_a", 10.0, **base)], base_context),
+            write_doc(tmp_path / "b.json", [row("BM_a", 10.0, **new)], run_context))
+
+
+def counter_rows(path):
+    """{counter: its entry} of the one benchmark of a --json document."""
+    doc = json.loads(path.read_text())
+    return {c["name"]: c for c in doc["comparisons"][0]["benchmarks"][0]["counters"]}
+
+
+def test_a_made_up_counter_the_run_declares_is_judged(tmp_path, capsys):
+    # Without a declaration foo_ms and foo_rate are unknown: neutral, never judged.
+    base, new = declared_pair(tmp_path)
+    out_json = tmp_path / "cmp.json"
+    assert compare.main([base, new, "--threshold", "5", "--json", str(out_json)]) == 1
+    assert counter_rows(out_json)["foo_ms"]["direction"] == "neutral"
+    assert "foo_rate" not in {r["metric"] for r in json.loads(out_json.read_text())["regressions"]}
+    capsys.readouterr()
+    # Declared by the run: foo_ms is lower-is-better (+50%: worse), foo_rate higher-is-better
+    # (-50%: a regression beyond 5%), each with its unit.
+    base, new = declared_pair(tmp_path, run_context=declaring(("foo_ms", "lower", "ms"),
+                                                              ("foo_rate", "higher", "1/s")))
+    assert compare.main([base, new, "--threshold", "5", "--json", str(out_json)]) == 1
+    out = capsys.readouterr().out
+    rows = counter_rows(out_json)
+    assert rows["foo_ms"]["direction"] == "lower" and rows["foo_ms"]["unit"] == "ms"
+    assert re.search(r"    foo_ms \(ms\) \[lower is better\] .* worse", out)
+    assert rows["foo_rate"]["direction"] == "higher"
+    assert re.search(r"    foo_rate \(1/s\) \[higher is better\] .* REGRESSION", out)
+    assert "  BM_a: foo_rate -50.0%" in out
+    assert "unit" not in rows["train_loss"]       # not declared: no unit
+
+
+def test_a_known_counter_declared_otherwise_follows_the_declaration(tmp_path, capsys):
+    # The fallback says peak_alloc_MB is lower-is-better (not checked), samples_per_second
+    # higher-is-better (checked) and train_loss lower-is-better; this run says otherwise.
+    context = declaring(("peak_alloc_MB", "higher", "MB"), ("samples_per_second", "lower", ""),
+                        ("train_loss", "neither", "nats"))
+    base, new = declared_pair(tmp_path, run_context=context)
+    out_json = tmp_path / "cmp.json"
+    assert compare.main([base, new, "--threshold", "5", "--json", str(out_json)]) == 1
+    out = capsys.readouterr().out
+    rows = counter_rows(out_json)
+    assert {n: rows[n]["direction"] for n in ("peak_alloc_MB", "samples_per_second",
+                                              "train_loss")} == {
+        "peak_alloc_MB": "higher", "samples_per_second": "lower", "train_loss": "neutral"}
+    regressions = json.loads(out_json.read_text())["regressions"]
+    assert [r["metric"] for r in regressions] == ["peak_alloc_MB"]
+    assert re.search(r"    samples_per_second \[lower is better\] .* better", out)
+    assert re.search(r"    train_loss \(nats\) \[neutral\] +1 +2 +2\.000 +\+100\.0%$", out, re.M)
+
+
+def test_the_baseline_s_declaration_serves_when_the_run_has_none(tmp_path):
+    base, new = declared_pair(tmp_path, base_context=declaring(("foo_rate", "higher", "")))
+    found = comparison.find_regressions(report_for(base, new), 5.0)
+    assert "foo_rate" in {f["metric"] for f in found}
+    # Both declare it: the run's declaration wins (it is the newer trainbench, usually).
+    base, new = declared_pair(tmp_path, base_context=declaring(("foo_rate", "higher", "")),
+                              run_context=declaring(("foo_rate", "neither", "")))
+    report = report_for(base, new)
+    assert "foo_rate" not in {f["metric"] for f in comparison.find_regressions(report, 5.0)}
+    assert report["geomean"]["counters"]["foo_rate"]["direction"] == "neutral"
+
+
+def test_a_real_run_s_declared_units_show_in_the_text():
+    declared = input_path("trainbench_declared_cpu.json")
+    proc = run_script("compare", declared, declared)
+    assert proc.returncode == 0, proc.stderr
+    assert "    samples_per_second (samples/s) [higher is better]" in proc.stdout
+    assert "    params_M (millions) [neutral]" in proc.stdout

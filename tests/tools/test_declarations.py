@@ -1,6 +1,8 @@
 """Tests for tools/declarations.py: what trainbench's counters, axes and context mean, as the
 run declares them or, for older files, as the fallback tables say."""
 
+import json
+
 import pytest
 
 import declarations
@@ -98,3 +100,57 @@ def test_context_fields_are_unique_and_compare_skips_what_always_differs():
     keys = [k for k, _, _ in declarations.CONTEXT_FIELDS]
     assert len(keys) == len(set(keys))
     assert {k for k, _, compared in declarations.CONTEXT_FIELDS if not compared} == {"date", "executable"}
+
+
+# ---- counters the run declares (context "counters", a JSON string) ----------------------
+
+DECLARED = input_path("trainbench_declared_cpu.json")
+
+
+def counters_context(*entries):
+    """A context whose "counters" declares these (name, better[, unit]) counters, in
+    trainbench's format (bench/counters.cc)."""
+    return {"counters": json.dumps({"counters": [
+        {"name": e[0], "better": e[1], "unit": e[2] if len(e) > 2 else "",
+         "families": ["BM_a"], "meaning": "made up for a test"} for e in entries]})}
+
+
+def test_a_declared_counter_takes_the_run_s_direction_and_unit():
+    context = counters_context(("foo_ms", "lower", "ms"), ("train_loss", "neither"),
+                               ("peak_alloc_MB", "higher"))
+    assert declarations.counter_direction("foo_ms") == "neutral"          # unknown without it
+    assert declarations.counter_direction("foo_ms", context) == "lower"
+    assert declarations.counter_direction("train_loss", context) == "neutral"   # "neither"
+    assert declarations.counter_direction("peak_alloc_MB", context) == "higher"
+    assert declarations.counter_unit("foo_ms", context) == "ms"
+    assert declarations.counter_unit("train_loss", context) is None       # empty unit
+    # Not declared there: the fallback table.
+    assert declarations.counter_direction("test_acc", context) == "higher"
+
+
+def test_the_first_context_that_declares_a_counter_decides():
+    says_lower = counters_context(("foo", "lower"))
+    says_higher = counters_context(("foo", "higher"))
+    assert declarations.counter_direction("foo", says_higher, says_lower) == "higher"
+    assert declarations.counter_direction("foo", {}, says_lower) == "lower"
+    assert declarations.counter_direction("foo", counters_context(("bar", "higher")),
+                                          says_lower) == "lower"
+
+
+@pytest.mark.parametrize("context", [
+    {"counters": "not json"}, {"counters": json.dumps({"other": []})},
+    {"counters": json.dumps({"counters": "x"})}, {"counters": 3},
+    {"counters": json.dumps({"counters": [{"name": "train_loss", "better": "sideways"}]})}])
+def test_a_broken_declaration_falls_back_to_the_table(context):
+    assert declarations.counter_direction("train_loss", context) == "lower"
+    assert declarations.counter_unit("train_loss", context) is None
+
+
+def test_the_fallback_table_agrees_with_a_real_run_s_declaration():
+    # trainbench_declared_cpu.json is a real run (0.3.0) that declares its counters: the
+    # table for older files says the same of every counter both know.
+    run = gbench.load_run(DECLARED)
+    declared = declarations.declared_counters(run.context)
+    assert {"samples_per_second", "train_loss", "params_M", "ddp_buckets"} <= set(declared)
+    for name, entry in declared.items():
+        assert declarations.fallback_direction(name) == declarations.BETTER[entry["better"]], name
