@@ -1,5 +1,5 @@
-// trainbench: the GPU-training lab as Google Benchmark families (bench/trainbench_main.h).
-#include "bench/trainbench_main.h"
+// trainbench: the GPU-training lab as Google Benchmark families (bench/harness/trainbench_main.h).
+#include "bench/harness/trainbench_main.h"
 
 int main(int argc, char** argv) {
   return trainbench::TrainbenchMain(argc, argv, trainbench::SystemCudaDevices());

@@ -61,7 +61,7 @@ class LossScaler {
   int64_t growth_interval_;
 };
 
-// What a data-parallel wrapper does around each eager step (bench/distributed.h's
+// What a data-parallel wrapper does around each eager step (bench/dist/distributed.h's
 // GradientSync, the work torch.nn.parallel.DistributedDataParallel does in forward()).
 class StepHooks {
  public:

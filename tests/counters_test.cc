@@ -1,5 +1,5 @@
-// bench/counters.h: which counters a benchmark reports on which device, and their values.
-#include "bench/counters.h"
+// bench/families/counters.h: which counters a benchmark reports on which device, and their values.
+#include "bench/families/counters.h"
 
 #include <cstdint>
 #include <map>

@@ -1,5 +1,5 @@
 // ddp_check: trains a model for a few steps, data-parallel when a launcher says so (torchrun,
-// as bench/world.h reads it), and writes the parameters out, for tests/test_distributed.py to
+// as bench/dist/world.h reads it), and writes the parameters out, for tests/test_distributed.py to
 // compare: N ranks with batch B each against one process with batch N x B on the same
 // samples. It uses the benchmark's own pieces (Trainer, GradientSync over the Gloo group),
 // with fixed random batches instead of the loader, so that both runs see the same samples in
@@ -35,9 +35,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "bench/distributed.h"
-#include "bench/process_groups.h"
-#include "bench/world.h"
+#include "bench/dist/distributed.h"
+#include "bench/dist/process_groups.h"
+#include "bench/dist/world.h"
 #include "common/axes.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<World> world = ParseWorld(LauncherEnvironment());
   if (!world.ok()) Fail(std::string(world.status().message()));
-  DistEnv& dist = *new DistEnv;  // leaked, as trainbench's: Gloo's threads outlive main
+  WorldComm& dist = *new WorldComm;  // leaked, as trainbench's: Gloo's threads outlive main
   dist.world = *world;
   const bool synced = dist.world.distributed() || sync_alone;
   if (synced) {

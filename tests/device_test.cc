@@ -1,4 +1,4 @@
-// bench/env.cc and fixtures/device.cc: RunGuarded names out-of-memory failures and skips
+// bench/harness/harness.cc and fixtures/device.cc: RunGuarded names out-of-memory failures and skips
 // every later benchmark on a lost device; the CUDA context is compiled in.
 #include <chrono>
 #include <filesystem>
@@ -15,7 +15,7 @@
 #include <torch/optim/sgd.h>
 #include <torch/utils.h>
 
-#include "bench/env.h"
+#include "bench/harness/harness.h"
 #include "fixtures/loader.h"
 #include "fixtures/warmup.h"
 #include "models/fused_adam.h"

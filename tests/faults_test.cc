@@ -18,11 +18,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "bench/lab_suite.h"
-#include "bench/interrupt.h"
-#include "bench/memory_guard.h"
-#include "bench/reporter.h"
-#include "bench/results_file.h"
+#include "bench/suite/lab_suite.h"
+#include "bench/harness/interrupt.h"
+#include "bench/harness/memory_guard.h"
+#include "bench/harness/reporter.h"
+#include "bench/harness/results_file.h"
 #include "fixtures/host_memory.h"
 
 namespace trainbench {

@@ -5,8 +5,8 @@
 #include <ATen/Context.h>
 #include <ATen/ops/_local_scalar_dense.h>
 
-#include "bench/lab_suite.h"
-#include "bench/env.h"
+#include "bench/suite/lab_suite.h"
+#include "bench/harness/harness.h"
 #include "fixtures/loader.h"
 #include "models/trainer.h"
 

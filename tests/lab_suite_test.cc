@@ -1,6 +1,6 @@
-// bench/lab_suite.cc: the declared lab parts, the default sweeps derived from them, the
+// bench/suite/lab_suite.cc: the declared lab parts, the default sweeps derived from them, the
 // "lab_parts" JSON the tools read, benchmark names, and axis-flag parsing (good and bad).
-#include "bench/lab_suite.h"
+#include "bench/suite/lab_suite.h"
 
 #include <algorithm>
 #include <ostream>

@@ -1,10 +1,10 @@
-// The memory guard's per-model tables (bench/memory_guard.cc) against the models themselves: a
+// The memory guard's per-model tables (bench/harness/memory_guard.cc) against the models themselves: a
 // model edited in models/models.cc without its footprint fails here, not silently in the guard.
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>
 
-#include "bench/memory_guard.h"
+#include "bench/harness/memory_guard.h"
 #include "models/models.h"
 
 namespace trainbench {

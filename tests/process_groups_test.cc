@@ -1,4 +1,4 @@
-// bench/distributed.cc, a world's groups: main shuts the backends down before it returns, the
+// bench/dist/distributed.cc, a world's groups: main shuts the backends down before it returns, the
 // CUDA one first, so that no NCCL watchdog thread is alive at exit (issue 20, finding 9), and a
 // rank whose CUDA context was lost makes every rank skip with its reason (two ranks as threads
 // of this process, over loopback, as c10d's own C++ tests run theirs).
@@ -11,9 +11,9 @@
 #include <stdexcept>
 #include <thread>
 
-#include "bench/distributed.h"
-#include "bench/env.h"
-#include "bench/process_groups.h"
+#include "bench/dist/distributed.h"
+#include "bench/harness/harness.h"
+#include "bench/dist/process_groups.h"
 #include "tests/test_device.h"
 
 namespace trainbench {
@@ -38,7 +38,7 @@ class RecordingBackend final : public c10d::Backend {
 
 TEST(ShutdownWorldTest, ShutsTheCudaBackendDownFirstAndSurvivesAFailure) {
   std::vector<std::string> log;
-  DistEnv dist;
+  WorldComm dist;
   ShutdownWorld(dist);  // before any rendezvous: nothing to do
   dist.groups = std::make_shared<ProcessGroups>();
   dist.groups->cpu = c10::make_intrusive<RecordingBackend>("gloo", log, /*fails=*/false);
@@ -68,7 +68,7 @@ TEST(WorldAgreementTest, ARankWhoseCudaContextIsLostMakesEveryRankSkipWithItsRea
   std::vector<std::optional<std::string>> agreed(2);
   std::vector<std::string> errors(2);
   const auto rank = [&](int r) {
-    DistEnv dist;
+    WorldComm dist;
     dist.world.rank = r;
     dist.world.size = 2;
     dist.world.local_rank = r;
@@ -80,14 +80,14 @@ TEST(WorldAgreementTest, ARankWhoseCudaContextIsLostMakesEveryRankSkipWithItsRea
       return;
     }
     auto device = std::make_shared<TestDevice>(TestDeviceOptions{/*gpu=*/0});
-    BenchEnv env;
+    Harness env;
     env.cpu = MakeCpuContext();
     env.cuda = MakeTestDeviceContext(device);
     if (r == 1) {  // an earlier benchmark hit a sticky error on this rank alone
       device->FailAt(FaultSite::kStep, 1, Fault::kIllegalAddress);
       (void)RunGuarded(*env.cuda, "x", [&] { env.cuda->NewTimer()->Start(); });
     }
-    // What a data-parallel epoch asks each rank first (bench/data_parallel.cc).
+    // What a data-parallel epoch asks each rank first (bench/families/data_parallel.cc).
     agreed[r] = FirstRankThatCannot(dist, "BM_TrainEpoch/.../ranks:2", WhyNoContext(env, DeviceKind::kCuda,
                                                                                  Precision::kFp32));
     ShutdownWorld(dist);

@@ -9,8 +9,8 @@
 #include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 
-#include "bench/env.h"
-#include "bench/epoch_loop.h"
+#include "bench/harness/harness.h"
+#include "bench/families/epoch_loop.h"
 #include "fixtures/loader.h"
 #include "models/trainer.h"
 #include "tests/test_device.h"
@@ -88,8 +88,8 @@ TEST(TestDeviceRingTest, ASlotReusedWithoutWaitingForItsFenceIsSeen) {
 
 // ---- failures: out of memory of every kind, a sticky error, a failed capture
 
-BenchEnv EnvWith(Device& d) {
-  BenchEnv env;
+Harness EnvWith(Device& d) {
+  Harness env;
   env.data = MakeSyntheticFashionMnist(256, 100, 5);
   env.cpu = MakeCpuContext();
   env.cuda = std::move(d.ctx);
@@ -124,7 +124,7 @@ TEST(TestDeviceFaultTest, AfterAStickyErrorEveryLaterBenchmarkIsSkippedWithoutAC
   Device d = MakeDevice();
   std::shared_ptr<TestDevice> probe = d.probe;
   probe->FailAt(FaultSite::kStep, 4, Fault::kIllegalAddress);
-  BenchEnv env = EnvWith(d);
+  Harness env = EnvWith(d);
   DeviceContext& ctx = *env.cuda;
   const absl::Status first = TrainAnEpoch(ctx, env.data.train);
   EXPECT_EQ(first.code(), absl::StatusCode::kInternal);
@@ -150,7 +150,7 @@ TEST(TestDeviceFaultTest, AfterAStickyErrorEveryLaterBenchmarkIsSkippedWithoutAC
 TEST(TestDeviceFaultTest, TheKernelTraceGuardStopsTheTracerWhenASpanFailsWithAStickyError) {
   Device d = MakeDevice();
   std::shared_ptr<TestDevice> probe = d.probe;
-  BenchEnv env = EnvWith(d);
+  Harness env = EnvWith(d);
   DeviceContext& ctx = *env.cuda;
   // Issue 20, finding 2: the guard's destructor stopped the tracer, which synchronized, which
   // threw during the span's own unwinding: std::terminate.

@@ -12,7 +12,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "bench/trainbench_main.h"
+#include "bench/harness/trainbench_main.h"
 #include "tests/test_device.h"
 
 namespace trainbench {

@@ -26,7 +26,7 @@ BINARY = ROOT / "build" / "trainbench"
 TORCHRUN = ROOT / ".venv" / "bin" / "torchrun"
 TIMEOUT_S = 120
 
-# What bench/world.cc reads: cleared from every child's environment, so a test run inside a
+# What bench/dist/world.cc reads: cleared from every child's environment, so a test run inside a
 # Slurm job or under torchrun still means what it says.
 LAUNCHER_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
                  "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_LOCALID",

@@ -72,7 +72,7 @@ def test_each_rows_counter_keys_are_unchanged(tmp_path):
         family = row["name"].split("/")[0]
         for key in row:
             if key not in own:
-                assert key in declared, f"{row['name']}: counter {key} is not declared (bench/counters.cc)"
+                assert key in declared, f"{row['name']}: counter {key} is not declared (bench/families/counters.cc)"
                 assert family in declared[key]["families"], f"{key} is not declared for {family}"
         keys = sorted(k for k in row if k not in own)
         status = "skipped" if row.get("error_occurred") else "ok"

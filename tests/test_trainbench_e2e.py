@@ -326,7 +326,7 @@ def own_flags():
 def test_help_lists_every_flag_main_defines(cpu_run):
     flags = own_flags()
     assert len(flags) >= 15 and flags["quiet"] == "bool"
-    # The axis flags are the axis table's (bench/axis_table.cc), which the context declares.
+    # The axis flags are the axis table's (bench/suite/axis_table.cc), which the context declares.
     axes = [a["name"] for a in json.loads(cpu_run[0]["context"]["axes"])["axes"] if a["help"]]
     assert {"batch", "model", "workers", "precision", "pin", "device", "graph"} <= set(axes)
     listed = set(re.findall(r"^  --(\w+)=", run(["--help"]).stdout, flags=re.M))

@@ -16,7 +16,7 @@
 #include <torch/optim/sgd.h>
 #include <torch/utils.h>
 
-#include "bench/env.h"
+#include "bench/harness/harness.h"
 #include "fixtures/loader.h"
 #include "fixtures/warmup.h"
 #include "models/fused_adam.h"

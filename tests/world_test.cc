@@ -1,18 +1,18 @@
-// bench/world.h: the world as torchrun or Slurm describe it, and one-line errors for what a
+// bench/dist/world.h: the world as torchrun or Slurm describe it, and one-line errors for what a
 // launcher would never write.
-#include "bench/world.h"
+#include "bench/dist/world.h"
 
 #include <gtest/gtest.h>
 
 namespace trainbench {
 namespace {
 
-EnvironmentMap Torchrun(const std::string& rank, const std::string& size) {
+LauncherVariables Torchrun(const std::string& rank, const std::string& size) {
   return {{"RANK", rank}, {"WORLD_SIZE", size}, {"LOCAL_RANK", rank},
           {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}};
 }
 
-std::string Error(const EnvironmentMap& env) {
+std::string Error(const LauncherVariables& env) {
   absl::StatusOr<World> w = ParseWorld(env);
   EXPECT_FALSE(w.ok());
   return w.ok() ? "" : std::string(w.status().message());
@@ -45,7 +45,7 @@ TEST(WorldTest, Torchrun) {
 }
 
 TEST(WorldTest, TorchrunAgentStoreMakesEveryRankAClient) {
-  EnvironmentMap env = Torchrun("0", "2");
+  LauncherVariables env = Torchrun("0", "2");
   env["TORCHELASTIC_USE_AGENT_STORE"] = "True";
   absl::StatusOr<World> w = ParseWorld(env);
   ASSERT_TRUE(w.ok()) << w.status();
@@ -86,7 +86,7 @@ TEST(WorldTest, AnSallocShellOrSbatchScriptIsAWorldOfOne) {
 }
 
 TEST(WorldTest, TorchrunWinsOverSlurm) {
-  EnvironmentMap env = Torchrun("1", "2");
+  LauncherVariables env = Torchrun("1", "2");
   env["SLURM_PROCID"] = "0";
   env["SLURM_STEP_NUM_TASKS"] = "1";
   absl::StatusOr<World> w = ParseWorld(env);
@@ -110,7 +110,7 @@ TEST(WorldTest, BadValuesAreOneLineNamingTheVariable) {
   EXPECT_EQ(Error({{"RANK", "0"}}), "WORLD_SIZE: not set (RANK is set)");
   EXPECT_EQ(Error({{"WORLD_SIZE", "2"}}), "RANK: not set (WORLD_SIZE is set)");
 
-  EnvironmentMap env = Torchrun("0", "2");
+  LauncherVariables env = Torchrun("0", "2");
   env.erase("MASTER_ADDR");
   EXPECT_EQ(Error(env), "MASTER_ADDR: not set (needed with WORLD_SIZE=2)");
   env = Torchrun("0", "2");

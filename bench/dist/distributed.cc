@@ -1,4 +1,4 @@
-#include "bench/distributed.h"
+#include "bench/dist/distributed.h"
 
 #include <benchmark/benchmark.h>
 
@@ -31,15 +31,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "bench/env.h"
-#include "bench/interrupt.h"
+#include "bench/harness/harness.h"
+#include "bench/harness/interrupt.h"
 #if TRAINBENCH_WITH_NCCL
-#include "bench/nccl_group.h"
-#include "bench/process_groups.h"
+#include "bench/dist/nccl_group.h"
+#include "bench/dist/process_groups.h"
 #endif
 
 #ifndef USE_C10D_GLOO
-#error "bench/distributed.cc needs USE_C10D_GLOO (CMakeLists.txt sets it for this file)"
+#error "bench/dist/distributed.cc needs USE_C10D_GLOO (CMakeLists.txt sets it for this file)"
 #endif
 
 namespace trainbench {
@@ -82,7 +82,7 @@ bool IsCollectiveFailure(const std::exception& e) {
          absl::StrContains(what, "Connection reset by peer");
 }
 
-void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_t bytes, DistEnv& dist,
+void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_t bytes, WorldComm& dist,
                         DeviceContext* device_ctx) {
   const auto skip = [&](const std::string& why) { SkipOnRank0(state, name, dist, why); };
   const bool on_cuda = dist.cuda && device_ctx != nullptr;
@@ -178,7 +178,7 @@ bool AwaitKeys(c10d::Store& store, const std::vector<std::string>& keys, std::ch
 
 }  // namespace
 
-absl::Status Rendezvous(DistEnv& dist) {
+absl::Status Rendezvous(WorldComm& dist) {
   const QuietC10Log quiet;
   const World& w = dist.world;
   const std::string where = w.distributed() ? absl::StrCat(w.master_addr, ":", w.master_port) : "this process";
@@ -234,7 +234,7 @@ absl::Status Rendezvous(DistEnv& dist) {
   return absl::OkStatus();
 }
 
-absl::Status CompleteGroups(DistEnv& dist) {
+absl::Status CompleteGroups(WorldComm& dist) {
   const QuietC10Log quiet;
   const World& w = dist.world;
   ProcessGroups& groups = *dist.groups;
@@ -262,12 +262,12 @@ absl::Status CompleteGroups(DistEnv& dist) {
   return absl::OkStatus();
 }
 
-void SkipOnRank0(benchmark::State& state, const std::string& name, const DistEnv& dist, const std::string& why) {
+void SkipOnRank0(benchmark::State& state, const std::string& name, const WorldComm& dist, const std::string& why) {
   if (dist.world.rank == 0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
   state.SkipWithError(why.c_str());
 }
 
-bool StartOrSkip(benchmark::State& state, const std::string& name, DistEnv& dist, const DeviceContext* cuda_ctx) {
+bool StartOrSkip(benchmark::State& state, const std::string& name, WorldComm& dist, const DeviceContext* cuda_ctx) {
   // (A world of several ranks ends at the first failure on any rank: none gets here lost.)
   if (!dist.world.distributed() && cuda_ctx != nullptr && cuda_ctx->lost_reason()) {
     SkipOnRank0(state, name, dist, *cuda_ctx->lost_reason());
@@ -284,7 +284,7 @@ bool StartOrSkip(benchmark::State& state, const std::string& name, DistEnv& dist
   return true;
 }
 
-absl::Status EnsureRendezvous(DistEnv& dist) {
+absl::Status EnsureRendezvous(WorldComm& dist) {
   if (dist.groups) return absl::OkStatus();
   if (dist.world.distributed()) return absl::FailedPreconditionError("no rendezvous yet");
   if (!dist.rendezvous) {
@@ -294,7 +294,7 @@ absl::Status EnsureRendezvous(DistEnv& dist) {
   return *dist.rendezvous;
 }
 
-void ShutdownWorld(const DistEnv& dist) {
+void ShutdownWorld(const WorldComm& dist) {
   if (!dist.groups) return;
   // The CUDA backend first: ProcessGroupNCCL's shutdown joins its watchdog thread, which
   // would otherwise still run at exit, and could crash the process after its results are
@@ -318,9 +318,9 @@ bool NcclBuiltIn() {
 #endif
 }
 
-const char* BackendName(const DistEnv& dist) { return dist.cuda ? "nccl" : "gloo"; }
+const char* BackendName(const WorldComm& dist) { return dist.cuda ? "nccl" : "gloo"; }
 
-std::string BackendVersion(const DistEnv& dist) {
+std::string BackendVersion(const WorldComm& dist) {
 #if TRAINBENCH_WITH_NCCL
   if (dist.cuda) return NcclVersion();
 #endif
@@ -328,7 +328,7 @@ std::string BackendVersion(const DistEnv& dist) {
   return absl::StrCat(GLOO_VERSION_MAJOR, ".", GLOO_VERSION_MINOR, ".", GLOO_VERSION_PATCH);
 }
 
-void LeaveTogether(const DistEnv& dist, const std::string& step) {
+void LeaveTogether(const WorldComm& dist, const std::string& step) {
   // Rank 0, which may serve the store, waits (5 s at most) until the others have read what
   // they compared, so that each prints its line and not a lost store.
   c10d::Store& store = *dist.groups->store;
@@ -344,7 +344,7 @@ void LeaveTogether(const DistEnv& dist, const std::string& step) {
   }
 }
 
-absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& lines) {
+absl::Status CheckSameRun(const WorldComm& dist, const std::vector<std::string>& lines) {
   c10d::Store& store = *dist.groups->store;
   const World& w = dist.world;
   try {
@@ -372,7 +372,7 @@ absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& l
 namespace {
 
 // A collective whose failure ends the process: the group is unusable after one.
-double ReduceScalar(const DistEnv& dist, double value, c10d::ReduceOp op, const char* what) {
+double ReduceScalar(const WorldComm& dist, double value, c10d::ReduceOp op, const char* what) {
   std::vector<at::Tensor> t{at::full({1}, value, at::kDouble)};
   c10d::AllreduceOptions options;
   options.reduceOp = op;
@@ -386,26 +386,26 @@ double ReduceScalar(const DistEnv& dist, double value, c10d::ReduceOp op, const 
 
 }  // namespace
 
-double MaxOverRanks(const DistEnv& dist, double value) {
+double MaxOverRanks(const WorldComm& dist, double value) {
   return ReduceScalar(dist, value, c10d::ReduceOp::MAX, "agreeing on the slowest rank");
 }
 
-double MinOverRanks(const DistEnv& dist, double value) {
+double MinOverRanks(const WorldComm& dist, double value) {
   return ReduceScalar(dist, value, c10d::ReduceOp::MIN, "agreeing on the fastest rank");
 }
 
-double SumOverRanks(const DistEnv& dist, double value) {
+double SumOverRanks(const WorldComm& dist, double value) {
   return ReduceScalar(dist, value, c10d::ReduceOp::SUM, "adding up over the ranks");
 }
 
-int AgreedStopSignal(const DistEnv& dist) {
+int AgreedStopSignal(const WorldComm& dist) {
   const int signal_number = static_cast<int>(
       ReduceScalar(dist, static_cast<double>(StopSignal()), c10d::ReduceOp::MAX, "agreeing on a stop"));
   if (signal_number != 0) RequestStop(signal_number);
   return signal_number;
 }
 
-std::optional<std::string> FirstRankThatCannot(const DistEnv& dist, const std::string& what,
+std::optional<std::string> FirstRankThatCannot(const WorldComm& dist, const std::string& what,
                                                const std::optional<std::string>& mine) {
   const World& w = dist.world;
   const int64_t step = dist.groups->agreements++;
@@ -429,7 +429,7 @@ std::optional<std::string> FirstRankThatCannot(const DistEnv& dist, const std::s
   return std::nullopt;
 }
 
-void RegisterAllReduce(const std::vector<int64_t>& bytes, DistEnv& dist, DeviceContext* device_ctx) {
+void RegisterAllReduce(const std::vector<int64_t>& bytes, WorldComm& dist, DeviceContext* device_ctx) {
   for (const int64_t b : bytes) {
     const std::string name = AllReduceBenchmarkName(b, dist.world.size);
     benchmark::RegisterBenchmark(name.c_str(),
@@ -441,7 +441,7 @@ void RegisterAllReduce(const std::vector<int64_t>& bytes, DistEnv& dist, DeviceC
   }
 }
 
-void EndWorld(const DistEnv& dist, const std::string& benchmark, const std::exception& e) {
+void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::exception& e) {
   const World& w = dist.world;
   const bool collective = IsCollectiveFailure(e);
   const std::string reason = Reason(e);
@@ -539,7 +539,7 @@ struct GradientSync::Impl {
   std::unique_ptr<c10d::Reducer> reducer;
 };
 
-GradientSync::GradientSync(const DistEnv& dist, torch::nn::Module& model, int64_t bucket_bytes)
+GradientSync::GradientSync(const WorldComm& dist, torch::nn::Module& model, int64_t bucket_bytes)
     : impl_(std::make_unique<Impl>()) {
   impl_->group = dist.groups->group;
   std::vector<at::Tensor> params;

@@ -1,8 +1,8 @@
-// A world of more than one process (bench/world.h) as c10d sees it: the rendezvous through
+// A world of more than one process (bench/dist/world.h) as c10d sees it: the rendezvous through
 // c10d's TCPStore and a ProcessGroupGloo over it, and BM_AllReduce on that group.
 //
 // c10d and Gloo stay out of this header (ProcessGroupGloo.hpp needs Debian's Gloo headers and
-// USE_C10D_GLOO, which CMake gives bench/distributed.cc alone), so main.cc and the families
+// USE_C10D_GLOO, which CMake gives bench/dist/distributed.cc alone), so main.cc and the families
 // compile as before.
 #pragma once
 
@@ -17,16 +17,16 @@
 #include <benchmark/benchmark.h>
 
 #include "absl/status/status.h"
-#include "bench/world.h"
+#include "bench/dist/world.h"
 #include "fixtures/device.h"
 #include "models/trainer.h"
 
 namespace trainbench {
 
-// c10d's store and process group, once Rendezvous has built them (bench/distributed.cc).
+// c10d's store and process group, once Rendezvous has built them (bench/dist/distributed.cc).
 struct ProcessGroups;
 
-struct DistEnv {
+struct WorldComm {
   World world;
   // How long the rendezvous, and then any one collective, may wait for the other ranks
   // (--dist_timeout_s): a rank that never arrives or dies ends the run instead of hanging it.
@@ -53,67 +53,67 @@ struct DistEnv {
 // passed; the error is one line naming the address, this rank and c10d's reason. A world of
 // one uses an in-process store (c10d's HashStore) instead: its groups are the world-of-one
 // smoke check on CUDA.
-absl::Status Rendezvous(DistEnv& dist);
+absl::Status Rendezvous(WorldComm& dist);
 
 // After the ranks agreed that each can train on CUDA: with dist.cuda the CUDA process group,
 // ProcessGroupNCCL on GPU LOCAL_RANK (whose init blocks with no timeout until every rank
 // joins), then the ProcessGroup over both that GradientSync uses. REQUIRES: Rendezvous.
-absl::Status CompleteGroups(DistEnv& dist);
+absl::Status CompleteGroups(WorldComm& dist);
 
 // For a world of one: Rendezvous on the first call, its outcome kept for the later ones, so
 // that NCCL's start-up happens in the smoke rows (registered last) and touches no earlier
 // benchmark's memory. In a world of several ranks: whether Rendezvous has succeeded.
-absl::Status EnsureRendezvous(DistEnv& dist);
+absl::Status EnsureRendezvous(WorldComm& dist);
 
 // Shuts the world's process groups down (c10d's normal exit, as destroy_process_group), so
 // that no backend thread (NCCL's watchdog) is alive when the process exits; a failure is a
 // line on stderr. Nothing to do before Rendezvous.
-void ShutdownWorld(const DistEnv& dist);
+void ShutdownWorld(const WorldComm& dist);
 
 // Whether this build has the CUDA process group (NCCL's header was found at build time).
 [[nodiscard]] bool NcclBuiltIn();
 
 // "nccl" with dist.cuda, else "gloo": the process group BM_AllReduce runs on.
-const char* BackendName(const DistEnv& dist);
+const char* BackendName(const WorldComm& dist);
 // "2.28.9" (NCCL, the version LibTorch was built with) or "0.5.0" (Gloo, as its headers say: Debian's
 // libgloo-dev; the wheel's libtorch_cpu carries its own copy, of a version it does not report).
-std::string BackendVersion(const DistEnv& dist);
+std::string BackendVersion(const WorldComm& dist);
 
 // Whether every rank is about to run the same thing: lines (the benchmark names in order and
 // the flags) are compared with rank 0's through the store. The error names the first rank
 // that differs and its first differing line, the same on every rank. REQUIRES: Rendezvous.
-absl::Status CheckSameRun(const DistEnv& dist, const std::vector<std::string>& lines);
+absl::Status CheckSameRun(const WorldComm& dist, const std::vector<std::string>& lines);
 
 // Before every rank exits on an agreed error (CheckSameRun, the CUDA agreement): each says it
 // is done reading the store, and rank 0, which may serve it, waits up to 5 s for the others.
-void LeaveTogether(const DistEnv& dist, const std::string& step);
+void LeaveTogether(const WorldComm& dist, const std::string& step);
 
 // What every benchmark of a world does first, each rank alike: a world of one skips where the
 // CUDA context it would use (cuda_ctx; null on the CPU) was lost by an earlier benchmark (no
 // NCCL on it), then the rendezvous (a world of one's is made here, EnsureRendezvous), then
 // the ranks agree on a stop. Returns true to go on; false after skipping the benchmark, with
 // the reason on stderr from rank 0, or as "not run: interrupted by SIGINT" after a stop.
-bool StartOrSkip(benchmark::State& state, const std::string& name, DistEnv& dist, const DeviceContext* cuda_ctx);
+bool StartOrSkip(benchmark::State& state, const std::string& name, WorldComm& dist, const DeviceContext* cuda_ctx);
 
 // Skips the benchmark with why, printed on stderr by rank 0 alone.
-void SkipOnRank0(benchmark::State& state, const std::string& name, const DistEnv& dist, const std::string& why);
+void SkipOnRank0(benchmark::State& state, const std::string& name, const WorldComm& dist, const std::string& why);
 
 // ---- agreeing across ranks: small CPU collectives, untimed. Each must be called by every
 // rank in the same order (as the benchmarks are); a failed one ends the process (EndWorld).
 
-double MaxOverRanks(const DistEnv& dist, double value);
-double MinOverRanks(const DistEnv& dist, double value);
-double SumOverRanks(const DistEnv& dist, double value);
+double MaxOverRanks(const WorldComm& dist, double value);
+double MinOverRanks(const WorldComm& dist, double value);
+double SumOverRanks(const WorldComm& dist, double value);
 
-// The stop signal any rank has received (bench/interrupt.h), 0 if none. Once one has, every
+// The stop signal any rank has received (bench/harness/interrupt.h), 0 if none. Once one has, every
 // rank's stop is requested with it (RequestStop), so that all of them stop at the same
 // benchmark boundary, skip the same benchmarks, and exit with the same status.
-int AgreedStopSignal(const DistEnv& dist);
+int AgreedStopSignal(const WorldComm& dist);
 
 // Every rank says whether it can go on (mine is nullopt) or why it cannot; returns
 // "rank R: <why>" for the lowest rank that cannot, or nullopt when all can. what names the
 // step, for the error should the collective fail.
-std::optional<std::string> FirstRankThatCannot(const DistEnv& dist, const std::string& what,
+std::optional<std::string> FirstRankThatCannot(const WorldComm& dist, const std::string& what,
                                                const std::optional<std::string>& mine);
 
 // Ends this rank after a failure inside a benchmark that the other ranks cannot finish
@@ -122,7 +122,7 @@ std::optional<std::string> FirstRankThatCannot(const DistEnv& dist, const std::s
 // store for the others. A failed collective (a rank died, a timeout) first waits up to 5 s for
 // the other ranks' words and names the rank whose own failure came first or, failing that,
 // the ranks that said nothing (killed, crashed or hung).
-[[noreturn]] void EndWorld(const DistEnv& dist, const std::string& benchmark, const std::exception& e);
+[[noreturn]] void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::exception& e);
 
 // Gradient averaging for a data-parallel replica of a model, as DistributedDataParallel does
 // it, with its engine: the parameters are checked against rank 0's
@@ -136,7 +136,7 @@ std::optional<std::string> FirstRankThatCannot(const DistEnv& dist, const std::s
 class GradientSync final : public StepHooks {
  public:
   static constexpr int64_t kDefaultBucketBytes = 25 * 1024 * 1024;  // DDP's bucket_cap_mb=25
-  GradientSync(const DistEnv& dist, torch::nn::Module& model, int64_t bucket_bytes = kDefaultBucketBytes);
+  GradientSync(const WorldComm& dist, torch::nn::Module& model, int64_t bucket_bytes = kDefaultBucketBytes);
   ~GradientSync() override;
   GradientSync(const GradientSync&) = delete;
   GradientSync& operator=(const GradientSync&) = delete;
@@ -176,6 +176,6 @@ class GradientSync final : public StepHooks {
 // REQUIRES: dist and device_ctx outlive benchmark::RunSpecifiedBenchmarks; in a world of
 // several ranks Rendezvous has succeeded before the first benchmark runs; device_ctx is the
 // CUDA context with dist.cuda.
-void RegisterAllReduce(const std::vector<int64_t>& bytes, DistEnv& dist, DeviceContext* device_ctx);
+void RegisterAllReduce(const std::vector<int64_t>& bytes, WorldComm& dist, DeviceContext* device_ctx);
 
 }  // namespace trainbench

@@ -1,4 +1,4 @@
-#include "bench/nccl_group.h"
+#include "bench/dist/nccl_group.h"
 
 #include <nccl.h>
 #include <torch/csrc/cuda/nccl.h>
@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 
 #ifndef USE_C10D_NCCL
-#error "bench/nccl_group.cc needs USE_C10D_NCCL (CMakeLists.txt sets it for this file)"
+#error "bench/dist/nccl_group.cc needs USE_C10D_NCCL (CMakeLists.txt sets it for this file)"
 #endif
 
 namespace trainbench {

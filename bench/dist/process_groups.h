@@ -1,4 +1,4 @@
-// c10d's store and process groups of a world, as Rendezvous (bench/distributed.cc) builds
+// c10d's store and process groups of a world, as Rendezvous (bench/dist/distributed.cc) builds
 // them. Gloo-free (the backends are held as c10d::Backend), so that tests can hold a world's
 // groups without Debian's Gloo headers.
 #pragma once
@@ -14,7 +14,7 @@ namespace trainbench {
 struct ProcessGroups {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::Backend> cpu;   // ProcessGroupGloo
-  c10::intrusive_ptr<c10d::Backend> cuda;  // ProcessGroupNCCL, with DistEnv::cuda
+  c10::intrusive_ptr<c10d::Backend> cuda;  // ProcessGroupNCCL, with WorldComm::cuda
   // Both behind one ProcessGroup, as c10d::Reducer and broadcast_coalesced take it: it picks
   // the backend by the tensors' device.
   c10::intrusive_ptr<c10d::ProcessGroup> group;

@@ -1,4 +1,4 @@
-#include "bench/world.h"
+#include "bench/dist/world.h"
 
 #include <set>
 
@@ -21,7 +21,7 @@ const char* const kWorldVariables[] = {
     "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID",
     "TORCHELASTIC_USE_AGENT_STORE"};
 
-const std::string* Find(const EnvironmentMap& env, const std::string& name) {
+const std::string* Find(const LauncherVariables& env, const std::string& name) {
   const auto it = env.find(name);
   return it == env.end() ? nullptr : &it->second;
 }
@@ -41,7 +41,7 @@ absl::StatusOr<int64_t> NonNegativeInteger(const std::string& name, const std::s
   return n;
 }
 
-absl::StatusOr<int64_t> Required(const EnvironmentMap& env, const std::string& name,
+absl::StatusOr<int64_t> Required(const LauncherVariables& env, const std::string& name,
                                  const std::string& because) {
   const std::string* value = Find(env, name);
   if (value == nullptr) {
@@ -52,7 +52,7 @@ absl::StatusOr<int64_t> Required(const EnvironmentMap& env, const std::string& n
 
 }  // namespace
 
-absl::StatusOr<World> ParseWorld(const EnvironmentMap& env) {
+absl::StatusOr<World> ParseWorld(const LauncherVariables& env) {
   World w;
   const bool torchrun = Find(env, "RANK") != nullptr || Find(env, "WORLD_SIZE") != nullptr;
   // A task of an srun step: srun sets SLURM_STEP_NUM_TASKS for its tasks. SLURM_NTASKS alone
@@ -116,8 +116,8 @@ absl::StatusOr<World> ParseWorld(const EnvironmentMap& env) {
   return w;
 }
 
-EnvironmentMap LauncherEnvironment() {
-  EnvironmentMap env;
+LauncherVariables LauncherEnvironment() {
+  LauncherVariables env;
   for (const char* name : kWorldVariables) {
     if (const char* value = std::getenv(name); value != nullptr) env.emplace(name, value);
   }

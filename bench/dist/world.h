@@ -39,16 +39,16 @@ struct World {
 };
 
 // The variables ParseWorld reads, as (name, value) for those that are set.
-using EnvironmentMap = std::map<std::string, std::string>;
+using LauncherVariables = std::map<std::string, std::string>;
 
 // The world that env describes. torchrun's variables win over Slurm's when both are present
 // (torchrun inside an srun step sets its own). A bad value is an error whose message is one
 // line naming the variable and the value: "RANK=abc: not an integer", "RANK=3: not below
 // WORLD_SIZE=2", "MASTER_ADDR: not set (needed with WORLD_SIZE=2)".
-absl::StatusOr<World> ParseWorld(const EnvironmentMap& env);
+absl::StatusOr<World> ParseWorld(const LauncherVariables& env);
 
 // This process's values of the variables ParseWorld reads.
-EnvironmentMap LauncherEnvironment();
+LauncherVariables LauncherEnvironment();
 
 // How a rank's run differs from rank 0's, or nullopt when it does not. Lines are what every
 // rank must agree on (main's run_lines): "benchmark <name>" lines in order (the ranks pair
@@ -62,7 +62,7 @@ EnvironmentMap LauncherEnvironment();
 // "none", "torchrun", "slurm": for the results' context.
 const char* LauncherName(Launcher l);
 
-// ---- BM_AllReduce's names and sizes (bench/distributed.cc runs it).
+// ---- BM_AllReduce's names and sizes (bench/dist/distributed.cc runs it).
 
 // "BM_AllReduce/bytes:4096/ranks:2": an interface, as the other families' names are.
 std::string AllReduceBenchmarkName(int64_t bytes, int ranks);

@@ -1,4 +1,4 @@
-#include "bench/counters.h"
+#include "bench/families/counters.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"

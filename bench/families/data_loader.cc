@@ -13,7 +13,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "bench/env.h"
+#include "bench/harness/harness.h"
 #include "fixtures/loader.h"
 
 namespace trainbench {
@@ -28,7 +28,7 @@ double LoadEpoch(const ImageSet& train, const LoaderOptions& lo, int64_t epoch) 
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void DataLoaderBenchmark(benchmark::State& state, const LoaderConfig& c, const BenchEnv& env) {
+void DataLoaderBenchmark(benchmark::State& state, const LoaderConfig& c, const Harness& env) {
   // Pinned host memory comes from the CUDA host allocator: cuda only.
   DeviceContext* ctx = ContextOrSkip(state, env, c.pin ? DeviceKind::kCuda : DeviceKind::kCpu,
                                      Precision::kFp32);
@@ -56,7 +56,7 @@ void DataLoaderBenchmark(benchmark::State& state, const LoaderConfig& c, const B
 
 }  // namespace
 
-void RegisterDataLoader(const std::vector<LoaderConfig>& configs, const BenchEnv& env) {
+void RegisterDataLoader(const std::vector<LoaderConfig>& configs, const Harness& env) {
   for (const LoaderConfig& c : configs) {
     if (c.pin && !env.cuda) continue;  // never reached from the sweeps: pin:1 needs --device=cuda
     RegisterGuarded(BenchmarkName(c), [c, &env](benchmark::State& st) { DataLoaderBenchmark(st, c, env); })

@@ -1,4 +1,4 @@
-#include "bench/data_parallel.h"
+#include "bench/families/data_parallel.h"
 
 #include <benchmark/benchmark.h>
 
@@ -8,9 +8,9 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "bench/counters.h"
-#include "bench/epoch_loop.h"
-#include "bench/interrupt.h"
+#include "bench/families/counters.h"
+#include "bench/families/epoch_loop.h"
+#include "bench/harness/interrupt.h"
 #include "fixtures/host_memory.h"
 #include "fixtures/loader.h"
 #include "fixtures/warmup.h"
@@ -24,7 +24,7 @@ namespace {
 // all-reduces), so --warmup_seconds cannot be each rank's own clock. The steps run first; if
 // the slowest rank took less than the seconds asked, every rank runs the same number of
 // steps more, from the slowest rank's time per step.
-void WarmUpTogether(const DistEnv& dist, const ImageSet& train, const LoaderOptions& lo, int min_steps,
+void WarmUpTogether(const WorldComm& dist, const ImageSet& train, const LoaderOptions& lo, int min_steps,
                     double min_seconds, const std::function<void(const HostBatch&)>& step) {
   const auto start = std::chrono::steady_clock::now();
   // One step at least when seconds are asked: the time per step comes from it.
@@ -39,8 +39,8 @@ void WarmUpTogether(const DistEnv& dist, const ImageSet& train, const LoaderOpti
   WarmUpOnLoader(train, lo, {more, 0.0}, step);
 }
 
-void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, const BenchEnv& env,
-                                DistEnv& dist) {
+void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Harness& env,
+                                WorldComm& dist) {
   const World& w = dist.world;
   const bool rank0 = w.rank == 0;
   const std::string name = DataParallelBenchmarkName(c, w.size);
@@ -170,8 +170,8 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
 
 }  // namespace
 
-void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env,
-                               DistEnv& dist) {
+void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const Harness& env,
+                               WorldComm& dist) {
   for (const EpochConfig& c : configs) {
     benchmark::RegisterBenchmark(DataParallelBenchmarkName(c, dist.world.size).c_str(),
                                  [c, &env, &dist](benchmark::State& st) { DataParallelEpochBenchmark(st, c, env, dist); })

@@ -1,12 +1,12 @@
-// BM_TrainEpoch in a world of several ranks (bench/world.h): data-parallel training, each rank
+// BM_TrainEpoch in a world of several ranks (bench/dist/world.h): data-parallel training, each rank
 // a replica of the model on its own shard of every epoch, gradients averaged by c10d's
-// Reducer (bench/distributed.h, GradientSync), as DistributedDataParallel trains.
+// Reducer (bench/dist/distributed.h, GradientSync), as DistributedDataParallel trains.
 #pragma once
 
 #include <vector>
 
-#include "bench/distributed.h"
-#include "bench/env.h"
+#include "bench/dist/distributed.h"
+#include "bench/harness/harness.h"
 
 namespace trainbench {
 
@@ -30,6 +30,6 @@ namespace trainbench {
 // benchmark (EnsureRendezvous), and a failure skips the benchmark as any other's does.
 // REQUIRES: env and dist outlive benchmark::RunSpecifiedBenchmarks; in a world of several
 // ranks, Rendezvous before the first benchmark runs; no graph:1 configuration.
-void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env, DistEnv& dist);
+void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const Harness& env, WorldComm& dist);
 
 }  // namespace trainbench

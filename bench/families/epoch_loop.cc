@@ -1,8 +1,8 @@
-#include "bench/epoch_loop.h"
+#include "bench/families/epoch_loop.h"
 
 #include <chrono>
 
-#include "bench/env.h"
+#include "bench/harness/harness.h"
 
 namespace trainbench {
 

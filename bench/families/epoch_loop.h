@@ -1,5 +1,5 @@
 // One timed training epoch through the data pipeline, shared by BM_TrainEpoch and its
-// data-parallel form (bench/data_parallel.cc).
+// data-parallel form (bench/families/data_parallel.cc).
 #pragma once
 
 #include <cstdint>
@@ -36,7 +36,7 @@ struct EpochResult {
 // memory it overlaps compute on the copy stream; each host batch goes back to the loader's
 // pool as soon as it is staged. stop_between_steps: ThrowIfInterrupted between steps; a
 // data-parallel epoch passes false, since one rank cannot stop alone (its ranks agree on a
-// stop between epochs, bench/distributed.h AgreedStopSignal).
+// stop between epochs, bench/dist/distributed.h AgreedStopSignal).
 EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train,
                      const LoaderOptions& lo, int64_t epoch, bool stop_between_steps = true);
 

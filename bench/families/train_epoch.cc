@@ -10,9 +10,9 @@
 #include <chrono>
 #include <cstdio>
 
-#include "bench/counters.h"
-#include "bench/env.h"
-#include "bench/epoch_loop.h"
+#include "bench/families/counters.h"
+#include "bench/harness/harness.h"
+#include "bench/families/epoch_loop.h"
 #include "fixtures/host_memory.h"
 #include "fixtures/loader.h"
 #include "fixtures/warmup.h"
@@ -22,7 +22,7 @@
 namespace trainbench {
 namespace {
 
-void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const BenchEnv& env) {
+void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Harness& env) {
   DeviceContext* ctx = ContextOrSkip(state, env, c.device, c.precision);
   if (ctx == nullptr) return;
   if (!FitsInMemoryOrSkip(state, env, *ctx, c)) return;  // before anything is allocated
@@ -105,7 +105,7 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Be
 
 }  // namespace
 
-void RegisterTrainEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env) {
+void RegisterTrainEpoch(const std::vector<EpochConfig>& configs, const Harness& env) {
   for (const EpochConfig& c : configs) {
     RegisterGuarded(BenchmarkName(c), [c, &env](benchmark::State& st) { TrainEpochBenchmark(st, c, env); })
         ->UseManualTime()

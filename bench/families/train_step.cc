@@ -14,8 +14,8 @@
 #include <chrono>
 
 #include <ATen/ops/empty.h>
-#include "bench/counters.h"
-#include "bench/env.h"
+#include "bench/families/counters.h"
+#include "bench/harness/harness.h"
 #include "fixtures/loader.h"
 #include "fixtures/transform.h"
 #include "models/models.h"
@@ -53,7 +53,7 @@ std::vector<DeviceBatch> MakeResidentBatches(const ImageSet& train, int64_t batc
   return out;
 }
 
-void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const BenchEnv& env) {
+void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Harness& env) {
   DeviceContext* ctx = ContextOrSkip(state, env, c.device, c.precision);
   if (ctx == nullptr) return;
   if (!FitsInMemoryOrSkip(state, env, *ctx, c)) return;  // before anything is allocated
@@ -113,7 +113,7 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Benc
 
 }  // namespace
 
-void RegisterTrainStep(const std::vector<StepConfig>& configs, const BenchEnv& env) {
+void RegisterTrainStep(const std::vector<StepConfig>& configs, const Harness& env) {
   for (const StepConfig& c : configs) {
     RegisterGuarded(BenchmarkName(c), [c, &env](benchmark::State& st) { TrainStepBenchmark(st, c, env); })
         ->UseManualTime()

@@ -15,7 +15,7 @@
 #include <ATen/ops/empty.h>
 
 #include "absl/strings/str_cat.h"
-#include "bench/env.h"
+#include "bench/harness/harness.h"
 
 namespace trainbench {
 namespace {
@@ -26,7 +26,7 @@ constexpr int64_t kMinBytesPerIteration = int64_t{8} << 20;
 constexpr double kStreamHoldSeconds = 2e-3;
 
 void TransferBenchmark(benchmark::State& state, const std::string& name, bool to_device,
-                       int64_t bytes, bool pinned, const BenchEnv& env) {
+                       int64_t bytes, bool pinned, const Harness& env) {
   DeviceContext& ctx = *env.cuda;
   double seconds = 0;
   int64_t copies = 0;
@@ -63,7 +63,7 @@ void TransferBenchmark(benchmark::State& state, const std::string& name, bool to
 
 }  // namespace
 
-void RegisterTransfers(const std::vector<TransferConfig>& configs, const BenchEnv& env) {
+void RegisterTransfers(const std::vector<TransferConfig>& configs, const Harness& env) {
   if (!env.cuda) return;
   for (const TransferConfig& c : configs) {
     const std::string name = BenchmarkName(c);

@@ -1,4 +1,4 @@
-#include "bench/env.h"
+#include "bench/harness/harness.h"
 
 #include <cstdio>
 #include <new>
@@ -7,7 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "bench/interrupt.h"
+#include "bench/harness/interrupt.h"
 #include "fixtures/host_memory.h"
 #include "models/trainer.h"
 
@@ -37,7 +37,7 @@ bool NotRunAfterStop(benchmark::State& state) {
 
 // Why need does not fit what ctx (and, for CUDA, the host) can still give, or nullopt.
 // processes: how many processes on this host each need as much host memory at once.
-std::optional<std::string> Shortfall(const BenchEnv& env, DeviceContext& ctx, const std::string& what,
+std::optional<std::string> Shortfall(const Harness& env, DeviceContext& ctx, const std::string& what,
                                      MemoryNeed need, int processes = 1) {
   if (!env.run.memory_guard) return std::nullopt;
   // What the previous benchmark left in the allocators' caches is available to this one.
@@ -64,7 +64,7 @@ std::optional<std::string> Shortfall(const BenchEnv& env, DeviceContext& ctx, co
                       "; --no_memory_guard runs it anyway)");
 }
 
-bool FitsOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+bool FitsOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx,
                 const std::string& name, const std::string& what, const MemoryNeed& need) {
   const std::optional<std::string> why = Shortfall(env, ctx, what, need);
   if (!why) return true;
@@ -78,7 +78,7 @@ std::string BatchAndModel(int64_t batch, ModelKind model) {
   return absl::StrCat("batch:", batch, " model:", ModelName(model));
 }
 
-std::optional<std::string> WhyNoContext(const BenchEnv& env, DeviceKind device, Precision precision) {
+std::optional<std::string> WhyNoContext(const Harness& env, DeviceKind device, Precision precision) {
   const DeviceContext* ctx = env.context(device);
   if (ctx == nullptr) return "device:cuda: no CUDA GPU is available";
   // Lost by an earlier benchmark (a sticky CUDA error): nothing more runs on it.
@@ -90,7 +90,7 @@ std::optional<std::string> WhyNoContext(const BenchEnv& env, DeviceKind device, 
   return std::nullopt;
 }
 
-DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, DeviceKind device,
+DeviceContext* ContextOrSkip(benchmark::State& state, const Harness& env, DeviceKind device,
                              Precision precision) {
   if (NotRunAfterStop(state)) return nullptr;
   if (const std::optional<std::string> why = WhyNoContext(env, device, precision)) {
@@ -152,7 +152,7 @@ bool RunOrSkip(benchmark::State& state, const std::string& name, const std::stri
   return false;
 }
 
-std::optional<KernelTrace> TraceKernels(const BenchEnv& env, DeviceContext& ctx,
+std::optional<KernelTrace> TraceKernels(const Harness& env, DeviceContext& ctx,
                                         const std::function<void()>& span) {
   if (!env.run.trace_epoch || StopRequested() || !ctx.StartKernelTrace()) return std::nullopt;
   struct StopOnUnwind {
@@ -188,24 +188,24 @@ void ThrowIfInterrupted() {
   if (StopRequested()) throw Interrupted{StopSignal()};
 }
 
-bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+bool FitsInMemoryOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx,
                         const EpochConfig& c) {
   return FitsOrSkip(state, env, ctx, BenchmarkName(c), BatchAndModel(c.batch, c.model),
                     EpochNeed(c, env.data.train.count));
 }
 
-std::optional<std::string> WhyNotInMemory(const BenchEnv& env, DeviceContext& ctx, const EpochConfig& c,
+std::optional<std::string> WhyNotInMemory(const Harness& env, DeviceContext& ctx, const EpochConfig& c,
                                           int processes) {
   return Shortfall(env, ctx, BatchAndModel(c.batch, c.model), EpochNeed(c, env.data.train.count), processes);
 }
 
-bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+bool FitsInMemoryOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx,
                         const StepConfig& c) {
   return FitsOrSkip(state, env, ctx, BenchmarkName(c), BatchAndModel(c.batch, c.model),
                     StepNeed(c, env.data.train.count));
 }
 
-bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+bool FitsInMemoryOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx,
                         const LoaderConfig& c) {
   return FitsOrSkip(state, env, ctx, BenchmarkName(c), absl::StrCat("batch:", c.batch),
                     LoaderNeed(c, env.data.train.count));

@@ -12,8 +12,8 @@
 #include <benchmark/benchmark.h>
 
 #include "absl/status/status.h"
-#include "bench/lab_suite.h"
-#include "bench/memory_guard.h"
+#include "bench/suite/lab_suite.h"
+#include "bench/harness/memory_guard.h"
 #include "common/first_line.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
@@ -41,7 +41,7 @@ struct RunOptions {
   }
 };
 
-struct BenchEnv {
+struct Harness {
   FashionMnist data;
   std::unique_ptr<DeviceContext> cpu;
   std::unique_ptr<DeviceContext> cuda;  // null without a GPU
@@ -53,12 +53,12 @@ struct BenchEnv {
 };
 
 // REQUIRES: env outlives benchmark::RunSpecifiedBenchmarks.
-void RegisterTrainEpoch(const std::vector<EpochConfig>& configs, const BenchEnv& env);
-void RegisterTrainStep(const std::vector<StepConfig>& configs, const BenchEnv& env);
+void RegisterTrainEpoch(const std::vector<EpochConfig>& configs, const Harness& env);
+void RegisterTrainStep(const std::vector<StepConfig>& configs, const Harness& env);
 // BM_HostToDevice and BM_DeviceToHost for each configuration; only when env.cuda is set.
-void RegisterTransfers(const std::vector<TransferConfig>& configs, const BenchEnv& env);
+void RegisterTransfers(const std::vector<TransferConfig>& configs, const Harness& env);
 // BM_DataLoader for each configuration; pin:1 ones only when env.cuda is set.
-void RegisterDataLoader(const std::vector<LoaderConfig>& configs, const BenchEnv& env);
+void RegisterDataLoader(const std::vector<LoaderConfig>& configs, const Harness& env);
 
 // "batch:256 model:Large", for out-of-memory messages.
 std::string BatchAndModel(int64_t batch, ModelKind model);
@@ -67,12 +67,12 @@ std::string BatchAndModel(int64_t batch, ModelKind model);
 // The context for device, or nullptr after skipping the benchmark with the reason (no GPU,
 // a context lost to a sticky error, a precision the device does not run, or "not run:
 // interrupted by SIGINT" after a stop).
-DeviceContext* ContextOrSkip(benchmark::State& state, const BenchEnv& env, DeviceKind device,
+DeviceContext* ContextOrSkip(benchmark::State& state, const Harness& env, DeviceKind device,
                              Precision precision);
 
 // Why ContextOrSkip would skip (no GPU, a lost context, a precision the device does not run),
 // or nullopt.
-std::optional<std::string> WhyNoContext(const BenchEnv& env, DeviceKind device, Precision precision);
+std::optional<std::string> WhyNoContext(const Harness& env, DeviceKind device, Precision precision);
 
 // Whether an exception's first line reports an allocation failure: LibTorch's
 // OutOfMemoryError, a failed cudaMalloc/cudaHostAlloc (AcceleratorError), cuBLAS or cuDNN
@@ -89,7 +89,7 @@ absl::Status RunGuarded(DeviceContext& ctx, const std::string& what_ran,
                         const std::function<void()>& body);
 
 // RunGuarded, turning a failure into the benchmark's skip reason (and a line on stderr).
-// Returns whether body completed. After SIGINT/SIGTERM (bench/interrupt.h): a body cut short
+// Returns whether body completed. After SIGINT/SIGTERM (bench/harness/interrupt.h): a body cut short
 // by ThrowIfInterrupted is skipped as "interrupted by SIGINT"; one not yet started is not run
 // ("not run: interrupted by SIGINT").
 bool RunOrSkip(benchmark::State& state, const std::string& name, const std::string& what_ran,
@@ -99,7 +99,7 @@ bool RunOrSkip(benchmark::State& state, const std::string& name, const std::stri
 // with --trace_epoch=false, where the device cannot trace, after a stop request, or when a
 // stop request cuts span short (the benchmark's timed results stand; later benchmarks are
 // not run). The tracer is stopped however span ends.
-std::optional<KernelTrace> TraceKernels(const BenchEnv& env, DeviceContext& ctx,
+std::optional<KernelTrace> TraceKernels(const Harness& env, DeviceContext& ctx,
                                         const std::function<void()>& span);
 
 // Registers body as the benchmark name. An exception that escapes body (none should: the
@@ -108,22 +108,22 @@ std::optional<KernelTrace> TraceKernels(const BenchEnv& env, DeviceContext& ctx,
 benchmark::internal::Benchmark* RegisterGuarded(const std::string& name,
                                                 std::function<void(benchmark::State&)> body);
 
-// The step-boundary check: throws Interrupted (bench/interrupt.h) once SIGINT or SIGTERM has
+// The step-boundary check: throws Interrupted (bench/harness/interrupt.h) once SIGINT or SIGTERM has
 // arrived, for RunOrSkip to record. Called between steps by the training and loader loops.
 void ThrowIfInterrupted();
 
-// The memory guard (bench/memory_guard.h): false after skipping the benchmark with "needs about
+// The memory guard (bench/harness/memory_guard.h): false after skipping the benchmark with "needs about
 // X GiB, Y GiB available" when its estimated need does not fit what ctx (and, for CUDA, the
 // host) can still give; true when it fits, when nothing is known, or with --no_memory_guard.
-bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+bool FitsInMemoryOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx,
                         const EpochConfig& c);
-bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+bool FitsInMemoryOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx,
                         const StepConfig& c);
 // The memory guard's reason for an epoch, without skipping: processes is how many processes
 // on this host (ranks of a world) each need as much host memory at once.
-std::optional<std::string> WhyNotInMemory(const BenchEnv& env, DeviceContext& ctx, const EpochConfig& c,
+std::optional<std::string> WhyNotInMemory(const Harness& env, DeviceContext& ctx, const EpochConfig& c,
                                           int processes = 1);
-bool FitsInMemoryOrSkip(benchmark::State& state, const BenchEnv& env, DeviceContext& ctx,
+bool FitsInMemoryOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx,
                         const LoaderConfig& c);
 
 }  // namespace trainbench

@@ -1,4 +1,4 @@
-#include "bench/interrupt.h"
+#include "bench/harness/interrupt.h"
 
 #include <signal.h>
 #include <unistd.h>

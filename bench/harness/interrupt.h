@@ -1,11 +1,11 @@
 // SIGINT and SIGTERM as a request to stop the run at the next step boundary.
 //
 // The first signal only sets an async-signal-safe flag: the training and loader loops check it
-// between steps (ThrowIfInterrupted in bench/env.h), the running benchmark is recorded as
+// between steps (ThrowIfInterrupted in bench/harness/harness.h), the running benchmark is recorded as
 // skipped with "interrupted by SIGINT", every later one returns at once as "not run:
 // interrupted by SIGINT", and main exits with 128 + the signal number (130, 143) after the
 // results file is final. A second signal exits at once with the same status; the results file
-// on disk is still the complete one from the last finished benchmark (bench/results_file.h).
+// on disk is still the complete one from the last finished benchmark (bench/harness/results_file.h).
 //
 // Torch-free and Google-Benchmark-free, so it is tested on its own.
 #pragma once
@@ -25,7 +25,7 @@ void InstallInterruptHandlers();
 
 // Stops this process as if signal_number had arrived (no-op once a stop is requested). For a
 // world of several ranks: a signal that reached one rank stops all of them at the same
-// benchmark boundary, once they have agreed on it (bench/distributed.h, AgreedStopSignal).
+// benchmark boundary, once they have agreed on it (bench/dist/distributed.h, AgreedStopSignal).
 void RequestStop(int signal_number);
 
 // "SIGINT", "SIGTERM", or "signal N".
@@ -42,7 +42,7 @@ void RequestStop(int signal_number);
 inline constexpr char kInterruptedPrefix[] = "interrupted by ";
 inline constexpr char kNotRunPrefix[] = "not run: ";
 
-// Thrown at a step boundary once a stop is requested; RunOrSkip (bench/env.cc) turns it into
+// Thrown at a step boundary once a stop is requested; RunOrSkip (bench/harness/harness.cc) turns it into
 // the skip. Not derived from std::exception, so that no catch-all for library errors on the way
 // mistakes it for a failure of the benchmark.
 struct Interrupted {

@@ -1,4 +1,4 @@
-#include "bench/memory_guard.h"
+#include "bench/harness/memory_guard.h"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 // The memory guard: before a benchmark allocates its batches and activations, what it
 // will need is estimated from the model's layer shapes and the batch, and set against what the
-// device can still give (bench/env.cc: FitsInMemoryOrSkip). A benchmark that would not fit is
+// device can still give (bench/harness/harness.cc: FitsInMemoryOrSkip). A benchmark that would not fit is
 // skipped with "needs about X GiB, Y GiB available" instead of being killed by the kernel's
 // out-of-memory killer with the rest of the run. --no_memory_guard turns it off.
 //
@@ -16,7 +16,7 @@
 #include <optional>
 #include <string>
 
-#include "bench/lab_suite.h"
+#include "bench/suite/lab_suite.h"
 
 namespace trainbench {
 

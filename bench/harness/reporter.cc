@@ -1,4 +1,4 @@
-#include "bench/reporter.h"
+#include "bench/harness/reporter.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -6,7 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "bench/interrupt.h"
+#include "bench/harness/interrupt.h"
 
 namespace trainbench {
 namespace {

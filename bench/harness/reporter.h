@@ -18,7 +18,7 @@
 #include <benchmark/benchmark.h>
 
 #include "absl/status/status.h"
-#include "bench/results_file.h"
+#include "bench/harness/results_file.h"
 
 namespace trainbench {
 

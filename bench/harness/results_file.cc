@@ -1,4 +1,4 @@
-#include "bench/results_file.h"
+#include "bench/harness/results_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
 // file in place. Something that is not a regular file (/dev/full, /dev/stdout, a pipe) cannot be
 // renamed over: it is written in place, as a stream, each byte once.
 //
-// Torch-free and Google-Benchmark-free (bench/reporter.h renders the contents).
+// Torch-free and Google-Benchmark-free (bench/harness/reporter.h renders the contents).
 #pragma once
 
 #include <string>

@@ -8,14 +8,14 @@
 // is one line on stderr and exit code 2; a benchmark that fails is skipped and the rest run.
 //
 // The results file (--benchmark_out) is rewritten atomically after every finished benchmark
-// (bench/reporter.h), so it is complete and valid whatever ends the run. SIGINT and SIGTERM
-// stop the run at the next step boundary (bench/interrupt.h): exit status 130 or 143.
+// (bench/harness/reporter.h), so it is complete and valid whatever ends the run. SIGINT and SIGTERM
+// stop the run at the next step boundary (bench/harness/interrupt.h): exit status 130 or 143.
 //
-// Under a launcher (torchrun, Slurm: bench/world.h) with more than one rank, every rank runs
+// Under a launcher (torchrun, Slurm: bench/dist/world.h) with more than one rank, every rank runs
 // this same main with the same flags and registers the same benchmarks in the same order; the
-// ranks meet at the rendezvous (bench/distributed.h) after the filter check, and only rank 0
+// ranks meet at the rendezvous (bench/dist/distributed.h) after the filter check, and only rank 0
 // prints the table and writes --benchmark_out. Such a world runs BM_AllReduce and the
-// data-parallel BM_TrainEpoch (bench/data_parallel.h), on the CPU with Gloo.
+// data-parallel BM_TrainEpoch (bench/families/data_parallel.h), on the CPU with Gloo.
 #include <benchmark/benchmark.h>
 
 #include <signal.h>
@@ -44,17 +44,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
-#include "bench/axis_table.h"
-#include "bench/lab_suite.h"
-#include "bench/counters.h"
-#include "bench/data_parallel.h"
-#include "bench/distributed.h"
-#include "bench/env.h"
-#include "bench/interrupt.h"
-#include "bench/reporter.h"
-#include "bench/results_file.h"
-#include "bench/trainbench_main.h"
-#include "bench/world.h"
+#include "bench/suite/axis_table.h"
+#include "bench/suite/lab_suite.h"
+#include "bench/families/counters.h"
+#include "bench/families/data_parallel.h"
+#include "bench/dist/distributed.h"
+#include "bench/harness/harness.h"
+#include "bench/harness/interrupt.h"
+#include "bench/harness/reporter.h"
+#include "bench/harness/results_file.h"
+#include "bench/harness/trainbench_main.h"
+#include "bench/dist/world.h"
 #include "models/model_table.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
@@ -163,7 +163,7 @@ void PrintHelp() {
   }
 }
 
-// The axis flags as given (bench/axis_table.h), filled by ParseOwnFlags.
+// The axis flags as given (bench/suite/axis_table.h), filled by ParseOwnFlags.
 AxisFlags given_axes;
 
 // Parses what benchmark::Initialize left: only trainbench's own flags, as --name=value (or
@@ -252,7 +252,7 @@ FashionMnist LoadData(bool cuda_available) {
   return *std::move(data);
 }
 
-void AddContext(const BenchEnv& env) {
+void AddContext(const Harness& env) {
   benchmark::AddCustomContext("trainbench_version", TRAINBENCH_VERSION);
   benchmark::AddCustomContext("adam", std::string(AdamName(env.run.adam)));
   benchmark::AddCustomContext("channels_last", env.run.channels_last ? "true" : "false");
@@ -272,7 +272,7 @@ void AddContext(const BenchEnv& env) {
 }
 
 // Only for a world of more than one rank: a world of one's context stays as it was.
-void AddWorldContext(const DistEnv& dist) {
+void AddWorldContext(const WorldComm& dist) {
   benchmark::AddCustomContext("world_size", absl::StrCat(dist.world.size));
   benchmark::AddCustomContext("launcher", LauncherName(dist.world.launcher));
   benchmark::AddCustomContext("dist_backend", BackendName(dist));
@@ -324,7 +324,7 @@ void CheckFilter() {
 
 // A failed write of the results file: one line, exit 2. Called between benchmarks, from the
 // reporter; _Exit, because LibTorch's and CUDA's static destructors must not run under a
-// half-finished run (the same reason BenchEnv is leaked).
+// half-finished run (the same reason Harness is leaked).
 [[noreturn]] void FailWrite(const absl::Status& status) {
   std::cout.flush();
   std::fflush(nullptr);
@@ -347,7 +347,7 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
   // would die of it with no line (CPython ignores SIGPIPE, so PyTorch jobs see EPIPE). Ignored,
   // the write fails with EPIPE, the collective throws, and EndWorld names the rank.
   signal(SIGPIPE, SIG_IGN);
-  // --benchmark_out is trainbench's to write (bench/reporter.h); the rest of argv, with room
+  // --benchmark_out is trainbench's to write (bench/harness/reporter.h); the rest of argv, with room
   // for the "--benchmark_out=" TakeBenchmarkOut appends, goes to Google Benchmark first: it
   // removes its own flags and leaves the rest.
   std::vector<char*> args(argv, argv + argc);
@@ -375,8 +375,8 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
   const bool random_interleaving = benchmark::FLAGS_benchmark_enable_random_interleaving;
 
   // The world, before anything slow: a bad launcher variable is one line and exit 2 at once.
-  // Leaked with BenchEnv (its process group's threads must not be joined by static destructors).
-  DistEnv& dist = *new DistEnv;
+  // Leaked with Harness (its process group's threads must not be joined by static destructors).
+  WorldComm& dist = *new WorldComm;
   {
     absl::StatusOr<World> world = ParseWorld(LauncherEnvironment());
     if (!world.ok()) Fail(std::string(world.status().message()));
@@ -431,7 +431,7 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
 
   // Outlives the benchmarks, which hold references to it. Leaked on purpose: CUDA events and
   // streams must not be destroyed by static destructors after the driver has shut down.
-  BenchEnv& env = *new BenchEnv;
+  Harness& env = *new Harness;
   env.run = ReadRunOptions();
   // The output path, before the data: a run is not started that cannot save its results.
   // Rank 0's alone: the other ranks of a world write no file.
@@ -465,16 +465,16 @@ int trainbench::TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
   // every shape a benchmark times, so the tuning stays out of the timed section.
   at::globalContext().setBenchmarkCuDNN(env.run.cudnn_benchmark);
   AddContext(env);
-  // The lab suite as declared (bench/lab_suite.cc), for the report and plots to read back:
+  // The lab suite as declared (bench/suite/lab_suite.cc), for the report and plots to read back:
   // each part's centre and sweeps, whatever the axis flags picked for this run.
   benchmark::AddCustomContext("lab_parts", LabPartsJson(LabSuite(cuda_available)));
-  // Every counter's unit and direction (bench/counters.cc), and every axis of the names
-  // (bench/axis_table.cc), for the tools to read.
+  // Every counter's unit and direction (bench/families/counters.cc), and every axis of the names
+  // (bench/suite/axis_table.cc), for the tools to read.
   benchmark::AddCustomContext("counters", CountersJson());
   benchmark::AddCustomContext("axes", AxesJson(FamiliesByAxis()));
   // Each model's layers (models/model_table.cc), for the tools to check other implementations by.
   benchmark::AddCustomContext("models", ModelsJson());
-  // What runs: the lab suite's points (bench/lab_suite.cc, LabSuite), or the axis flags';
+  // What runs: the lab suite's points (bench/suite/lab_suite.cc, LabSuite), or the axis flags';
   // every graph:1 row after every other benchmark (OrderForRegistration).
   const RegistrationOrder order = OrderForRegistration(*epoch_configs, *step_configs);
   if (env.run.adam == AdamKind::kLoop && (!order.graph_steps.empty() || !order.graph_epochs.empty())) {

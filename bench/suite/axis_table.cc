@@ -1,4 +1,4 @@
-#include "bench/axis_table.h"
+#include "bench/suite/axis_table.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -4,8 +4,8 @@
 // cartesian product, the names and the JSON context ("axes") all read this table; each family
 // binds the axes it takes to its configuration's fields in bench/configs.h.
 //
-// Adding an axis: a row in kAxes (bench/axis_table.cc), a field and its binding in the
-// families that take it (bench/configs.h), and the family body that uses it.
+// Adding an axis: a row in kAxes (bench/suite/axis_table.cc), a field and its binding in the
+// families that take it (bench/suite/configs.h), and the family body that uses it.
 #pragma once
 
 #include <map>

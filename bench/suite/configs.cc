@@ -1,4 +1,4 @@
-#include "bench/configs.h"
+#include "bench/suite/configs.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -89,7 +89,7 @@ std::map<std::string, std::vector<std::string>> FamiliesByAxis() {
   add(LoaderConfig::kFamily, LoaderConfig::Axes());
   add("BM_HostToDevice", TransferConfig::Axes());
   add("BM_DeviceToHost", TransferConfig::Axes());
-  // A data-parallel world's epochs and the all-reduce (bench/world.h) carry ranks.
+  // A data-parallel world's epochs and the all-reduce (bench/dist/world.h) carry ranks.
   out["ranks"] = {EpochConfig::kFamily, "BM_AllReduce"};
   out["bytes"].push_back("BM_AllReduce");
   return out;

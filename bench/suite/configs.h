@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "bench/axis_table.h"
+#include "bench/suite/axis_table.h"
 #include "common/axes.h"
 #include "models/model_table.h"
 
@@ -137,7 +137,7 @@ absl::StatusOr<Config> ConfigAt(const AxisValues& point) {
   return c;
 }
 
-// The configurations of Config's family for the axis flags given (bench/axis_table.h, Points),
+// The configurations of Config's family for the axis flags given (bench/suite/axis_table.h, Points),
 // in product order.
 template <typename Config>
 absl::StatusOr<std::vector<Config>> ConfigsFor(const AxisFlags& flags, bool cuda_available) {

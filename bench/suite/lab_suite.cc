@@ -1,4 +1,4 @@
-#include "bench/lab_suite.h"
+#include "bench/suite/lab_suite.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,7 +1,7 @@
 // What to benchmark: the lab suite (each lab part declared once: its centre configuration and
 // the axes it sweeps), the default sweeps derived from it, and the choice between the suite
 // and the axis flags. Torch-free, so it is cheap to test. It registers and runs nothing; the
-// axes are bench/axis_table.h, each family's configuration and name bench/configs.h.
+// axes are bench/suite/axis_table.h, each family's configuration and name bench/configs.h.
 #pragma once
 
 #include <cstdint>
@@ -12,13 +12,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "bench/axis_table.h"
-#include "bench/configs.h"
+#include "bench/suite/axis_table.h"
+#include "bench/suite/configs.h"
 #include "common/axes.h"
 
 namespace trainbench {
 
-// ---- The lab suite: each lab part declared once (bench/lab_suite.cc, LabSuite).
+// ---- The lab suite: each lab part declared once (bench/suite/lab_suite.cc, LabSuite).
 //
 // A part is the question it asks, the benchmark families that answer it, the centre
 // configuration (every axis with its value, spelt as in the benchmark name) and the axes it
@@ -75,7 +75,7 @@ std::vector<TransferConfig> DefaultTransfers(bool cuda_available);
 std::vector<LoaderConfig> LoaderConfigs(const std::vector<EpochConfig>& epoch_configs);
 
 // With no axis flag: the default sweeps. With any: the cartesian product of the given values
-// (bench/axis_table.h, Points), the other axes at their unset values.
+// (bench/suite/axis_table.h, Points), the other axes at their unset values.
 absl::StatusOr<std::vector<EpochConfig>> EpochConfigs(const AxisFlags& flags, bool cuda_available);
 absl::StatusOr<std::vector<StepConfig>> StepConfigs(const AxisFlags& flags, bool cuda_available);
 
