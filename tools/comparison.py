@@ -280,12 +280,13 @@ def errored_entry(old: Optional[gbench.Benchmark], new: Optional[gbench.Benchmar
 
 def benchmarks_by_key(baseline: gbench.Run, run: gbench.Run,
                       name_filter: Optional[re.Pattern], across: Optional[str]) -> tuple:
-    """({key: baseline Benchmark}, {key: run Benchmark}): each run's benchmarks read with its
-    own declarations, keyed by :func:`match_keys` over the whole files, then filtered by
+    """({key: baseline Benchmark}, {key: run Benchmark}): both runs' benchmarks read with the
+    axes either declares a name may lack (``declarations.merged_added_axes``, the run's
+    first), keyed by :func:`match_keys` over the whole files, then filtered by
     ``name_filter`` on each side's full run names."""
-    sides = [declarations.collect_benchmarks(r) for r in (baseline, run)]
-    keys = match_keys(*[list(b) for b in sides], across=across,
-                      added=[declarations.added_axes(r.context) for r in (baseline, run)])
+    added = declarations.merged_added_axes(run.context, baseline.context)
+    sides = [declarations.collect_benchmarks(r, added) for r in (baseline, run)]
+    keys = match_keys(*[list(b) for b in sides], across=across, added=[added, added])
     return tuple({k[name]: bench for name, bench in b.items()
                   if name_filter is None or name_filter.search(name)}
                  for b, k in zip(sides, keys))
@@ -459,10 +460,11 @@ def json_document(runs: list, reports: list, regressions: list, diffs: list,
 
 def axes_of(runs: list) -> set:
     """The axes (``key:value`` segments of the names, run settings excluded) the runs'
-    benchmarks have, with those a name may lack and still mean (``declarations.added_axes``)."""
+    benchmarks have, with those a name may lack and still mean
+    (``declarations.merged_added_axes``)."""
     found = set()
+    added = declarations.merged_added_axes(*[run.context for run in runs])
     for run in runs:
-        added = declarations.added_axes(run.context)
         for row in run.rows:
             name = gbench.base_name(row)
             parsed = gbench.parse_name(name)

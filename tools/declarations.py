@@ -17,6 +17,7 @@ strings):
 the first context given that declares it; :func:`added_axes` the axes a family's names may
 lack. Files without a declaration (runs of trainbench before it wrote them, other Google
 Benchmark programs) get the fallback tables below, which are what trainbench 0.2.x meant.
+:func:`merged_added_axes` is the axes of runs compared together.
 :func:`collect_benchmarks` is ``gbench.collect_benchmarks`` with the run's own added axes
 and trainbench's counter renames. ``CONTEXT_FIELDS`` is the context the tools show.
 
@@ -203,7 +204,7 @@ def added_axes(context: dict) -> dict:
     axes whose "absent" is not null. Without a declaration, ``FALLBACK_ADDED_AXES``."""
     entries = declared_list(context, "axes")
     if entries is None:
-        return FALLBACK_ADDED_AXES
+        return {family: dict(axes) for family, axes in FALLBACK_ADDED_AXES.items()}
     table: dict = {}
     for entry in entries:
         absent = entry.get("absent")
@@ -214,7 +215,23 @@ def added_axes(context: dict) -> dict:
     return table
 
 
-def collect_benchmarks(run: gbench.Run) -> dict:
+def merged_added_axes(*contexts: dict) -> dict:
+    """The added axes of runs read together (compare): every axis any of them may lack, with
+    the value the first context that has it gives.  An axis a newer run declares applies
+    to an older run's names too: they were written before it existed, and mean its absent
+    value (as names from before ``graph`` mean graph:0)."""
+    table: dict = {}
+    for context in contexts:
+        for family, axes in added_axes(context).items():
+            merged = table.setdefault(family, {})
+            for axis, value in axes.items():
+                merged.setdefault(axis, value)
+    return table
+
+
+def collect_benchmarks(run: gbench.Run, added: Optional[dict] = None) -> dict:
     """``gbench.collect_benchmarks`` with trainbench's meanings: the axes the run's names may
-    lack (:func:`added_axes` of its context) and the renamed counters (``RENAMED_COUNTERS``)."""
-    return gbench.collect_benchmarks(run, added_axes(run.context), RENAMED_COUNTERS)
+    lack (``added``, default :func:`added_axes` of its context) and the renamed counters
+    (``RENAMED_COUNTERS``)."""
+    table = added if added is not None else added_axes(run.context)
+    return gbench.collect_benchmarks(run, table, RENAMED_COUNTERS)

@@ -750,3 +750,41 @@ def test_a_real_run_s_declared_units_show_in_the_text():
     assert proc.returncode == 0, proc.stderr
     assert "    samples_per_second (samples/s) [higher is better]" in proc.stdout
     assert "    params_M (millions) [neutral]" in proc.stdout
+
+
+# ---- axes the runs declare (context "axes") ----------------------------------------------
+
+def axes_context(*entries):
+    """A context whose "axes" (a JSON string) declares (name, families, absent) axes."""
+    return {"axes": json.dumps({"axes": [
+        {"name": n, "families": list(f), "absent": a, "help": ""} for n, f, a in entries]})}
+
+
+STREAM_AXES = axes_context(("graph", ["BM_TrainEpoch"], "0"), ("stream", ["BM_TrainEpoch"], "0"),
+                           ("ranks", ["BM_TrainEpoch"], "1"))
+STREAM_EPOCH = ("BM_TrainEpoch/batch:64/model:Small/workers:0/precision:fp32/pin:0/device:cpu"
+                "{}/iterations:1/manual_time")
+
+
+def test_an_axis_the_run_declares_matches_an_older_file_s_names_without_it(tmp_path):
+    # The older file was written before "stream" existed: its names mean stream:0, as the
+    # newer run declares. Without the declaration, the two would have nothing in common.
+    old = write_doc(tmp_path / "old.json", [row(STREAM_EPOCH.format(""), 2.0, "s")])
+    new = write_doc(tmp_path / "new.json", [
+        row(STREAM_EPOCH.format("/graph:0/stream:0"), 1.0, "s"),
+        row(STREAM_EPOCH.format("/graph:0/stream:1"), 0.5, "s")], STREAM_AXES)
+    report = report_for(old, new)
+    assert [(r["name"], r["run_name"]) for r in report["benchmarks"]] == [
+        (STREAM_EPOCH.format(""), STREAM_EPOCH.format("/graph:0/stream:0"))]
+    assert report["only_in_run"] == [STREAM_EPOCH.format("/graph:0/stream:1")]
+    undeclared = write_doc(tmp_path / "undeclared.json", json.load(open(new))["benchmarks"])
+    assert report_for(old, undeclared)["in_common"] == 0
+    # --across takes the declared axis though the older file's names lack it.
+    one = write_doc(tmp_path / "one.json", [row(STREAM_EPOCH.format("/graph:0/stream:1"),
+                                                0.5, "s")], STREAM_AXES)
+    report = comparison.get_difference_report(gbench.load_run(old), gbench.load_run(one),
+                                              across="stream")
+    assert report["benchmarks"][0]["across"] == {"axis": "stream", "base": "0", "new": "1"}
+    assert report["benchmarks"][0]["time_ratio"] == pytest.approx(0.25)
+    assert comparison.across_problem("stream", [gbench.load_run(old), gbench.load_run(one)]) is None
+    assert comparison.across_problem("stream", [gbench.load_run(old)]) is not None

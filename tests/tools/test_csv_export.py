@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -205,3 +206,18 @@ def test_an_epoch_without_a_ranks_axis_reads_ranks_1_in_the_ranks_column(tmp_pat
     assert [r["scaling_efficiency"] for r in rows] == ["", "0.9", ""]
     # A plain run alone gets no ranks or graph column: nothing in it names them.
     assert "ranks" not in csv_export.build_table(load("trainbench_cpu.json"))[0]
+
+
+def test_an_axis_the_run_declares_fills_its_column(tmp_path):
+    # The run's "axes" context (a JSON string) says a BM_TrainEpoch name without "stream"
+    # means stream:0, and that graph is always spelled out (absent null).
+    axes = {"axes": json.dumps({"axes": [
+        {"name": "graph", "families": ["BM_TrainEpoch"], "absent": None, "help": ""},
+        {"name": "stream", "families": ["BM_TrainEpoch"], "absent": "0", "help": ""}]})}
+    names = ["BM_TrainEpoch/batch:64/graph:1/stream:1/manual_time",
+             "BM_TrainEpoch/batch:64/manual_time"]
+    rows = [row(n, 1.0, "s") for n in names]
+    declared = read_csv(run_script("csv_export", write_doc(tmp_path / "a.json", rows, axes)).stdout)
+    assert [(r["stream"], r["graph"]) for r in declared] == [("1", "1"), ("0", "")]
+    plain = read_csv(run_script("csv_export", write_doc(tmp_path / "b.json", rows)).stdout)
+    assert [(r["stream"], r["graph"]) for r in plain] == [("1", "1"), ("", "0")]   # fallback

@@ -154,3 +154,54 @@ def test_the_fallback_table_agrees_with_a_real_run_s_declaration():
     assert {"samples_per_second", "train_loss", "params_M", "ddp_buckets"} <= set(declared)
     for name, entry in declared.items():
         assert declarations.fallback_direction(name) == declarations.BETTER[entry["better"]], name
+
+
+# ---- axes the run declares (context "axes", a JSON string) ------------------------------
+
+def axes_context(*entries):
+    """A context whose "axes" declares these (name, families, absent) axes, in trainbench's
+    format (bench/axis_table.cc): absent is the value a name without the axis means, None
+    (null) where a name always has it."""
+    return {"axes": json.dumps({"axes": [
+        {"name": n, "families": list(f), "absent": a, "help": ""} for n, f, a in entries]})}
+
+
+STREAMS = axes_context(("batch", ["BM_TrainEpoch"], None),
+                       ("graph", ["BM_TrainEpoch", "BM_TrainStep"], "0"),
+                       ("stream", ["BM_TrainEpoch"], "0"),
+                       ("ranks", ["BM_TrainEpoch", "BM_AllReduce"], "1"))
+
+
+def test_a_real_run_s_declared_axes():
+    run = gbench.load_run(DECLARED)
+    assert declarations.added_axes(run.context) == {
+        "BM_TrainEpoch": {"graph": "0", "ranks": "1"}, "BM_TrainStep": {"graph": "0"},
+        "BM_AllReduce": {"ranks": "1"}}
+
+
+def test_declared_axes_replace_the_fallback_in_their_order():
+    assert declarations.added_axes(STREAMS) == {
+        "BM_TrainEpoch": {"graph": "0", "stream": "0", "ranks": "1"},
+        "BM_TrainStep": {"graph": "0"}, "BM_AllReduce": {"ranks": "1"}}
+    # The new axis is filled in where the declaration puts it: after graph, before ranks.
+    name = EPOCH_AXES + "/graph:0/ranks:2/iterations:1/manual_time"
+    assert key(name, context=STREAMS) == EPOCH_AXES + "/graph:0/stream:0/ranks:2/manual_time"
+    assert key(name) == EPOCH_AXES + "/graph:0/ranks:2/manual_time"     # fallback: no stream
+    # A run whose names always spell out graph (absent null): a name without it stays so.
+    always = axes_context(("graph", ["BM_TrainStep"], None))
+    step = "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/manual_time"
+    assert key(step, context=always) == step
+    assert key(step) == step.replace("/manual_time", "/graph:0/manual_time")
+    assert declarations.added_axes({"axes": "{broken"}) == declarations.FALLBACK_ADDED_AXES
+
+
+def test_declared_axes_reach_each_benchmark_and_merge_across_runs():
+    run = gbench.Run("x.json", STREAMS, [row(EPOCH_AXES + "/iterations:1/manual_time", 1.0)])
+    (bench,) = declarations.collect_benchmarks(run).values()
+    assert (bench.axis("stream"), bench.axis("graph"), bench.axis("ranks")) == ("0", "0", "1")
+    (old,) = declarations.collect_benchmarks(gbench.Run("y.json", {}, run.rows)).values()
+    assert old.axis("stream") is None
+    # Read together with an older file, the newer run's axis applies to both.
+    merged = declarations.merged_added_axes({}, STREAMS)
+    assert merged["BM_TrainEpoch"] == {"graph": "0", "ranks": "1", "stream": "0"}
+    assert merged["BM_AllReduce"] == {"ranks": "1"}

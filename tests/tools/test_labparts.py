@@ -256,3 +256,24 @@ def test_scaling_prefers_a_runs_ranks1_row_to_its_plain_row():
     # Without the ranks:1 row, the plain row is the one-rank point.
     (settings, points), = labparts.scaling_groups([{plain.name: plain}, {ddp8.name: ddp8}])
     assert points[0] == (1, plain)
+
+
+def test_scaling_reads_the_ranks_axis_as_the_run_declares_it(tmp_path):
+    # Without "axes" (or declaring ranks absent "1", as trainbench does) a plain epoch is the
+    # one-rank point; a run that declared ranks always spelled out (absent null) has none.
+    x = "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cpu/graph:0"
+    rows = [row(x + "/iterations:1/manual_time", 1.0, "s", samples_per_second=100.0),
+            row(x + "/ranks:2/iterations:1/manual_time", 1.0, "s", samples_per_second=180.0)]
+
+    def points(absent):
+        """The world sizes of the scaling group with ranks declared so (None: no "axes";
+        "null": declared with absent null)."""
+        declared = {"name": "ranks", "families": ["BM_TrainEpoch"],
+                    "absent": None if absent == "null" else absent, "help": ""}
+        context = {} if absent is None else {"axes": json.dumps({"axes": [declared]})}
+        run = gbench.load_run(write_doc(tmp_path / "run.json", rows, context))
+        (_, pts), = labparts.scaling_groups([declarations.collect_benchmarks(run)])
+        return [r for r, _ in pts]
+
+    assert points(None) == points("1") == [1, 2]
+    assert points("null") == [2]
