@@ -4,9 +4,11 @@ What it does: reads the lab parts (CPU vs GPU, batch size, model complexity,
 loader workers, precision) from a run's ``lab_parts`` context, which
 trainbench writes from its one declaration of the suite (bench/suite/lab_suite.cc):
 each part's families, the axis it varies with the declared values, and the
-centre configuration the other axes prefer (:func:`parts_for`).  Older files
-without ``lab_parts`` get the table below (``FALLBACK_PARTS``), which is what
-trainbench 0.2.0 ran.  :func:`select_part` picks a part's points out of one
+centre configuration the other axes prefer (:func:`parts_for`, in the run's
+order; a part the tools have no table for is drawn and reported generically).
+Older files without ``lab_parts`` get the table below (``FALLBACK_PARTS``),
+which is what trainbench 0.2.0 ran; :func:`model_order` is the order of the
+models, from the run's sweeps where it declares them.  :func:`select_part` picks a part's points out of one
 run's benchmarks.  The rule: keep the benchmarks of the part's families that
 match its fixed axes and, where the part declares values and at least
 ``min_points`` of them were measured, only those values; group them by the
@@ -24,10 +26,10 @@ it never merges points from different settings into one series.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
+import declarations
 import gbench
 from gbench import Benchmark
 
@@ -97,17 +99,37 @@ ALLREDUCE_FILENAME = "allreduce_busbw.png"
 FALLBACK_PARTS = (PART1, PART2, PART3, PART4, PRECISION)
 
 
+# Declared parts the tools present elsewhere rather than as a part of their own: the loader
+# alone is Part 4's "Loader Alone" column and dashed floor, the small models' steps are
+# report.py's small-models section.
+SHOWN_ELSEWHERE = frozenset({"loader", "small_models"})
+
+
 def declared_parts(context: dict) -> Optional[dict]:
-    """The lab parts a run declares in its ``lab_parts`` context, {key: part dict}, or None
-    when the context has none (or it is not the JSON trainbench writes)."""
-    text = context.get("lab_parts") if isinstance(context, dict) else None
-    if not isinstance(text, str):
+    """The lab parts a run declares in its ``lab_parts`` context, {key: part dict} in the
+    run's order, or None when the context has none (or it is not the JSON trainbench
+    writes)."""
+    entries = declarations.declared_list(context, "lab_parts", "parts")
+    if entries is None:
         return None
-    try:
-        doc = json.loads(text)
-        return {p["key"]: p for p in doc["parts"] if isinstance(p, dict) and "key" in p}
-    except (ValueError, KeyError, TypeError):
-        return None
+    return {p["key"]: p for p in entries if isinstance(p.get("key"), str)}
+
+
+def declared_values(declared: dict, axis: str) -> tuple:
+    """The values a ``lab_parts`` entry's sweeps give ``axis``, as strings (empty: none)."""
+    return next((tuple(str(v) for v in s.get("values", ())) for s in declared.get("sweeps", ())
+                 if isinstance(s, dict) and s.get("axis") == axis), ())
+
+
+def model_order(context: dict) -> tuple:
+    """The models in the lab's order: as the run's declared sweeps list them (the first
+    sweep over ``model``), then the models of its ``models`` declaration, then
+    ``MODEL_ORDER``'s (the order for older files), each once."""
+    order = next((v for p in (declared_parts(context) or {}).values()
+                  if (v := declared_values(p, "model"))), ())
+    models = declarations.declared_list(context, "models") or []
+    order += tuple(str(m["name"]) for m in models if isinstance(m.get("name"), str))
+    return tuple(dict.fromkeys(order + MODEL_ORDER))
 
 
 def part_from_declaration(fallback: Part, declared: dict) -> Part:
@@ -116,8 +138,7 @@ def part_from_declaration(fallback: Part, declared: dict) -> Part:
     made with axis flags still finds its points); families the fallback lists beyond the
     declared ones stay as later choices (a BM_TrainStep precision run made by hand)."""
     vary = declared.get("vary", fallback.vary)
-    values = next((tuple(s.get("values", ())) for s in declared.get("sweeps", ())
-                   if s.get("axis") == vary), ())
+    values = declared_values(declared, vary)
     families = tuple(declared.get("families", ())) or fallback.families
     families += tuple(f for f in fallback.families if f not in families)
     centre = {k: str(v) for k, v in declared.get("centre", {}).items() if k != vary}
@@ -128,14 +149,41 @@ def part_from_declaration(fallback: Part, declared: dict) -> Part:
                    vary=vary, fixed={}, prefer=centre, order=order, values=values)
 
 
+def is_number_text(value: str) -> bool:
+    """True for an axis value that reads as a number ("256", "0.5")."""
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def new_part(declared: dict) -> Part:
+    """A part only the run declares (no fallback for it): its key, title, families, varying
+    axis, values and centre as declared; its figure is ``<key>.png``; its x axis numeric when
+    every declared value is a number, else categorical in the declared order."""
+    key = declared["key"]
+    vary = str(declared.get("vary", ""))
+    values = declared_values(declared, vary)
+    numeric = all(is_number_text(v) for v in values)
+    return Part(key, str(declared.get("title", key)), f"{key}.png",
+                tuple(declared.get("families", ())), vary,
+                prefer={k: str(v) for k, v in declared.get("centre", {}).items() if k != vary},
+                order=() if numeric else values, values=values)
+
+
 def parts_for(context: dict) -> tuple:
-    """The parts to draw for a run with this context: each of ``FALLBACK_PARTS``, as the run
-    declares it in ``lab_parts`` where it does, else as in the fallback table."""
+    """The parts to draw for a run with this context, in the run's order: each part its
+    ``lab_parts`` declares (those in ``FALLBACK_PARTS`` with the fallback's presentation,
+    others as :func:`new_part`; ``SHOWN_ELSEWHERE`` left out).  Without a declaration,
+    ``FALLBACK_PARTS``."""
     declared = declared_parts(context)
     if declared is None:
         return FALLBACK_PARTS
-    return tuple(part_from_declaration(p, declared[p.key]) if p.key in declared else p
-                 for p in FALLBACK_PARTS)
+    fallback = {p.key: p for p in FALLBACK_PARTS}
+    return tuple(part_from_declaration(fallback[key], entry) if key in fallback
+                 else new_part(entry)
+                 for key, entry in declared.items() if key not in SHOWN_ELSEWHERE)
 
 
 @dataclass

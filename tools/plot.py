@@ -325,6 +325,32 @@ def figure_allreduce(runs_series: list, path: str) -> Figure:
     return fig
 
 
+def figure_declared(selections: list, path: str, subtitle: str) -> Figure:
+    """A part only the run declares (``labparts.new_part``): time per iteration, and
+    samples/s where measured, against its varying axis (lines for numbers, else bars);
+    returns the saved Figure."""
+    part = selections[0][1].part
+    rate = [(label, pts) for label, sel in selections
+            if (pts := draw.xy(sel, lambda b: b.counter("samples_per_second")))]
+    fig = Figure(figsize=(12 if rate else 8, 5))
+    axes = list(fig.subplots(1, 2)) if rate else [fig.add_subplot()]
+    panels = [(axes[0], draw.time_series(selections), "Time per iteration (s)")]
+    if rate:
+        panels.append((axes[1], rate, "Throughput (samples/s)"))
+    categories = draw.category_order(selections)
+    numeric = part.numeric and all(labparts.is_number_text(x) for x in categories)
+    for ax, series, ylabel in panels:
+        if numeric:
+            draw.draw_lines(ax, series)
+        else:
+            draw.draw_bars(ax, series, categories)
+        ax.set_xlabel(part.vary)
+        ax.set_ylabel(ylabel)
+    families = sorted({sel.family for _, sel in selections})
+    draw.finish(fig, f"{part.title} ({', '.join(families)})", path, subtitle)
+    return fig
+
+
 def describe_missing(part: labparts.Part) -> str:
     """One-line reason a part's figure is skipped."""
     needed = (f"at least {part.min_points} '{part.vary}' values" if part.min_points > 1
@@ -332,6 +358,49 @@ def describe_missing(part: labparts.Part) -> str:
     fixed = " ".join(f"{k}={v}" for k, v in part.fixed.items())
     where = f" with {fixed} and {needed}" if fixed else f" with {needed}"
     return f"no usable {' or '.join(part.families)} benchmark{where}"
+
+
+def drawer_for(key: str):
+    """The figure function of a part: the lab's own for the parts of the fallback table,
+    :func:`figure_declared` for a part only the run declares.  (Looked up at each call, so
+    tests can wrap a figure function.)"""
+    drawers = {"part1": figure_part1, "part2": figure_part2, "part3": figure_part3,
+               "part4": figure_part4, "precision": figure_precision}
+    return drawers.get(key, figure_declared)
+
+
+def parts_by_key(runs: list) -> dict:
+    """{part key: [each run's Part with that key, or None]}: every part any run has (as it
+    declares it in its lab_parts context, else the fallback table), in the first run's
+    order, then the parts only later runs have."""
+    run_parts = [{p.key: p for p in labparts.parts_for(run.context)} for run in runs]
+    keys = dict.fromkeys(key for parts in run_parts for key in parts)
+    return {key: [parts.get(key) for parts in run_parts] for key in keys}
+
+
+def plot_part(parts: list, labels: list, benches: list, out_dir: str, log) -> Optional[str]:
+    """Draw one part over the runs (``parts``: each run's Part or None); the PNG's path, or
+    None after one line on ``log`` saying why it is skipped."""
+    first = next(p for p in parts if p is not None)
+    # The skip line names what the fallback table asks for, where it has the part.
+    shown = next((p for p in labparts.FALLBACK_PARTS if p.key == first.key), first)
+    path = os.path.join(out_dir, first.filename)
+    picked = [(label, sel, b) for label, b, part in zip(labels, benches, parts)
+              if part is not None and (sel := labparts.select_part(part, b)) is not None]
+    if not picked:
+        print(f"{PROG}: skipping {first.filename}: {describe_missing(shown)}", file=log)
+        return None
+    selections, subtitle = draw.label_selections([(label, sel) for label, sel, _ in picked])
+    extra = {}
+    if first.key == "part4":
+        # label_selections keeps the order, so the labels pair up with picked.
+        extra["loader_floors"] = [(label, loader_floor(sel, b)) for (label, _), (_, sel, b)
+                                  in zip(selections, picked)]
+    if drawer_for(first.key)(selections, path, subtitle, **extra) is None:
+        print(f"{PROG}: skipping {first.filename}: no samples_per_second counter "
+              f"in the {first.vary} benchmarks", file=log)
+        return None
+    return path
 
 
 def make_plots(runs: list, out_dir: str, log=None) -> list:
@@ -343,30 +412,8 @@ def make_plots(runs: list, out_dir: str, log=None) -> list:
     os.makedirs(out_dir, exist_ok=True)
     labels = draw.unique_labels(runs)
     benches = [declarations.collect_benchmarks(run) for run in runs]
-    written = []
-    drawers = {"part1": figure_part1, "part2": figure_part2, "part3": figure_part3,
-               "part4": figure_part4, "precision": figure_precision}
-    # Each run's parts as it declares them (its lab_parts context), else the fallback table.
-    run_parts = [labparts.parts_for(run.context) for run in runs]
-    for index, fallback in enumerate(labparts.FALLBACK_PARTS):
-        part, drawer = fallback, drawers[fallback.key]
-        path = os.path.join(out_dir, part.filename)
-        picked = [(label, sel, b) for label, b, parts in zip(labels, benches, run_parts)
-                  if (sel := labparts.select_part(parts[index], b)) is not None]
-        if not picked:
-            print(f"{PROG}: skipping {part.filename}: {describe_missing(part)}", file=log)
-            continue
-        selections, subtitle = draw.label_selections([(label, sel) for label, sel, _ in picked])
-        extra = {}
-        if part.key == "part4":
-            # label_selections keeps the order, so the labels pair up with picked.
-            extra["loader_floors"] = [(label, loader_floor(sel, b)) for (label, _), (_, sel, b)
-                                      in zip(selections, picked)]
-        if drawer(selections, path, subtitle, **extra) is None:
-            print(f"{PROG}: skipping {part.filename}: no samples_per_second counter "
-                  f"in the {part.vary} benchmarks", file=log)
-            continue
-        written.append(path)
+    written = [path for parts in parts_by_key(runs).values()
+               if (path := plot_part(parts, labels, benches, out_dir, log)) is not None]
     path = os.path.join(out_dir, labparts.BANDWIDTH_FILENAME)
     bandwidth = [(label, s) for label, b in zip(labels, benches)
                  if (s := labparts.bandwidth_series(b))]

@@ -159,10 +159,20 @@ def precision_section(sel: labparts.Selection) -> str:
     return md_table(["Precision", f"{unit} Time (s)", "Samples/s", "Speed-up vs fp32"], rows)
 
 
+def declared_section(sel: labparts.Selection) -> str:
+    """A part only the run declares (``labparts.new_part``): its varying axis, the time per
+    iteration and, where measured, samples/s."""
+    rate = any(b.counter("samples_per_second") is not None for _, b in sel.points)
+    unit = {"BM_TrainEpoch": "Epoch", "BM_TrainStep": "Step"}.get(sel.family, "Iteration")
+    rows = [[x, fmt(b.time_s, ".4g")] + ([fmt(b.counter("samples_per_second"), ".1f")]
+                                          if rate else []) for x, b in sel.points]
+    return md_table([sel.part.vary, f"{unit} Time (s)"] + (["Samples/s"] if rate else []), rows)
+
+
 SMALL_MODELS_TITLE = "Why small models may not benefit from a GPU"
 
 
-def small_models_section(benches: dict) -> Optional[str]:
+def small_models_section(benches: dict, models: tuple = labparts.MODEL_ORDER) -> Optional[str]:
     """BM_TrainStep per model and batch: cpu, cuda eager and cuda graph samples/s.
 
     The launch-bound share is ``1 - kernel_ms_per_step / step_ms`` of the eager
@@ -170,6 +180,7 @@ def small_models_section(benches: dict) -> Optional[str]:
     kernels, which a CUDA graph (one launch per step) removes.  The crossover is
     the smallest measured batch at which the GPU's samples/s beats the CPU's.
     None without BM_TrainStep rows on both devices (fp32, the default suite's).
+    Models come in the order ``models`` gives (``labparts.model_order`` of the run).
     """
     table: dict = {}
     for b in benches.values():
@@ -187,9 +198,9 @@ def small_models_section(benches: dict) -> Optional[str]:
             not any("eager" in c or "graph" in c for c in table.values()):
         return None
     sps = lambda b: b.counter("samples_per_second") if b else None  # noqa: E731
-    model_order = {"Small": 0, "Medium": 1, "Large": 2}
+    model_order = {m: i for i, m in enumerate(models)}
     rows = []
-    for (model, batch), cols in sorted(table.items(), key=lambda kv: (model_order.get(kv[0][0], 9), kv[0][1])):
+    for (model, batch), cols in sorted(table.items(), key=lambda kv: (model_order.get(kv[0][0], len(model_order)), kv[0][1])):
         eager = cols.get("eager")
         share = None
         if eager and eager.counter("kernel_ms_per_step") is not None and eager.counter("step_ms"):
@@ -202,7 +213,7 @@ def small_models_section(benches: dict) -> Optional[str]:
     lines = [md_table(["Model", "Batch", "CPU samples/s", "CUDA eager samples/s",
                        "CUDA graph samples/s", "Kernel ms/step", "Step ms",
                        "Launch-bound share"], rows), ""]
-    for model in sorted({m for m, _ in table}, key=lambda m: model_order.get(m, 9)):
+    for model in sorted({m for m, _ in table}, key=lambda m: model_order.get(m, len(model_order))):
         for column, label in (("eager", "eager"), ("graph", "with CUDA graphs")):
             batches = sorted(b for (m, b) in table if m == model)
             measured = [b for b in batches if "cpu" in table[model, b] and column in table[model, b]]
@@ -330,7 +341,7 @@ def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
     links = []
     # The parts as the run declares them (its lab_parts context), else the fallback table.
     for part in labparts.parts_for(run.context):
-        render = renderers[part.key]
+        render = renderers.get(part.key, declared_section)
         sel = labparts.select_part(part, benches)
         if sel is None:
             if part.key != "precision":
@@ -341,7 +352,7 @@ def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
         if link:
             out += [link, ""]
             links.append(link)
-    small = small_models_section(benches)
+    small = small_models_section(benches, labparts.model_order(run.context))
     if small:
         out += [f"## {SMALL_MODELS_TITLE}", "", small, ""]
     series = labparts.bandwidth_series(benches)

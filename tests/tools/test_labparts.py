@@ -1,6 +1,7 @@
 """Tests for tools/labparts.py: choosing the points of each lab part."""
 
 import io
+import os
 import json
 
 import pytest
@@ -177,6 +178,11 @@ def lab_parts_context(part2_values, centre=None):
     return {"lab_parts": json.dumps({"parts": [part2]})}
 
 
+def part_of(context, key):
+    """The part ``key`` as a run with this context has it (labparts.parts_for)."""
+    return next(p for p in labparts.parts_for(context) if p.key == key)
+
+
 def batch_run(tmp_path, context, batches=(16, 32, 64, 128, 256, 512)):
     rows = [row(epoch(b, workers=2, pin=0, device="cpu"), 1.0 + b / 1000, unit="s",
                 samples_per_second=1000.0 + b, test_acc=0.8)
@@ -206,7 +212,7 @@ def test_declared_sweep_value_changes_the_report_and_plots_with_no_python_edit(t
 
 def test_without_lab_parts_the_fallback_table_takes_every_value(tmp_path):
     run = batch_run(tmp_path, {})
-    sel = labparts.select_part(labparts.parts_for(run.context)[1], declarations.collect_benchmarks(run))
+    sel = labparts.select_part(part_of(run.context, "part2"), declarations.collect_benchmarks(run))
     assert sel.xs == ["16", "32", "64", "128", "256", "512"]
     assert labparts.parts_for(run.context) == labparts.FALLBACK_PARTS
     assert labparts.parts_for({"lab_parts": "not json"}) == labparts.FALLBACK_PARTS
@@ -216,7 +222,7 @@ def test_declared_values_not_measured_fall_back_to_what_was(tmp_path):
     # A run made with --batch=16,64 (axis flags): the declared sweep was not run, but the
     # report still shows the batches that were.
     run = batch_run(tmp_path, lab_parts_context(["1024", "4096"]), batches=(16, 64))
-    part = labparts.parts_for(run.context)[1]
+    part = part_of(run.context, "part2")
     assert part.values == ("1024", "4096")
     assert labparts.select_part(part, declarations.collect_benchmarks(run)).xs == ["16", "64"]
 
@@ -229,7 +235,7 @@ def test_declared_centre_is_the_preferred_setting(tmp_path):
     context = lab_parts_context(["16", "64"], centre={**CPU_CENTRE, "workers": "1"})
     run = gbench.load_run(write_doc(tmp_path / "run.json", rows, context))
     benches = declarations.collect_benchmarks(run)
-    assert labparts.select_part(labparts.parts_for(run.context)[1], benches).settings["workers"] == "1"
+    assert labparts.select_part(part_of(run.context, "part2"), benches).settings["workers"] == "1"
     assert labparts.select_part(labparts.PART2, benches).settings["workers"] == "2"
 
 
@@ -277,3 +283,91 @@ def test_scaling_reads_the_ranks_axis_as_the_run_declares_it(tmp_path):
 
     assert points(None) == points("1") == [1, 2]
     assert points("null") == [2]
+
+
+# ---- parts only the run declares, in the run's order --------------------------------------
+
+STREAM_PART = {"key": "streams", "title": "Copy streams", "families": ["BM_TrainEpoch"],
+               "centre": {**CPU_CENTRE, "batch": "64"}, "vary": "stream",
+               "sweeps": [{"axis": "stream", "values": ["1", "2", "4"]}]}
+
+
+def declared_suite_run(tmp_path, parts):
+    """A CPU run whose lab_parts declares ``parts`` (in that order), with Part 2's batches
+    and an epoch per stream count (a made-up axis no table of the tools knows)."""
+    part2 = json.loads(lab_parts_context(["16", "64"])["lab_parts"])["parts"][0]
+    known = {"part2": part2, "streams": STREAM_PART,
+             "loader": {"key": "loader", "title": "The loader alone", "families": ["BM_DataLoader"],
+                        "centre": {}, "vary": "workers", "sweeps": []}}
+    rows = [row(epoch(b, workers=2, pin=0, device="cpu"), 1.0, "s", samples_per_second=100.0)
+            for b in (16, 64)]
+    rows += [row(epoch(64, workers=2, pin=0, device="cpu").replace(
+        "/iterations", f"/stream:{n}/iterations"), 1.0 / n, "s", samples_per_second=100.0 * n)
+        for n in (4, 1, 2)]
+    context = {"lab_parts": json.dumps({"parts": [known[p] for p in parts]})}
+    return gbench.load_run(write_doc(tmp_path / "run.json", rows, context))
+
+
+def test_a_part_only_the_run_declares_is_reported_and_plotted(tmp_path, monkeypatch):
+    run = declared_suite_run(tmp_path, ["streams", "part2", "loader"])
+    # The run's parts, in its order; the loader is shown in Part 4, not as a part.
+    assert [p.key for p in labparts.parts_for(run.context)] == ["streams", "part2"]
+    part = part_of(run.context, "streams")
+    assert (part.filename, part.vary, part.values, part.numeric) == (
+        "streams.png", "stream", ("1", "2", "4"), True)
+    md = report.build_report(run)
+    assert md.index("## Copy streams") < md.index("## Part 2: Batch size effects")
+    section = md.split("## Copy streams")[1].split("## ")[0]
+    assert "| stream | Epoch Time (s) | Samples/s |" in section
+    assert [line.split("|")[1].strip() for line in section.splitlines()
+            if line.startswith("| ") and line[2].isdigit()] == ["1", "2", "4"]
+    assert "## Part 1" not in md and "## The loader alone" not in md    # not declared / shown elsewhere
+    seen = {}
+    real = plot.figure_declared
+
+    def spy(selections, path, subtitle):
+        seen[os.path.basename(path)] = [sel.xs for _, sel in selections]
+        return real(selections, path, subtitle)
+
+    monkeypatch.setattr(plot, "figure_declared", spy)
+    written = plot.make_plots([run], str(tmp_path / "plots"), log=io.StringIO())
+    assert [os.path.basename(p) for p in written] == ["streams.png", "part2_batch_size_effects.png"]
+    assert seen == {"streams.png": [["1", "2", "4"]]}
+
+
+def test_a_declared_part_is_drawn_for_the_runs_that_declare_it(tmp_path):
+    # An older file beside it has no "streams" part: the figure has the declaring run only.
+    run = declared_suite_run(tmp_path, ["part2", "streams"])
+    older = gbench.load_run(write_doc(tmp_path / "older.json", run.rows))
+    parts = plot.parts_by_key([older, run])
+    assert list(parts) == [p.key for p in labparts.FALLBACK_PARTS] + ["streams"]
+    assert parts["streams"][0] is None and parts["streams"][1].vary == "stream"
+    log = io.StringIO()
+    written = plot.make_plots([older, run], str(tmp_path / "plots"), log=log)
+    assert "streams.png" in {os.path.basename(p) for p in written}
+    fig = plot.figure_declared([("run", labparts.select_part(
+        parts["streams"][1], declarations.collect_benchmarks(run)))],
+        str(tmp_path / "s.png"), "")
+    time_ax, rate_ax = fig.axes[:2]
+    assert [list(line.get_xdata()) for line in time_ax.get_lines()] == [[1.0, 2.0, 4.0]]
+    assert rate_ax.get_ylabel() == "Throughput (samples/s)"
+
+
+def test_a_declared_part_with_words_for_values_is_categorical():
+    part = labparts.new_part({"key": "k", "vary": "kernel", "families": ["BM_TrainStep"],
+                              "sweeps": [{"axis": "kernel", "values": ["fused", "plain"]}]})
+    assert not part.numeric and part.order == ("fused", "plain") and part.title == "k"
+
+
+def test_model_order_comes_from_the_declared_sweeps():
+    assert labparts.model_order({}) == labparts.MODEL_ORDER
+    declared = {"lab_parts": json.dumps({"parts": [
+        {"key": "part2", "vary": "batch", "sweeps": [{"axis": "batch", "values": ["16"]}]},
+        {"key": "part3", "vary": "model",
+         "sweeps": [{"axis": "model", "values": ["Tiny", "Large", "Small"]}]}]})}
+    assert labparts.model_order(declared) == ("Tiny", "Large", "Small", "Medium")
+    models = {"models": json.dumps({"models": [{"name": "Small"}, {"name": "Huge"}]})}
+    assert labparts.model_order(models) == ("Small", "Huge", "Medium", "Large")
+    # The real run declares Small, Medium, Large.
+    assert labparts.model_order(gbench.load_run(
+        input_path("trainbench_declared_cpu.json")).context) == ("Small", "Medium", "Large")

@@ -321,3 +321,21 @@ def test_scaling_links_its_plots_and_the_context_shows_the_world(tmp_path):
                  "| Launcher | torchrun |", "| Distributed backend | gloo |",
                  "| Distributed backend version | 0.5.0 |", "| Distributed timeout (s) | 120 |"):
         assert line in section(md, "Device context")
+
+
+def test_small_models_follow_the_model_order_the_run_declares(tmp_path):
+    step = "BM_TrainStep/batch:16/model:{}/precision:fp32/device:{}/graph:0/manual_time"
+    rows = [row(step.format(m, d), 1.0, "ms", samples_per_second=1000.0, step_ms=1.0)
+            for m in ("Small", "Large") for d in ("cpu", "cuda")]
+
+    def models_in_table(context):
+        md = report.build_report(gbench.load_run(write_doc(tmp_path / "r.json", rows, context)))
+        section = md.split(f"## {report.SMALL_MODELS_TITLE}")[1]
+        return [line.split("|")[1].strip() for line in section.splitlines()
+                if line.startswith("| ") and line.split("|")[2].strip().isdigit()]
+
+    assert models_in_table({}) == ["Small", "Large"]
+    declared = {"lab_parts": json.dumps({"parts": [
+        {"key": "part3", "vary": "model", "families": ["BM_TrainEpoch"], "centre": {},
+         "sweeps": [{"axis": "model", "values": ["Large", "Medium", "Small"]}]}]})}
+    assert models_in_table(declared) == ["Large", "Small"]
