@@ -350,29 +350,8 @@ TEST(AxisFlagsTest, StepConfigsUseSharedAxes) {
   EXPECT_EQ(BenchmarkName((*c)[1]), "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cpu/graph:0");
 }
 
-TEST(AxisFlagsTest, SplitsCommaListsAndTrims) {
-  EXPECT_EQ(SplitAxisValues({"16, 64", "256", ""}), (std::vector<std::string>{"16", "64", "256"}));
-}
 
-// ---- flag value checks
 
-TEST(FlagChecksTest, EmptyAxisValuesAreErrors) {
-  EXPECT_TRUE(CheckAxisValue("batch", "16,64").ok());
-  EXPECT_TRUE(CheckAxisValue("batch", " 16 , 64 ").ok());
-  EXPECT_EQ(CheckAxisValue("batch", "").message(),
-            "--batch=: empty value (leave the flag out for the lab sweep)");
-  EXPECT_EQ(CheckAxisValue("model", " ").message(),
-            "--model= : empty value (leave the flag out for the lab sweep)");
-  EXPECT_EQ(CheckAxisValue("batch", "16,,64").message(), "--batch=16,,64: empty value in the list");
-  EXPECT_EQ(CheckAxisValue("workers", "0,").message(), "--workers=0,: empty value in the list");
-}
-
-TEST(FlagChecksTest, CpuThreadsUpToFourTimesTheCores) {
-  EXPECT_TRUE(CheckCpuThreads(0, 2).ok());
-  EXPECT_TRUE(CheckCpuThreads(8, 2).ok());
-  EXPECT_EQ(CheckCpuThreads(9, 2).message(), "--cpu_threads=9: out of range 0..8 (4x the 2 cores)");
-  EXPECT_EQ(CheckCpuThreads(-1, 2).message(), "--cpu_threads=-1: out of range 0..8 (4x the 2 cores)");
-}
 
 }  // namespace
 }  // namespace trainbench

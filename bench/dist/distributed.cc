@@ -432,8 +432,7 @@ std::optional<std::string> FirstRankThatCannot(const WorldComm& dist, const std:
 void RegisterAllReduce(const std::vector<int64_t>& bytes, WorldComm& dist, DeviceContext* device_ctx) {
   for (const int64_t b : bytes) {
     const std::string name = AllReduceBenchmarkName(b, dist.world.size);
-    benchmark::RegisterBenchmark(name.c_str(),
-                                 [name, b, &dist, device_ctx](benchmark::State& st) {
+    RegisterNamed(name, [name, b, &dist, device_ctx](benchmark::State& st) {
                                    AllReduceBenchmark(st, name, b, dist, device_ctx);
                                  })
         ->UseManualTime()

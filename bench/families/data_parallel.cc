@@ -173,7 +173,7 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
 void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const Harness& env,
                                WorldComm& dist) {
   for (const EpochConfig& c : configs) {
-    benchmark::RegisterBenchmark(DataParallelBenchmarkName(c, dist.world.size).c_str(),
+    RegisterNamed(DataParallelBenchmarkName(c, dist.world.size),
                                  [c, &env, &dist](benchmark::State& st) { DataParallelEpochBenchmark(st, c, env, dist); })
         ->UseManualTime()
         ->Iterations(env.run.epochs)

@@ -171,9 +171,20 @@ std::optional<KernelTrace> TraceKernels(const Harness& env, DeviceContext& ctx,
   return ctx.StopKernelTrace();
 }
 
+std::vector<std::string>& RegisteredNames() {
+  static auto* const names = new std::vector<std::string>;
+  return *names;
+}
+
+benchmark::internal::Benchmark* RegisterNamed(const std::string& name,
+                                              std::function<void(benchmark::State&)> body) {
+  RegisteredNames().push_back(name);
+  return benchmark::RegisterBenchmark(name.c_str(), std::move(body));
+}
+
 benchmark::internal::Benchmark* RegisterGuarded(const std::string& name,
                                                 std::function<void(benchmark::State&)> body) {
-  return benchmark::RegisterBenchmark(name.c_str(), [name, body = std::move(body)](benchmark::State& state) {
+  return RegisterNamed(name, [name, body = std::move(body)](benchmark::State& state) {
     try {
       body(state);
     } catch (const c10::Error& e) {

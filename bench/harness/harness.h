@@ -102,7 +102,14 @@ bool RunOrSkip(benchmark::State& state, const std::string& name, const std::stri
 std::optional<KernelTrace> TraceKernels(const Harness& env, DeviceContext& ctx,
                                         const std::function<void()>& span);
 
-// Registers body as the benchmark name. An exception that escapes body (none should: the
+// Registers body as the benchmark name, and notes the name in RegisteredNames.
+benchmark::internal::Benchmark* RegisterNamed(const std::string& name,
+                                              std::function<void(benchmark::State&)> body);
+// Every name registered through RegisterNamed (and RegisterGuarded), in order: what the ranks
+// of a world compare before they run (CheckSameRun).
+std::vector<std::string>& RegisteredNames();
+
+// Registers body as the benchmark name (RegisterNamed). An exception that escapes body (none should: the
 // families run their device work under RunOrSkip) skips that benchmark with "unexpected
 // error: <first line>" instead of ending the process and every benchmark after it.
 benchmark::internal::Benchmark* RegisterGuarded(const std::string& name,

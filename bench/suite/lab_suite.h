@@ -91,8 +91,5 @@ struct RegistrationOrder {
 RegistrationOrder OrderForRegistration(const std::vector<EpochConfig>& epochs,
                                        const std::vector<StepConfig>& steps);
 
-// --cpu_threads: 0 (all cores) up to 4x the cores, like --workers' bound: more threads than
-// that only measure oversubscription. "--cpu_threads=9999: out of range 0..8 (4x the 2 cores)".
-absl::Status CheckCpuThreads(int64_t value, int cores);
 
 }  // namespace trainbench
