@@ -31,8 +31,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import declarations  # noqa: E402
+
 PROG = "pytorch_baseline"
 MEAN, STD, PAD = 0.2860, 0.3530, 2
+MODELS = ("Small", "Medium", "Large")  # the names make_model knows
 
 
 def read_idx(path: str, rank: int) -> np.ndarray:
@@ -102,6 +107,65 @@ def make_model(name: str) -> nn.Sequential:
                              conv(128, 256), nn.BatchNorm2d(256), nn.ReLU(), nn.MaxPool2d(2),
                              nn.Flatten(), nn.Linear(12544, 512), nn.ReLU(), nn.Linear(512, 10))
     raise ValueError(f"--model={name}: unknown model (expected Small, Medium or Large)")
+
+
+def describe_module(module: nn.Module) -> dict:
+    """One module of a make_model Sequential as trainbench's "models" context lists a layer:
+    {"layer": conv3x3 | batchnorm | relu | maxpool2 | flatten | linear, "in"/"out" (channels
+    or features, for conv3x3 and linear), "parameters" (a count)}."""
+    parameters = sum(p.numel() for p in module.parameters())
+    if isinstance(module, nn.Conv2d) and module.kernel_size == (3, 3):
+        return {"layer": "conv3x3", "in": module.in_channels, "out": module.out_channels,
+                "parameters": parameters}
+    if isinstance(module, nn.Linear):
+        return {"layer": "linear", "in": module.in_features, "out": module.out_features,
+                "parameters": parameters}
+    kinds = {nn.BatchNorm2d: "batchnorm", nn.ReLU: "relu", nn.Flatten: "flatten"}
+    kind = next((k for cls, k in kinds.items() if isinstance(module, cls)), None)
+    if isinstance(module, nn.MaxPool2d) and module.kernel_size == 2:
+        kind = "maxpool2"
+    return {"layer": kind or type(module).__name__, "parameters": parameters}
+
+
+def layer_mismatches(name: str, declared: list, built: list) -> list:
+    """Module by module, in order: where the run's declared layers and make_model's differ
+    in kind, in/out or parameter count."""
+    found = []
+    if len(declared) != len(built):
+        found.append(f"{name}: the run declares {len(declared)} layers, make_model builds "
+                     f"{len(built)}")
+    for index, (want, have) in enumerate(zip(declared, built)):
+        for field in ("layer", "in", "out", "parameters"):
+            if field in want and want.get(field) != have.get(field):
+                found.append(f"{name}: layer {index} ({want.get('layer')}): {field} is "
+                             f"{want.get(field)} in the run, {have.get(field)} in make_model")
+    return found
+
+
+def check_models_against(context: dict) -> list:
+    """The mismatches between the models a trainbench run declares (its "models" context, a
+    JSON string: each model's name, parameters and layers) and make_model's, as one line
+    each; empty when every model matches layer for layer.  A context without "models" is
+    one mismatch saying so."""
+    declared = declarations.declared_list(context, "models")
+    if declared is None:
+        return ['the context has no "models" declaration to check against']
+    found = []
+    names = [m.get("name") for m in declared]
+    found += [f"{m}: make_model builds it, the run does not declare it"
+              for m in MODELS if m not in names]
+    for model in declared:
+        name = model.get("name")
+        if name not in MODELS:
+            found.append(f"{name}: the run declares it, make_model does not build it")
+            continue
+        built = [describe_module(m) for m in make_model(name)]
+        total = sum(layer["parameters"] for layer in built)
+        if "parameters" in model and model["parameters"] != total:
+            found.append(f"{name}: {model['parameters']} parameters in the run, {total} in "
+                         "make_model")
+        found += layer_mismatches(name, model.get("layers", []), built)
+    return found
 
 
 def benchmark_name(batch, model, workers, pin, device, epochs) -> str:
