@@ -8,8 +8,8 @@ centre configuration the other axes prefer (:func:`parts_for`, in the run's
 order; a part the tools have no table for is drawn and reported generically).
 Older files without ``lab_parts`` get the table below (``FALLBACK_PARTS``),
 which is what trainbench 0.2.0 ran; :func:`model_order` is the order of the
-models, from the run's sweeps where it declares them.  :func:`select_part` picks a part's points out of one
-run's benchmarks.  The rule: keep the benchmarks of the part's families that
+models, from the run's sweeps where it declares them.  :func:`select_part`
+picks a part's points out of one run's benchmarks.  The rule: keep the benchmarks of the part's families that
 match its fixed axes and, where the part declares values and at least
 ``min_points`` of them were measured, only those values; group them by the
 values of all their other axes, and take the group that covers the most

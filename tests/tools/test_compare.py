@@ -1,4 +1,5 @@
-"""Tests for tools/compare.py and comparison.py: ratios, p-values, regressions, context, CLI exit codes."""
+"""Tests for tools/compare.py and comparison.py: ratios, p-values, regressions, context, CLI
+exit codes."""
 
 import json
 import math

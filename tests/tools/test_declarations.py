@@ -99,7 +99,8 @@ def test_an_epoch_of_several_ranks_keeps_its_ranks_and_across_leaves_it_out():
 def test_context_fields_are_unique_and_compare_skips_what_always_differs():
     keys = [k for k, _, _ in declarations.CONTEXT_FIELDS]
     assert len(keys) == len(set(keys))
-    assert {k for k, _, compared in declarations.CONTEXT_FIELDS if not compared} == {"date", "executable"}
+    assert {k for k, _, compared in declarations.CONTEXT_FIELDS if not compared} == {
+        "date", "executable"}
 
 
 # ---- counters the run declares (context "counters", a JSON string) ----------------------
