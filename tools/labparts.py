@@ -26,6 +26,7 @@ it never merges points from different settings into one series.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -115,10 +116,26 @@ def declared_parts(context: dict) -> Optional[dict]:
     return {p["key"]: p for p in entries if isinstance(p.get("key"), str)}
 
 
+def declared_centre(declared: dict, vary: str) -> dict:
+    """A ``lab_parts`` entry's centre without its varying axis, values as strings: the
+    settings the part's points prefer."""
+    centre = declared.get("centre")
+    return {k: str(v) for k, v in centre.items() if k != vary} if isinstance(centre, dict) else {}
+
+
+def declared_families(declared: dict) -> tuple:
+    """A ``lab_parts`` entry's benchmark families (empty where it lists none)."""
+    families = declared.get("families")
+    return tuple(f for f in families if isinstance(f, str)) if isinstance(families, list) else ()
+
+
 def declared_values(declared: dict, axis: str) -> tuple:
     """The values a ``lab_parts`` entry's sweeps give ``axis``, as strings (empty: none)."""
-    return next((tuple(str(v) for v in s.get("values", ())) for s in declared.get("sweeps", ())
-                 if isinstance(s, dict) and s.get("axis") == axis), ())
+    sweeps = declared.get("sweeps")
+    return next((tuple(str(v) for v in s["values"]) for s in
+                 (sweeps if isinstance(sweeps, list) else ())
+                 if isinstance(s, dict) and s.get("axis") == axis
+                 and isinstance(s.get("values"), list)), ())
 
 
 def model_order(context: dict) -> tuple:
@@ -139,9 +156,9 @@ def part_from_declaration(fallback: Part, declared: dict) -> Part:
     declared ones stay as later choices (a BM_TrainStep precision run made by hand)."""
     vary = declared.get("vary", fallback.vary)
     values = declared_values(declared, vary)
-    families = tuple(declared.get("families", ())) or fallback.families
+    families = declared_families(declared) or fallback.families
     families += tuple(f for f in fallback.families if f not in families)
-    centre = {k: str(v) for k, v in declared.get("centre", {}).items() if k != vary}
+    centre = declared_centre(declared, vary)
     order = fallback.order
     if order:  # categorical: the declared order first
         order = values + tuple(v for v in order if v not in values)
@@ -160,15 +177,18 @@ def is_number_text(value: str) -> bool:
 
 def new_part(declared: dict) -> Part:
     """A part only the run declares (no fallback for it): its key, title, families, varying
-    axis, values and centre as declared; its figure is ``<key>.png``; its x axis numeric when
-    every declared value is a number, else categorical in the declared order."""
+    axis, values and centre as declared; its figure is ``<key>.png`` (the key made a plain
+    file name); its x axis numeric when every declared value is a number, else categorical
+    in the declared order."""
     key = declared["key"]
     vary = str(declared.get("vary", ""))
     values = declared_values(declared, vary)
     numeric = all(is_number_text(v) for v in values)
-    return Part(key, str(declared.get("title", key)), f"{key}.png",
-                tuple(declared.get("families", ())), vary,
-                prefer={k: str(v) for k, v in declared.get("centre", {}).items() if k != vary},
+    # The key names a file in the output directory: never a path (a run file comes from
+    # anywhere), so anything but letters, digits, "_" and "-" becomes "_".
+    filename = re.sub(r"[^A-Za-z0-9_-]", "_", key) + ".png"
+    return Part(key, str(declared.get("title", key)), filename, declared_families(declared),
+                vary, prefer=declared_centre(declared, vary),
                 order=() if numeric else values, values=values)
 
 

@@ -135,6 +135,9 @@ def layer_mismatches(name: str, declared: list, built: list) -> list:
         found.append(f"{name}: the run declares {len(declared)} layers, make_model builds "
                      f"{len(built)}")
     for index, (want, have) in enumerate(zip(declared, built)):
+        if not isinstance(want, dict):
+            found.append(f"{name}: layer {index} is not an object in the run: {want!r}")
+            continue
         for field in ("layer", "in", "out", "parameters"):
             if field in want and want.get(field) != have.get(field):
                 found.append(f"{name}: layer {index} ({want.get('layer')}): {field} is "
@@ -164,7 +167,8 @@ def check_models_against(context: dict) -> list:
         if "parameters" in model and model["parameters"] != total:
             found.append(f"{name}: {model['parameters']} parameters in the run, {total} in "
                          "make_model")
-        found += layer_mismatches(name, model.get("layers", []), built)
+        layers = model.get("layers")
+        found += layer_mismatches(name, layers if isinstance(layers, list) else [], built)
     return found
 
 

@@ -372,3 +372,10 @@ def test_model_order_comes_from_the_declared_sweeps():
     # The real run declares Small, Medium, Large.
     assert labparts.model_order(gbench.load_run(
         input_path("trainbench_declared_cpu.json")).context) == ("Small", "Medium", "Large")
+
+
+def test_a_declared_part_s_key_never_names_a_path_and_odd_fields_are_ignored():
+    part = labparts.new_part({"key": "../../x y", "vary": "batch", "families": "BM_TrainEpoch",
+                              "centre": ["not", "a", "dict"], "sweeps": [{"axis": "batch"}]})
+    assert part.filename == "______x_y.png"
+    assert (part.families, part.prefer, part.values) == ((), {}, ())
