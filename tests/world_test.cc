@@ -1,6 +1,7 @@
 // bench/dist/world.h: the world as torchrun or Slurm describe it, and one-line errors for what a
 // launcher would never write.
 #include "bench/dist/world.h"
+#include "bench/families/all_reduce.h"
 
 #include <gtest/gtest.h>
 

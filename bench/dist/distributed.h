@@ -1,8 +1,10 @@
 // A world of more than one process (bench/dist/world.h) as c10d sees it: the rendezvous through
-// c10d's TCPStore and a ProcessGroupGloo over it, and BM_AllReduce on that group.
+// c10d's TCPStore and a ProcessGroupGloo over it (bench/dist/rendezvous.cc), the ranks'
+// agreements (bench/dist/agreement.cc) and data-parallel gradient sync
+// (bench/dist/gradient_sync.cc). BM_AllReduce is bench/families/all_reduce.h.
 //
 // c10d and Gloo stay out of this header (ProcessGroupGloo.hpp needs Debian's Gloo headers and
-// USE_C10D_GLOO, which CMake gives bench/dist/distributed.cc alone), so main.cc and the families
+// USE_C10D_GLOO, which CMake gives bench/dist/ and the all-reduce family alone), so main.cc and the families
 // compile as before.
 #pragma once
 
@@ -161,21 +163,5 @@ class GradientSync final : public StepHooks {
   std::unique_ptr<Impl> impl_;
   bool enabled_ = true;
 };
-
-// BM_AllReduce/bytes:N/ranks:R for each size: float32 tensors of N bytes per rank summed over
-// the CPU group, or with dist.cuda over NCCL on each rank's GPU (device_ctx, its context),
-// one all-reduce per iteration, timed by the steady clock around allreduce(...)->wait() (on
-// CUDA, and a device synchronize: wait() only orders the streams) (manual time: each
-// iteration reports the slowest rank's time, which
-// every rank then sees alike, so all ranks run the same number of iterations). Counters
-// algbw_GB_per_s (bytes / time / 1e9) and busbw_GB_per_s (algbw x 2(R-1)/R), as nccl-tests
-// defines them. Before timing, each rank contributes rank+1 and the sum is checked against
-// R(R+1)/2; a wrong sum skips the benchmark with the values. A failed collective (a rank died,
-// a timeout) ends the process with one line and status 1: the group is unusable after it.
-// In a world of one (the CUDA smoke check) a failure skips the benchmark instead.
-// REQUIRES: dist and device_ctx outlive benchmark::RunSpecifiedBenchmarks; in a world of
-// several ranks Rendezvous has succeeded before the first benchmark runs; device_ctx is the
-// CUDA context with dist.cuda.
-void RegisterAllReduce(const std::vector<int64_t>& bytes, WorldComm& dist, DeviceContext* device_ctx);
 
 }  // namespace trainbench

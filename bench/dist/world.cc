@@ -162,18 +162,4 @@ const char* LauncherName(Launcher l) {
   return "none";
 }
 
-std::string AllReduceBenchmarkName(int64_t bytes, int ranks) {
-  return absl::StrCat("BM_AllReduce/bytes:", bytes, "/ranks:", ranks);
-}
-
-std::vector<int64_t> DefaultAllReduceBytes() {
-  std::vector<int64_t> sizes;
-  for (int64_t bytes = int64_t{4} << 10; bytes <= int64_t{256} << 20; bytes *= 4) sizes.push_back(bytes);
-  return sizes;
-}
-
-double AllReduceBusFactor(int ranks) {
-  return ranks <= 1 ? 0.0 : 2.0 * (ranks - 1) / ranks;
-}
-
 }  // namespace trainbench

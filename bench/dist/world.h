@@ -62,17 +62,4 @@ LauncherVariables LauncherEnvironment();
 // "none", "torchrun", "slurm": for the results' context.
 const char* LauncherName(Launcher l);
 
-// ---- BM_AllReduce's names and sizes (bench/dist/distributed.cc runs it).
-
-// "BM_AllReduce/bytes:4096/ranks:2": an interface, as the other families' names are.
-std::string AllReduceBenchmarkName(int64_t bytes, int ranks);
-
-// The sizes BM_AllReduce runs, in bytes of float32 per rank: 4 KiB to 256 MiB in steps of 4x.
-std::vector<int64_t> DefaultAllReduceBytes();
-
-// nccl-tests' bus bandwidth factor for all-reduce, 2(R-1)/R: busbw = algbw x this is the
-// traffic each rank's link carries in a ring, so it compares across world sizes (and with
-// nccl-tests' busbw column). 0 for a world of one.
-double AllReduceBusFactor(int ranks);
-
 }  // namespace trainbench

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "bench/dist/world.h"
+#include "bench/families/all_reduce.h"
 #include "bench/families/data_parallel.h"
 #include "bench/harness/flags.h"
 #include "bench/suite/lab_suite.h"

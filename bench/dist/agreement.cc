@@ -1,0 +1,289 @@
+#include "bench/dist/distributed.h"
+
+#include <benchmark/benchmark.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <thread>
+
+#include <ATen/ops/full.h>
+#include <ATen/ops/zeros.h>
+#include <c10/util/Exception.h>
+#include <c10/util/Logging.h>
+#include <gloo/common/error.h>
+#include <gloo/config.h>
+#include <torch/csrc/distributed/c10d/HashStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/comm.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "bench/harness/harness.h"
+#include "bench/harness/interrupt.h"
+#if TRAINBENCH_WITH_NCCL
+#include "bench/dist/nccl_group.h"
+#include "bench/dist/process_groups.h"
+#endif
+
+#ifndef USE_C10D_GLOO
+#error "bench/dist/distributed.cc needs USE_C10D_GLOO (CMakeLists.txt sets it for this file)"
+#endif
+
+
+#include "bench/dist/store_keys.h"
+
+namespace trainbench {
+
+// The first line of a c10d exception, without LibTorch's C++ backtrace.
+std::string Reason(const std::exception& e) {
+  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return FirstLine(c10->what_without_backtrace());
+  return FirstLine(e.what());
+}
+
+
+// Whether e is a collective's failure (a peer gone, a timeout) rather than this rank's own.
+bool IsCollectiveFailure(const std::exception& e) {
+  if (dynamic_cast<const c10::DistError*>(&e) != nullptr) return true;
+  if (dynamic_cast<const ::gloo::Exception*>(&e) != nullptr) return true;
+  // Wrapped on the way (a future's error rethrown as c10::Error): Gloo's own messages.
+  const std::string what = Reason(e);
+  return absl::StrContains(what, "gloo/") || absl::StrContains(what, "Connection closed by peer") ||
+         absl::StrContains(what, "Connection reset by peer");
+}
+
+bool AwaitKeys(c10d::Store& store, const std::vector<std::string>& keys, std::chrono::milliseconds timeout) {
+  const QuietC10Log quiet;
+  try {
+    store.wait(keys, timeout);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+
+void SkipOnRank0(benchmark::State& state, const std::string& name, const WorldComm& dist, const std::string& why) {
+  if (dist.world.rank == 0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
+  state.SkipWithError(why.c_str());
+}
+
+bool StartOrSkip(benchmark::State& state, const std::string& name, WorldComm& dist, const DeviceContext* cuda_ctx) {
+  // (A world of several ranks ends at the first failure on any rank: none gets here lost.)
+  if (!dist.world.distributed() && cuda_ctx != nullptr && cuda_ctx->lost_reason()) {
+    SkipOnRank0(state, name, dist, *cuda_ctx->lost_reason());
+    return false;
+  }
+  if (absl::Status s = EnsureRendezvous(dist); !s.ok()) {
+    SkipOnRank0(state, name, dist, std::string(s.message()));
+    return false;
+  }
+  if (const int signal_number = AgreedStopSignal(dist)) {
+    state.SkipWithError(NotRunMessage(signal_number).c_str());
+    return false;
+  }
+  return true;
+}
+
+void LeaveTogether(const WorldComm& dist, const std::string& step) {
+  // Rank 0, which may serve the store, waits (5 s at most) until the others have read what
+  // they compared, so that each prints its line and not a lost store.
+  c10d::Store& store = *dist.groups->store;
+  const auto done_key = [&step](int rank) { return absl::StrCat(kStorePrefix, step, "/", rank); };
+  try {
+    store.set(done_key(dist.world.rank), "");
+    if (dist.world.rank != 0) return;
+    std::vector<std::string> others;
+    for (int o = 1; o < dist.world.size; ++o) others.push_back(done_key(o));
+    (void)AwaitKeys(store, others, std::chrono::seconds(5));
+  } catch (const std::exception&) {
+    // Leaving anyway: the store's host has gone, and every rank is on its way out.
+  }
+}
+
+absl::Status CheckSameRun(const WorldComm& dist, const std::vector<std::string>& lines) {
+  c10d::Store& store = *dist.groups->store;
+  const World& w = dist.world;
+  try {
+    store.set(absl::StrCat(kStorePrefix, "run/", w.rank), absl::StrJoin(lines, "\n"));
+    const auto read = [&store](int r) {
+      const std::vector<uint8_t> v = store.get(absl::StrCat(kStorePrefix, "run/", r));
+      return std::vector<std::string>(absl::StrSplit(std::string(v.begin(), v.end()), '\n'));
+    };
+    const std::vector<std::string> first = read(0);
+    for (int r = 1; r < w.size; ++r) {
+      const std::optional<std::string> difference = RunDifference(first, read(r));
+      if (!difference) continue;
+      LeaveTogether(dist, "run_compared");  // every rank ends here
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rank ", r, " of ", w.size, " would run something else than rank 0 (ranks need the same "
+          "flags and benchmarks): ", *difference));
+    }
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("comparing the ranks' runs (rank ", w.rank, " of ", w.size,
+                                               "): ", Reason(e)));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// A collective whose failure ends the process: the group is unusable after one.
+double ReduceScalar(const WorldComm& dist, double value, c10d::ReduceOp op, const char* what) {
+  std::vector<at::Tensor> t{at::full({1}, value, at::kDouble)};
+  c10d::AllreduceOptions options;
+  options.reduceOp = op;
+  try {
+    dist.groups->cpu->allreduce(t, options)->wait();
+  } catch (const std::exception& e) {
+    EndWorld(dist, what, e);
+  }
+  return t[0].item<double>();
+}
+
+}  // namespace
+
+double MaxOverRanks(const WorldComm& dist, double value) {
+  return ReduceScalar(dist, value, c10d::ReduceOp::MAX, "agreeing on the slowest rank");
+}
+
+double MinOverRanks(const WorldComm& dist, double value) {
+  return ReduceScalar(dist, value, c10d::ReduceOp::MIN, "agreeing on the fastest rank");
+}
+
+double SumOverRanks(const WorldComm& dist, double value) {
+  return ReduceScalar(dist, value, c10d::ReduceOp::SUM, "adding up over the ranks");
+}
+
+int AgreedStopSignal(const WorldComm& dist) {
+  const int signal_number = static_cast<int>(
+      ReduceScalar(dist, static_cast<double>(StopSignal()), c10d::ReduceOp::MAX, "agreeing on a stop"));
+  if (signal_number != 0) RequestStop(signal_number);
+  return signal_number;
+}
+
+std::optional<std::string> FirstRankThatCannot(const WorldComm& dist, const std::string& what,
+                                               const std::optional<std::string>& mine) {
+  const World& w = dist.world;
+  const int64_t step = dist.groups->agreements++;
+  const auto key = [step](int r) { return absl::StrCat(kStorePrefix, "cannot/", step, "/", r); };
+  std::vector<at::Tensor> cannot{at::zeros({w.size}, at::kFloat)};
+  try {
+    // The reason first, so that it is in the store before any rank learns there is one.
+    if (mine) {
+      dist.groups->store->set(key(w.rank), *mine);
+      cannot[0][w.rank] = 1.0f;
+    }
+    dist.groups->cpu->allreduce(cannot)->wait();
+    for (int r = 0; r < w.size; ++r) {
+      if (cannot[0][r].item<float>() == 0.0f) continue;
+      const std::vector<uint8_t> why = dist.groups->store->get(key(r));
+      return absl::StrCat("rank ", r, ": ", std::string(why.begin(), why.end()));
+    }
+  } catch (const std::exception& e) {
+    EndWorld(dist, what, e);
+  }
+  return std::nullopt;
+}
+
+void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::exception& e) {
+  const World& w = dist.world;
+  const bool collective = IsCollectiveFailure(e);
+  const std::string reason = Reason(e);
+  c10d::Store* store = dist.groups ? dist.groups->store.get() : nullptr;
+  const auto key = [](int r) { return absl::StrCat(kStorePrefix, "failed/", r); };
+  constexpr char kOwn[] = "own|";
+  bool store_answers = store != nullptr;
+  if (store_answers) {
+    try {
+      store->set(key(w.rank), absl::StrCat(collective ? "collective|" : kOwn, benchmark, ": ", reason));
+    } catch (const std::exception&) {
+      store_answers = false;
+    }
+  }
+  // Rank 0 may serve the store (not under torchrun, whose agent does): it waits longer than
+  // the others, so that the store outlives their reading of it.
+  const bool serves_store = w.rank == 0 && !w.agent_store;
+  const auto wait_limit = std::min<std::chrono::milliseconds>(std::chrono::seconds(5), dist.timeout);
+  std::string line;
+  if (!collective) {
+    line = absl::StrCat(benchmark, ": ", reason, " (the other ranks stop at their next collective)");
+    if (serves_store && store_answers) {
+      // Until every other rank has said it saw the failure (or the wait is over).
+      std::vector<std::string> others;
+      for (int r = 1; r < w.size; ++r) others.push_back(key(r));
+      (void)AwaitKeys(*store, others, wait_limit);
+    }
+  } else {
+    // Who caused it: a rank that failed on its own says so in the store (above); the ranks it
+    // left waiting see their collectives fail and say that; a rank killed says nothing.
+    std::map<int, std::string> words;
+    const auto deadline = std::chrono::steady_clock::now() + wait_limit +
+                          (serves_store ? std::chrono::seconds(2) : std::chrono::seconds(0));
+    const auto has_own = [&] {
+      return std::any_of(words.begin(), words.end(), [&](const auto& kv) { return absl::StartsWith(kv.second, kOwn); });
+    };
+    while (store_answers) {
+      for (int r = 0; r < w.size && store_answers; ++r) {
+        if (r == w.rank || words.count(r) > 0) continue;
+        try {
+          if (store->check({key(r)})) {
+            const std::vector<uint8_t> v = store->get(key(r));
+            words[r] = std::string(v.begin(), v.end());
+          }
+        } catch (const std::exception&) {
+          store_answers = false;
+        }
+      }
+      // Rank 0 serving the store stays to the end of its wait: the others are still reading.
+      if ((!serves_store && has_own()) || static_cast<int>(words.size()) == w.size - 1 ||
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::string cause;
+    for (const auto& [r, word] : words) {
+      if (absl::StartsWith(word, kOwn)) {
+        cause = absl::StrCat("rank ", r, " failed first: ", word.substr(sizeof(kOwn) - 1));
+        break;
+      }
+    }
+    // The store gone before rank 0 said anything: rank 0, which served it, died.
+    if (cause.empty() && !store_answers && words.count(0) == 0 && w.rank != 0) {
+      cause = w.agent_store ? "torchrun's store stopped answering too"
+                            : "rank 0 stopped answering (it serves the store: killed, crashed or hung)";
+    }
+    if (cause.empty()) {
+      std::vector<int> silent;
+      for (int r = 0; r < w.size; ++r) {
+        if (r != w.rank && words.count(r) == 0) silent.push_back(r);
+      }
+      cause = silent.empty() ? "every other rank saw a collective fail too"
+                             : absl::StrCat(silent.size() == 1 ? "rank " : "ranks ", absl::StrJoin(silent, ", "),
+                                            " stopped answering (killed, crashed or hung)");
+    }
+    line = absl::StrCat(benchmark, ": ", cause, "; here: ", reason);
+  }
+  std::cout.flush();
+  std::fflush(nullptr);
+  std::fprintf(stderr, "trainbench: rank %d of %d: %s\n", w.rank, w.size, line.c_str());
+  std::fflush(stderr);
+  // _Exit, as main's FailWrite: no static destructors under a broken group (Gloo's threads).
+  std::_Exit(1);
+}
+
+
+}  // namespace trainbench
