@@ -1,4 +1,4 @@
-// bench/dist/distributed.cc, a world's groups: main shuts the backends down before it returns, the
+// bench/dist/rendezvous.cc, a world's groups: main shuts the backends down before it returns, the
 // CUDA one first, so that no NCCL watchdog thread is alive at exit (issue 20, finding 9), and a
 // rank whose CUDA context was lost makes every rank skip with its reason (two ranks as threads
 // of this process, over loopback, as c10d's own C++ tests run theirs).

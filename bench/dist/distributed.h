@@ -25,7 +25,7 @@
 
 namespace trainbench {
 
-// c10d's store and process group, once Rendezvous has built them (bench/dist/distributed.cc).
+// c10d's store and process group, once Rendezvous has built them (bench/dist/rendezvous.cc).
 struct ProcessGroups;
 
 struct WorldComm {

@@ -1,4 +1,4 @@
-// The CUDA process group, c10d's ProcessGroupNCCL, apart from bench/dist/distributed.cc: its header
+// The CUDA process group, c10d's ProcessGroupNCCL, apart from bench/dist/rendezvous.cc: its header
 // needs USE_C10D_NCCL and NCCL's nccl.h (the PyTorch wheel's NCCL package ships it), which
 // CMake gives bench/dist/nccl_group.cc alone, and only in a CUDA build that found the header
 // (TRAINBENCH_WITH_NCCL). Without it the world's CUDA rows are not registered.

@@ -1,4 +1,4 @@
-// c10d's store and process groups of a world, as Rendezvous (bench/dist/distributed.cc) builds
+// c10d's store and process groups of a world, as Rendezvous (bench/dist/rendezvous.cc) builds
 // them. Gloo-free (the backends are held as c10d::Backend), so that tests can hold a world's
 // groups without Debian's Gloo headers.
 #pragma once

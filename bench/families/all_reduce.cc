@@ -1,51 +1,19 @@
 #include "bench/families/all_reduce.h"
 
-#include "bench/dist/distributed.h"
-
 #include <benchmark/benchmark.h>
 
-#include <unistd.h>
-
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <iostream>
-#include <limits>
-#include <map>
-#include <thread>
 
 #include <ATen/ops/full.h>
-#include <ATen/ops/zeros.h>
-#include <c10/util/Exception.h>
-#include <c10/util/Logging.h>
-#include <gloo/common/error.h>
-#include <gloo/config.h>
-#include <torch/csrc/distributed/c10d/HashStore.hpp>
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/csrc/distributed/c10d/comm.hpp>
-#include <torch/csrc/distributed/c10d/reducer.hpp>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "bench/dist/distributed.h"
+#include "bench/dist/process_groups.h"
+#include "bench/dist/store_keys.h"
 #include "bench/harness/harness.h"
 #include "bench/harness/interrupt.h"
-#if TRAINBENCH_WITH_NCCL
-#include "bench/dist/nccl_group.h"
-#include "bench/dist/process_groups.h"
-#endif
-
-#ifndef USE_C10D_GLOO
-#error "bench/dist/distributed.cc needs USE_C10D_GLOO (CMakeLists.txt sets it for this file)"
-#endif
-
-
-#include "bench/dist/store_keys.h"
 
 namespace trainbench {
 namespace {
