@@ -70,54 +70,51 @@ def figure_part1(selections: list, path: str, subtitle: str) -> Figure:
     return fig
 
 
+def time_memory_and(selections: list, path: str, subtitle: str, *, title: str, xlabel: str,
+                    time_title: str, plot, third: tuple) -> Figure:
+    """The three panels Parts 2 and 3 share: epoch time, peak memory and a counter's panel,
+    each drawn with ``plot(ax, series)`` against ``xlabel``.  ``third`` is (getter of a
+    benchmark's value, counter named where no run has it, y label, panel title).  Returns
+    the saved Figure."""
+    getter, counter, ylabel, panel_title = third
+    fig = Figure(figsize=(16, 5.5))
+    ax_time, ax_mem, ax_third = fig.subplots(1, 3)
+    plot(ax_time, draw.time_series(selections))
+    ax_time.set_ylabel("Epoch time (s)")
+    ax_time.set_title(time_title)
+    mixed = draw.memory_axis(ax_mem, selections, plot)
+    series = [(label, pts) for label, sel in selections if (pts := draw.xy(sel, getter))]
+    if series:
+        plot(ax_third, series)
+    else:
+        draw.no_data(ax_third, f"{counter} counter")
+    ax_third.set_ylabel(ylabel)
+    ax_third.set_title(panel_title)
+    for ax in (ax_time, ax_mem, ax_third):
+        ax.set_xlabel(xlabel)
+    draw.finish(fig, title, path, subtitle, own_legend=(ax_mem,) if mixed else ())
+    return fig
+
+
 def figure_part2(selections: list, path: str, subtitle: str) -> Figure:
     """Part 2: epoch time, peak memory and test accuracy vs batch size; returns the Figure."""
-    fig = Figure(figsize=(16, 5.5))
-    ax_time, ax_mem, ax_acc = fig.subplots(1, 3)
-    draw.draw_lines(ax_time, draw.time_series(selections), log2_x=True)
-    ax_time.set_ylabel("Epoch time (s)")
-    ax_time.set_title("Epoch time")
-    mixed = draw.memory_axis(ax_mem, selections,
-                             lambda ax, series: draw.draw_lines(ax, series, log2_x=True))
-    acc = [(label, pts) for label, sel in selections
-           if (pts := draw.xy(sel, lambda b: None if b.counter("test_acc") is None
-                         else 100.0 * b.counter("test_acc")))]
-    if acc:
-        draw.draw_lines(ax_acc, acc, log2_x=True)
-    else:
-        draw.no_data(ax_acc, "test_acc counter")
-    ax_acc.set_ylabel("Test accuracy (%)")
-    ax_acc.set_title("Test accuracy")
-    for ax in (ax_time, ax_mem, ax_acc):
-        ax.set_xlabel("Batch size (samples)")
-    draw.finish(fig, "Part 2: Batch size effects (BM_TrainEpoch)", path, subtitle,
-                own_legend=(ax_mem,) if mixed else ())
-    return fig
+    return time_memory_and(
+        selections, path, subtitle, title="Part 2: Batch size effects (BM_TrainEpoch)",
+        xlabel="Batch size (samples)", time_title="Epoch time",
+        plot=lambda ax, series: draw.draw_lines(ax, series, log2_x=True),
+        third=(lambda b: None if b.counter("test_acc") is None else 100.0 * b.counter("test_acc"),
+               "test_acc", "Test accuracy (%)", "Test accuracy"))
 
 
 def figure_part3(selections: list, path: str, subtitle: str) -> Figure:
     """Part 3: epoch time, peak memory and parameters by model; returns the Figure."""
-    fig = Figure(figsize=(16, 5.5))
-    ax_time, ax_mem, ax_par = fig.subplots(1, 3)
     categories = draw.category_order(selections)
-    draw.draw_bars(ax_time, draw.time_series(selections), categories)
-    ax_time.set_ylabel("Epoch time (s)")
-    ax_time.set_title("Training time per epoch")
-    mixed = draw.memory_axis(ax_mem, selections,
-                             lambda ax, series: draw.draw_bars(ax, series, categories))
-    params = [(label, pts) for label, sel in selections
-              if (pts := draw.xy(sel, lambda b: b.counter("params_M")))]
-    if params:
-        draw.draw_bars(ax_par, params, categories)
-    else:
-        draw.no_data(ax_par, "params_M counter")
-    ax_par.set_ylabel("Parameters (millions)")
-    ax_par.set_title("Parameters")
-    for ax in (ax_time, ax_mem, ax_par):
-        ax.set_xlabel("Model")
-    draw.finish(fig, "Part 3: Model complexity (BM_TrainEpoch)", path, subtitle,
-                own_legend=(ax_mem,) if mixed else ())
-    return fig
+    return time_memory_and(
+        selections, path, subtitle, title="Part 3: Model complexity (BM_TrainEpoch)",
+        xlabel="Model", time_title="Training time per epoch",
+        plot=lambda ax, series: draw.draw_bars(ax, series, categories),
+        third=(lambda b: b.counter("params_M"), "params_M", "Parameters (millions)",
+               "Parameters"))
 
 
 def loader_floor(sel: labparts.Selection, benches: dict) -> list:
