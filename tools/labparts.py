@@ -61,24 +61,19 @@ class Part:
         return not self.order
 
 
-PART1 = Part("part1", "Part 1: CPU vs GPU", "part1_cpu_vs_gpu.png",
-             ("BM_TrainEpoch",), "device",
+EPOCH_FAMILIES = ("BM_TrainEpoch",)
+# What Parts 2 to 4 prefer besides their own settings: a pinned fp32 epoch on the GPU.
+GPU_FP32 = {"pin": "1", "device": "cuda", "precision": "fp32"}
+PART1 = Part("part1", "Part 1: CPU vs GPU", "part1_cpu_vs_gpu.png", EPOCH_FAMILIES, "device",
              fixed={"model": "Medium", "batch": "64"},
-             prefer={"workers": "0", "pin": "0", "precision": "fp32"},
-             order=DEVICE_ORDER)
+             prefer={"workers": "0", "pin": "0", "precision": "fp32"}, order=DEVICE_ORDER)
 PART2 = Part("part2", "Part 2: Batch size effects", "part2_batch_size_effects.png",
-             ("BM_TrainEpoch",), "batch",
-             prefer={"model": "Medium", "workers": "4", "pin": "1",
-                     "device": "cuda", "precision": "fp32"})
+             EPOCH_FAMILIES, "batch", prefer={"model": "Medium", "workers": "4", **GPU_FP32})
 PART3 = Part("part3", "Part 3: Model complexity", "part3_model_complexity.png",
-             ("BM_TrainEpoch",), "model",
-             prefer={"batch": "256", "workers": "4", "pin": "1",
-                     "device": "cuda", "precision": "fp32"},
+             EPOCH_FAMILIES, "model", prefer={"batch": "256", "workers": "4", **GPU_FP32},
              order=MODEL_ORDER)
 PART4 = Part("part4", "Part 4: DataLoader workers", "part4_num_workers_effect.png",
-             ("BM_TrainEpoch",), "workers",
-             prefer={"model": "Medium", "batch": "256", "pin": "1",
-                     "device": "cuda", "precision": "fp32"})
+             EPOCH_FAMILIES, "workers", prefer={"model": "Medium", "batch": "256", **GPU_FP32})
 PRECISION = Part("precision", "Training precision", "precision.png",
                  ("BM_TrainEpoch", "BM_TrainStep"), "precision",
                  prefer={"model": "Large", "batch": "256", "workers": "4",
