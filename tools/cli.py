@@ -4,7 +4,7 @@ What it does: the tools' conventions for bad input and output.  A file that cann
 or is not Google Benchmark output, is one line "<prog>: <path>: <problem>" on stderr and exit
 status 2 (:func:`load_runs_for_cli`); so is an output file that cannot be written
 (:func:`write_output`); a reader closing stdout early (``tool | head``) is not an error
-(:func:`quiet_broken_pipe`).  :func:`one_run_parser` and :func:`parse_one_run` are the command
+(:func:`quiet_broken_pipe`).  :func:`one_run_parser` and :func:`one_run_main` are the command
 line of a tool that turns one run into one output (csv_export.py, report.py).
 
 What it deliberately doesn't do: no reading of the files themselves (gbench.py) and no
@@ -31,21 +31,29 @@ def load_runs_for_cli(prog: str, paths: list) -> Optional[list]:
         return None
 
 
-def one_run_parser(prog: str, description: str, output_help: str) -> argparse.ArgumentParser:
+def one_run_parser(prog: str, description: str, output_help: str,
+                   **flags) -> argparse.ArgumentParser:
     """The command line of a tool that turns one run into one output: RUN.json, ``-o FILE``
-    (``output_help``; stdout without it)."""
+    (``output_help``; stdout without it), and for each keyword ``name=keywords`` of ``flags``
+    the tool's own flag ``--name`` (``parser.add_argument``'s keywords)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("file", metavar="RUN.json")
     parser.add_argument("-o", "--output", metavar="FILE", help=output_help)
+    for name, keywords in flags.items():
+        parser.add_argument(f"--{name}", **keywords)
     return parser
 
 
-def parse_one_run(prog: str, parser: argparse.ArgumentParser, argv) -> tuple:
-    """(args, Run) for a one_run_parser command line; Run is None after
-    :func:`load_runs_for_cli` printed why the file cannot be read (exit status 2)."""
+def one_run_main(prog: str, parser: argparse.ArgumentParser, argv, writer) -> int:
+    """The main of a one_run_parser tool: parses ``argv``, loads the run and writes
+    ``writer(args, run)`` (a function of the open handle) with :func:`write_output`.
+    Returns the exit status: 0, or 2 once one line on stderr has said why the file cannot be
+    read (:func:`load_runs_for_cli`) or the output written (:func:`write_output`)."""
     args = parser.parse_args(argv)
     runs = load_runs_for_cli(prog, [args.file])
-    return args, (runs[0] if runs else None)
+    if not runs:
+        return 2
+    return write_output(prog, args.output, writer(args, runs[0]))
 
 
 def write_output(prog: str, path: Optional[str], write) -> int:

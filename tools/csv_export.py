@@ -165,22 +165,23 @@ def export(run: gbench.Run, out_path: str, aggregates: bool = False) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line interface."""
-    parser = cli.one_run_parser(
+    return cli.one_run_parser(
         "csv_export.py", "Google Benchmark JSON -> CSV with name axes and all counters as columns.",
-        "write here instead of stdout")
-    parser.add_argument("--aggregates", action="store_true",
-                        help="one row per aggregate (mean, median, ...) instead of per run")
-    return parser
+        "write here instead of stdout",
+        aggregates={"action": "store_true",
+                    "help": "one row per aggregate (mean, median, ...) instead of per run"})
+
+
+def write_for(args, run: gbench.Run):
+    """What ``-o FILE`` or stdout gets: a function writing the CSV of ``run`` (of its
+    aggregates with ``--aggregates``) to an open handle."""
+    header, table = build_table(run, args.aggregates)
+    return lambda handle: write_csv(header, table, handle)
 
 
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
-    args, run = cli.parse_one_run(PROG, build_parser(), argv)
-    if run is None:
-        return 2
-    header, table = build_table(run, args.aggregates)
-    return cli.write_output(PROG, args.output,
-                               lambda handle: write_csv(header, table, handle))
+    return cli.one_run_main(PROG, build_parser(), argv, write_for)
 
 
 if __name__ == "__main__":

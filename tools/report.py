@@ -394,22 +394,24 @@ def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line interface."""
-    parser = cli.one_run_parser("report.py", "Markdown lab report from one trainbench JSON run.",
-                                   "write the report here instead of stdout")
-    parser.add_argument("--plots", metavar="DIR",
-                        help="directory holding plot.py's PNG files to link")
-    return parser
+    return cli.one_run_parser(
+        "report.py", "Markdown lab report from one trainbench JSON run.",
+        "write the report here instead of stdout",
+        plots={"metavar": "DIR", "help": "directory holding plot.py's PNG files to link"})
+
+
+def write_for(args, run: gbench.Run):
+    """What ``-o FILE`` or stdout gets: a function writing the report of ``run`` (plot links
+    relative to the report's folder, with ``--plots``) to an open handle."""
+    report_dir = os.path.dirname(os.path.abspath(args.output)) if args.output else os.getcwd()
+    plots = os.path.abspath(args.plots) if args.plots else None
+    text = build_report(run, plots, report_dir)
+    return lambda handle: handle.write(text)
 
 
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
-    args, run = cli.parse_one_run(PROG, build_parser(), argv)
-    if run is None:
-        return 2
-    report_dir = os.path.dirname(os.path.abspath(args.output)) if args.output else os.getcwd()
-    plots = os.path.abspath(args.plots) if args.plots else None
-    text = build_report(run, plots, report_dir)
-    return cli.write_output(PROG, args.output, lambda handle: handle.write(text))
+    return cli.one_run_main(PROG, build_parser(), argv, write_for)
 
 
 if __name__ == "__main__":
