@@ -13,6 +13,19 @@ def script(name, *args):
                           capture_output=True, text=True, timeout=60)
 
 
+def summary(*args):
+    """device_summary.py's stdout for these arguments, once it has exited 0."""
+    proc = script("device_summary.py", *args)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def assert_has_lines(text, expected):
+    """Each line of ``expected`` is in ``text``; a failure names the text."""
+    missing = [line for line in expected if line not in text]
+    assert not missing, text
+
+
 def doc(path, rows, context=None):
     path.write_text(json.dumps({"context": context or {}, "benchmarks": rows}))
     return path
@@ -58,9 +71,7 @@ def test_summary_puts_phase_one_against_the_targets(tmp_path):
         row(STEP.format(16, 0), samples_per_second=26000.0),
         row("BM_AllReduce/bytes:268435456/ranks:1/manual_time", algbw_GB_per_s=900.0)])
     graph = doc(tmp_path / "graph.json", [row(STEP.format(16, 1), samples_per_second=52000.0)])
-    proc = script("device_summary.py", epoch, fused, loop, suite, "--graph", graph)
-    assert proc.returncode == 0, proc.stderr
-    expected = (
+    assert_has_lines(summary(epoch, fused, loop, suite, "--graph", graph), (
         "epoch b256: 171000 samples/s (target >= 170000)",
         "wall/events 1.0050 (within 1%)",
         "step b16: fused 26000 vs loop 20000 samples/s = 1.30x (target >= 1.3x)",
@@ -71,9 +82,7 @@ def test_summary_puts_phase_one_against_the_targets(tmp_path):
         "epoch b256 ranks:1 (NCCL, DDP over one GPU): 153900 samples/s = 90.0% of the plain epoch, comm_exposed 3%",
         "all-reduce 268435456 B (ranks:1): 1 s, algbw 900 GB/s",
         "BM_AllReduce/bytes:268435456/ranks:1: algbw 900 GB/s",
-    )
-    missing = [line for line in expected if line not in proc.stdout]
-    assert not missing, proc.stdout
+    ))
 
 
 def test_summary_reads_cupti_counters_and_nccl_rows_from_their_own_runs(tmp_path):
@@ -84,10 +93,9 @@ def test_summary_reads_cupti_counters_and_nccl_rows_from_their_own_runs(tmp_path
             wall_s_per_epoch=1.005)])
     fused = doc(tmp_path / "fused.json", [row(STEP.format(16, 0), samples_per_second=26000.0, step_ms=0.6)])
     loop = doc(tmp_path / "loop.json", [row(STEP.format(16, 0), samples_per_second=20000.0)])
-    headline = script("device_summary.py", epoch, fused, loop)
-    assert headline.returncode == 0, headline.stderr
-    assert "kernel busy: not traced, wall/events 1.0050" in headline.stdout, headline.stdout
-    assert "== default suite" not in headline.stdout  # phase 1 alone, before the suite exists
+    headline = summary(epoch, fused, loop)
+    assert "kernel busy: not traced, wall/events 1.0050" in headline, headline
+    assert "== default suite" not in headline  # phase 1 alone, before the suite exists
     traced = doc(tmp_path / "traced.json", [
         row(EPOCH + "/iterations:2/manual_time", samples_per_second=170500.0, gpu_kernel_busy_pct=80.0,
             step_span_pct=97.0),
@@ -96,17 +104,13 @@ def test_summary_reads_cupti_counters_and_nccl_rows_from_their_own_runs(tmp_path
         row(EPOCH + "/ranks:1/iterations:2/manual_time", samples_per_second=153900.0, comm_exposed_pct=3.0),
         row("BM_AllReduce/bytes:4096/ranks:1/manual_time", algbw_GB_per_s=2.0)])
     suite = doc(tmp_path / "suite.json", [row(STEP.format(16, 0), samples_per_second=26000.0)])
-    proc = script("device_summary.py", epoch, fused, loop, suite, "--traced", traced, "--nccl", nccl)
-    assert proc.returncode == 0, proc.stderr
-    expected = (
+    assert_has_lines(summary(epoch, fused, loop, suite, "--traced", traced, "--nccl", nccl), (
         "data_wait 1.5% (< 2), kernel busy 80%, step span 97%, wall/events 1.0050 (within 1%)",
         "fused step 0.6 ms, kernels 0.2 ms/step",
         "epoch b256 ranks:1 (NCCL, DDP over one GPU): 153900 samples/s = 90.0% of the plain epoch",
         "all-reduce 4096 B (ranks:1): 1 s, algbw 2 GB/s",
         "== default suite: 1 rows, 0 skipped",
-    )
-    missing = [line for line in expected if line not in proc.stdout]
-    assert not missing, proc.stdout
+    ))
     broken = doc(tmp_path / "broken.json", [row(EPOCH + "/iterations:2/manual_time", error_occurred=True,
                                                 error_message="CUPTI: not initialized")])
     proc = script("device_summary.py", epoch, fused, loop, suite, "--traced", broken)
