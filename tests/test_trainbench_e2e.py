@@ -173,21 +173,27 @@ def test_list_tests_shows_the_default_sweep():
     assert len(names) == len(set(names))
 
 
+# One case a line: the flags, " => ", then what the one line trainbench prints on stderr holds.
+BAD_INPUTS = """
+--batch=abc             => --batch=abc: not an integer
+--model=Huge            => --model=Huge: unknown model
+--device=cuda           => --device=cuda: no CUDA GPU is available
+--pin=1 --device=cpu    => --pin=1: pinned memory exists only with --device=cuda
+--epochs=0              => --epochs=0: must be >= 1
+--epochs=two            => --epochs=two:
+--no_such_flag=1        => --no_such_flag: unknown flag
+--dataset=imagenet      => --dataset=imagenet: unknown dataset
+--data_dir=/nonexistent => /nonexistent/train-images-idx3-ubyte.gz: no such file
+--graph=1 --device=cpu  => --graph=1: CUDA graphs exist only with --device=cuda
+--graph=yes             => --graph=yes: not an integer
+--adam=sgd              => --adam=sgd: unknown Adam update (expected fused or loop)
+--warmup_seconds=-2     => --warmup_seconds=-2: must be >= 0 (or -1, the default)
+"""
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--batch=abc"], "--batch=abc: not an integer"),
-    (["--model=Huge"], "--model=Huge: unknown model"),
-    (["--device=cuda"], "--device=cuda: no CUDA GPU is available"),
-    (["--pin=1", "--device=cpu"], "--pin=1: pinned memory exists only with --device=cuda"),
-    (["--epochs=0"], "--epochs=0: must be >= 1"),
-    (["--epochs=two"], "--epochs=two:"),
-    (["--no_such_flag=1"], "--no_such_flag: unknown flag"),
-    (["--dataset=imagenet"], "--dataset=imagenet: unknown dataset"),
-    (["--data_dir=/nonexistent"], "/nonexistent/train-images-idx3-ubyte.gz: no such file"),
-    (["--graph=1", "--device=cpu"], "--graph=1: CUDA graphs exist only with --device=cuda"),
-    (["--graph=yes"], "--graph=yes: not an integer"),
-    (["--adam=sgd"], "--adam=sgd: unknown Adam update (expected fused or loop)"),
-    (["--warmup_seconds=-2"], "--warmup_seconds=-2: must be >= 0 (or -1, the default)"),
-])
+    (flags.split(), message) for flags, message in
+    (line.split(" => ") for line in BAD_INPUTS.strip().splitlines())])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     if "--device=cuda" in args and os.path.exists("/dev/nvidia0"):
         pytest.skip("this machine has a GPU: --device=cuda is valid here")
