@@ -483,52 +483,54 @@ def test_a_signal_on_one_rank_stops_both_at_the_same_boundary(tmp_path):
     assert "trainbench: interrupted by SIGTERM: 0 of 1 benchmarks finished (1 interrupted" in r0.stderr()
 
 
+# A world of two that runs one small all-reduce, for what its ranks agree on at the rendezvous.
+ONE_ALL_REDUCE = ["--dataset=synthetic", "--samples=64", "--benchmark_filter=^BM_AllReduce/bytes:4096/"]
+
+
+def world_of_two(tmp_path, args0, args1):
+    """Runs ranks 0 and 1 with these flags to their end (60 s each at most): their exit
+    statuses and the non-blank lines of their stderr."""
+    r0, r1 = start_world(tmp_path, args0, args1)
+    statuses = (r0.wait(timeout=60), r1.wait(timeout=60))
+    return statuses, [[l for l in r.stderr().splitlines() if l.strip()] for r in (r0, r1)]
+
+
 def test_ranks_with_other_flags_stop_at_the_rendezvous_with_one_line(tmp_path):
-    quick = ["--dataset=synthetic", "--samples=64", "--benchmark_filter=^BM_AllReduce/bytes:4096/",
-             "--dist_timeout_s=30"]
-    r0, r1 = start_world(tmp_path, quick + ["--epochs=2"], quick + ["--epochs=3"])
-    s0, s1 = r0.wait(timeout=60), r1.wait(timeout=60)
-    assert (s0, s1) == (2, 2), (r0.stderr(), r1.stderr())
+    quick = ONE_ALL_REDUCE + ["--dist_timeout_s=30"]
+    statuses, lines = world_of_two(tmp_path, quick + ["--epochs=2"], quick + ["--epochs=3"])
+    assert statuses == (2, 2), lines
     expected = ("trainbench: rank 1 of 2 would run something else than rank 0 (ranks need the same flags "
                 "and benchmarks): it has 'flag --epochs=3', which rank 0 has not")
-    assert [l for l in r0.stderr().splitlines() if l.strip()] == [expected]
-    assert [l for l in r1.stderr().splitlines() if l.strip()] == [expected]
+    assert lines == [[expected], [expected]]
 
 
 def test_a_rank_on_another_device_stops_every_rank_at_the_rendezvous_before_nccl(tmp_path):
     # Issue 18, finding 3: the CUDA rank used to decide alone (and, with a GPU, start NCCL's
     # init, which has no timeout) while the other waited at the rendezvous until its timeout.
-    quick = ["--dataset=synthetic", "--samples=64", "--benchmark_filter=^BM_AllReduce/bytes:4096/",
-             "--dist_timeout_s=60"]
+    quick = ONE_ALL_REDUCE + ["--dist_timeout_s=60"]
     started = time.monotonic()
-    r0, r1 = start_world(tmp_path, quick + ["--device=cpu"], quick + ["--device=cuda"])
-    s0, s1 = r0.wait(timeout=60), r1.wait(timeout=60)
-    assert (s0, s1) == (2, 2), (r0.stderr(), r1.stderr())
+    statuses, lines = world_of_two(tmp_path, quick + ["--device=cpu"], quick + ["--device=cuda"])
+    assert statuses == (2, 2), lines
     assert time.monotonic() - started < 30  # at the rendezvous, not at the timeout
     expected = ("trainbench: rank 1 of 2 would run something else than rank 0 (ranks need the same flags "
                 "and benchmarks): it has 'flag --device=cuda', which rank 0 has not")
-    assert [l for l in r0.stderr().splitlines() if l.strip()] == [expected]
-    assert [l for l in r1.stderr().splitlines() if l.strip()] == [expected]
+    assert lines == [[expected], [expected]]
 
 
 def test_ranks_that_cannot_train_on_cuda_agree_to_stop_with_one_line(tmp_path):
     # The same flags, and no rank here has a GPU: every rank learns it at the rendezvous.
-    quick = ["--dataset=synthetic", "--samples=64", "--benchmark_filter=^BM_AllReduce/bytes:4096/",
-             "--dist_timeout_s=60", "--device=cuda"]
-    r0, r1 = start_world(tmp_path, quick, quick)
-    s0, s1 = r0.wait(timeout=60), r1.wait(timeout=60)
-    assert (s0, s1) == (2, 2), (r0.stderr(), r1.stderr())
+    quick = ONE_ALL_REDUCE + ["--dist_timeout_s=60", "--device=cuda"]
+    statuses, lines = world_of_two(tmp_path, quick, quick)
+    assert statuses == (2, 2), lines
     expected = "trainbench: rank 0: --device=cuda: no CUDA GPU is available on this machine (WORLD_SIZE>1)"
-    assert [l for l in r0.stderr().splitlines() if l.strip()] == [expected]
-    assert [l for l in r1.stderr().splitlines() if l.strip()] == [expected]
+    assert lines == [[expected], [expected]]
 
 
 def test_the_same_flags_in_another_order_agree(tmp_path):
-    quick = ["--dataset=synthetic", "--samples=64", "--benchmark_filter=^BM_AllReduce/bytes:4096/",
-             "--dist_timeout_s=30"]
-    r0, r1 = start_world(tmp_path, quick + ["--epochs=2", "--seed=1"], ["--seed=1", "--epochs=2"] + quick)
-    s0, s1 = r0.wait(timeout=60), r1.wait(timeout=60)
-    assert (s0, s1) == (0, 0), (r0.stderr()[-2000:], r1.stderr()[-2000:])
+    quick = ONE_ALL_REDUCE + ["--dist_timeout_s=30"]
+    statuses, lines = world_of_two(tmp_path, quick + ["--epochs=2", "--seed=1"],
+                                   ["--seed=1", "--epochs=2"] + quick)
+    assert statuses == (0, 0), [rank_lines[-20:] for rank_lines in lines]
 
 
 def test_gradient_buckets_are_rebuilt_and_the_first_all_reduce_overlaps_backward(tmp_path):
