@@ -1,8 +1,8 @@
 // The axis vocabulary every layer shares: the precisions, devices and Adam updates a
-// benchmark can be configured with (the models are models/model_table.h), their names (an interface: benchmark names, results,
-// tools and users' filters key on them), their parsers, and which precision runs on which
-// device. Torch-free and free of any benchmark family, so models/, fixtures/ and bench/ can
-// all include it; the lab's sweeps over these axes are in bench/lab_suite.h.
+// benchmark can be configured with (the models are models/model_table.h), their names (an interface: benchmark names,
+// results, tools and users' filters key on them), their parsers, and which precision runs on which device. Torch-free
+// and free of any benchmark family, so models/, fixtures/ and bench/ can all include it; the lab's sweeps over these
+// axes are in bench/lab_suite.h.
 #pragma once
 
 #include <optional>
@@ -20,8 +20,7 @@ enum class DeviceKind { kCpu, kCuda };
 // torch.optim.Adam(fused=True) runs); loop: torch::optim::Adam, several kernels per parameter.
 enum class AdamKind { kFused, kLoop };
 
-inline constexpr Precision kAllPrecisions[] = {Precision::kFp32, Precision::kTf32, Precision::kFp16,
-                                               Precision::kBf16};
+inline constexpr Precision kAllPrecisions[] = {Precision::kFp32, Precision::kTf32, Precision::kFp16, Precision::kBf16};
 
 [[nodiscard]] absl::string_view PrecisionName(Precision p);
 [[nodiscard]] absl::string_view DeviceName(DeviceKind d);
@@ -33,8 +32,7 @@ absl::StatusOr<DeviceKind> ParseDevice(absl::string_view s);
 absl::StatusOr<AdamKind> ParseAdam(absl::string_view s);
 
 // "--flag=value: why", the one-line form of every bad-flag error.
-[[nodiscard]] absl::Status FlagError(absl::string_view flag, absl::string_view value,
-                                     absl::string_view why);
+[[nodiscard]] absl::Status FlagError(absl::string_view flag, absl::string_view value, absl::string_view why);
 
 // Why a precision cannot run on a device, or nullopt when it can. (Whether a particular GPU
 // runs bf16 natively is the device context's to say: DeviceContext::SupportsBf16.)

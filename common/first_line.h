@@ -6,8 +6,6 @@
 
 namespace trainbench {
 
-[[nodiscard]] inline std::string FirstLine(const std::string& message) {
-  return message.substr(0, message.find('\n'));
-}
+[[nodiscard]] inline std::string FirstLine(const std::string& message) { return message.substr(0, message.find('\n')); }
 
 }  // namespace trainbench

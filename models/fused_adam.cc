@@ -35,16 +35,15 @@ std::vector<at::Tensor> FusedAdam::Gradients() const {
   return grads;
 }
 
-void FusedAdam::Step(const std::optional<at::Tensor>& grad_scale,
-                     const std::optional<at::Tensor>& found_inf) {
+void FusedAdam::Step(const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf) {
   // Every parameter of these models gets a gradient; an undefined one is a caller bug and
   // the kernel's own check names it.
   const std::vector<at::Tensor> grads = Gradients();
   // As torch.optim.Adam(fused=True): count first (the kernel reads the new count for the
   // bias corrections), then take a skipped step back out.
   at::_foreach_add_(steps_, 1);
-  at::_fused_adam_(params_, grads, exp_avgs_, exp_avg_sqs_, /*max_exp_avg_sqs=*/{}, steps_, lr_,
-                   kBeta1, kBeta2, /*weight_decay=*/0.0, kEps, /*amsgrad=*/false,
+  at::_fused_adam_(params_, grads, exp_avgs_, exp_avg_sqs_, /*max_exp_avg_sqs=*/{}, steps_, lr_, kBeta1, kBeta2,
+                   /*weight_decay=*/0.0, kEps, /*amsgrad=*/false,
                    /*maximize=*/false, grad_scale, found_inf);
   if (found_inf) at::_foreach_sub_(steps_, std::vector<at::Tensor>(steps_.size(), *found_inf));
 }

@@ -23,13 +23,16 @@ constexpr Layer kBn{LayerKind::kBatchNorm}, kRelu{LayerKind::kReLU}, kPool{Layer
 // The models. Parameters: Small 26,698; Medium 421,642; Large 6,798,730.
 const std::vector<ModelSpec>& Models() {
   static const auto* const models = new std::vector<ModelSpec>{
-      {ModelKind::kSmall, "Small",  // 8x14x14, then 16x7x7
+      {ModelKind::kSmall,
+       "Small",  // 8x14x14, then 16x7x7
        {Conv(8), kRelu, kPool, Conv(16), kRelu, kPool, kFlatten, Linear(32), kRelu, Linear(10)}},
-      {ModelKind::kMedium, "Medium",  // 32x14x14, then 64x7x7
+      {ModelKind::kMedium,
+       "Medium",  // 32x14x14, then 64x7x7
        {Conv(32), kRelu, kPool, Conv(64), kRelu, kPool, kFlatten, Linear(128), kRelu, Linear(10)}},
-      {ModelKind::kLarge, "Large",  // 64x28x28, 128x14x14, 256x7x7
-       {Conv(64), kBn, kRelu, Conv(128), kBn, kRelu, kPool, Conv(256), kBn, kRelu, kPool, kFlatten,
-        Linear(512), kRelu, Linear(10)}},
+      {ModelKind::kLarge,
+       "Large",  // 64x28x28, 128x14x14, 256x7x7
+       {Conv(64), kBn, kRelu, Conv(128), kBn, kRelu, kPool, Conv(256), kBn, kRelu, kPool, kFlatten, Linear(512), kRelu,
+        Linear(10)}},
   };
   return *models;
 }

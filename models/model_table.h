@@ -37,7 +37,7 @@ struct LayerShape {
   Layer layer;
   int64_t in_channels = 0, in_height = 0, in_width = 0;  // in_height = 1 after Flatten
   int64_t out_channels = 0, out_height = 0, out_width = 0;
-  int64_t parameters = 0;  // weights and biases (BatchNorm: weight and bias; its running stats are buffers)
+  int64_t parameters = 0;    // weights and biases (BatchNorm: weight and bias; its running stats are buffers)
   double forward_flops = 0;  // 2 per multiply-add; 0 for pooling, ReLU, BatchNorm (under 1% here)
   [[nodiscard]] int64_t in_features() const { return in_channels * in_height * in_width; }
   [[nodiscard]] int64_t out_elements() const { return out_channels * out_height * out_width; }

@@ -13,12 +13,14 @@ torch::nn::Sequential MakeModel(ModelKind kind) {
   for (const LayerShape& s : Shapes(kind)) {
     switch (s.layer.kind) {
       case LayerKind::kConv3x3:
-        net->push_back(torch::nn::Conv2d(
-            torch::nn::Conv2dOptions(s.in_channels, s.out_channels, /*kernel_size=*/3).padding(1)));
+        net->push_back(
+            torch::nn::Conv2d(torch::nn::Conv2dOptions(s.in_channels, s.out_channels, /*kernel_size=*/3).padding(1)));
         break;
       case LayerKind::kBatchNorm: net->push_back(torch::nn::BatchNorm2d(s.in_channels)); break;
       case LayerKind::kReLU: net->push_back(torch::nn::ReLU()); break;
-      case LayerKind::kMaxPool2: net->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(/*kernel_size=*/2))); break;
+      case LayerKind::kMaxPool2:
+        net->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(/*kernel_size=*/2)));
+        break;
       case LayerKind::kFlatten: net->push_back(torch::nn::Flatten()); break;
       case LayerKind::kLinear: net->push_back(torch::nn::Linear(s.in_features(), s.out_channels)); break;
     }

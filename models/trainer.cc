@@ -54,8 +54,8 @@ std::optional<c10::ScalarType> AutocastType(Precision p) {
 
 }  // namespace
 
-LossScaler::LossScaler(c10::Device device, double init_scale, double growth_factor,
-                       double backoff_factor, int64_t growth_interval)
+LossScaler::LossScaler(c10::Device device, double init_scale, double growth_factor, double backoff_factor,
+                       int64_t growth_interval)
     : scale_(at::full({}, init_scale, at::TensorOptions().device(device).dtype(at::kFloat))),
       growth_tracker_(at::zeros({}, at::TensorOptions().device(device).dtype(at::kInt))),
       found_inf_(at::zeros({}, at::TensorOptions().device(device).dtype(at::kFloat))),
@@ -86,16 +86,15 @@ void LossScaler::CheckFinite(const std::vector<at::Tensor>& grads) {
 
 void LossScaler::Update() {
   skipped_.add_(found_inf_);
-  at::_amp_update_scale_(scale_, growth_tracker_, found_inf_, growth_factor_, backoff_factor_,
-                         growth_interval_);
+  at::_amp_update_scale_(scale_, growth_tracker_, found_inf_, growth_factor_, backoff_factor_, growth_interval_);
 }
 
 double LossScaler::scale() const { return scale_.item<double>(); }
 
 int64_t LossScaler::skipped_steps() const { return static_cast<int64_t>(skipped_.item<double>()); }
 
-Trainer::Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed,
-                 AdamKind adam, bool channels_last)
+Trainer::Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed, AdamKind adam,
+                 bool channels_last)
     : ctx_(ctx), precision_(precision) {
   torch::manual_seed(seed);
   model_ = MakeModel(model);
@@ -116,8 +115,7 @@ Trainer::Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint6
   if (adam == AdamKind::kFused) {
     fused_.emplace(model_->parameters(), kLr);
   } else {
-    optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
-                                                      torch::optim::AdamOptions(kLr));
+    optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(), torch::optim::AdamOptions(kLr));
   }
   if (precision_ == Precision::kFp16) scaler_.emplace(ctx_.device());
 }
@@ -144,8 +142,8 @@ void Trainer::CaptureStep(const at::Tensor& images, const at::Tensor& labels) {
   }
   static_images_ = images.clone();
   static_labels_ = labels.clone();
-  absl::StatusOr<std::unique_ptr<StepGraph>> g = ctx_.CaptureGraph(
-      [this] { static_loss_ = EagerStep(static_images_, static_labels_); }, kGraphWarmupSteps);
+  absl::StatusOr<std::unique_ptr<StepGraph>> g =
+      ctx_.CaptureGraph([this] { static_loss_ = EagerStep(static_images_, static_labels_); }, kGraphWarmupSteps);
   if (!g.ok()) throw std::runtime_error(std::string(g.status().message()));
   graph_ = *std::move(g);
 }

@@ -28,8 +28,8 @@ namespace trainbench {
 // live on the device.
 class LossScaler {
  public:
-  LossScaler(c10::Device device, double init_scale = 65536.0, double growth_factor = 2.0,
-             double backoff_factor = 0.5, int64_t growth_interval = 2000);
+  LossScaler(c10::Device device, double init_scale = 65536.0, double growth_factor = 2.0, double backoff_factor = 0.5,
+             int64_t growth_interval = 2000);
 
   [[nodiscard]] at::Tensor Scale(const at::Tensor& loss) const { return loss * scale_; }
 
@@ -78,8 +78,8 @@ class Trainer {
   // REQUIRES: UnsupportedPrecision(precision, ctx's device) is nullopt.
   // channels_last: 4-D weights (and so the convolutions' activations) in NHWC; the 1-channel
   // input is already compatible.
-  Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed,
-          AdamKind adam = AdamKind::kFused, bool channels_last = false);
+  Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed, AdamKind adam = AdamKind::kFused,
+          bool channels_last = false);
 
   // One optimizer step on a batch already on the device. Returns the batch's mean loss,
   // detached, still on the device (reading it would synchronize). After CaptureStep, a batch
@@ -126,7 +126,7 @@ class Trainer {
   Precision precision_;
   torch::nn::Sequential model_;
   std::unique_ptr<torch::optim::Adam> optimizer_;  // AdamKind::kLoop
-  std::optional<FusedAdam> fused_;                  // AdamKind::kFused
+  std::optional<FusedAdam> fused_;                 // AdamKind::kFused
   std::optional<LossScaler> scaler_;
   // CUDA graph mode: the captured step and its input/output buffers.
   std::unique_ptr<StepGraph> graph_;

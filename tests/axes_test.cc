@@ -20,8 +20,7 @@ TEST(AxesTest, EveryNameParsesBackCaseInsensitively) {
 }
 
 TEST(AxesTest, UnknownValuesNameTheFlagAndValue) {
-  EXPECT_EQ(ParseModel("Huge").status().message(),
-            "--model=Huge: unknown model (expected Small, Medium or Large)");
+  EXPECT_EQ(ParseModel("Huge").status().message(), "--model=Huge: unknown model (expected Small, Medium or Large)");
   EXPECT_EQ(ParsePrecision("int8").status().message(),
             "--precision=int8: unknown precision (expected fp32, tf32, fp16 or bf16)");
   EXPECT_EQ(ParseDevice("mps").status().message(), "--device=mps: unknown device (expected cpu or cuda)");

@@ -15,10 +15,8 @@ TEST(AxisFlagsTest, SplitsCommaListsAndTrims) {
 TEST(AxisTableTest, EmptyAxisValuesAreErrors) {
   EXPECT_TRUE(CheckAxisValue("batch", "16,64").ok());
   EXPECT_TRUE(CheckAxisValue("batch", " 16 , 64 ").ok());
-  EXPECT_EQ(CheckAxisValue("batch", "").message(),
-            "--batch=: empty value (leave the flag out for the lab sweep)");
-  EXPECT_EQ(CheckAxisValue("model", " ").message(),
-            "--model= : empty value (leave the flag out for the lab sweep)");
+  EXPECT_EQ(CheckAxisValue("batch", "").message(), "--batch=: empty value (leave the flag out for the lab sweep)");
+  EXPECT_EQ(CheckAxisValue("model", " ").message(), "--model= : empty value (leave the flag out for the lab sweep)");
   EXPECT_EQ(CheckAxisValue("batch", "16,,64").message(), "--batch=16,,64: empty value in the list");
   EXPECT_EQ(CheckAxisValue("workers", "0,").message(), "--workers=0,: empty value in the list");
 }
@@ -55,14 +53,16 @@ TEST(AxisTableTest, ValuesAreSpeltAsInNamesAndDuplicatesCollapse) {
   f["batch"] = {"064"};
   absl::StatusOr<std::vector<AxisValues>> p = Points({"batch", "model"}, f, false);
   ASSERT_TRUE(p.ok()) << p.status();
-  EXPECT_EQ(*p, (std::vector<AxisValues>{{{"batch", "64"}, {"model", "Small"}}, {{"batch", "64"}, {"model", "Large"}}}));
+  EXPECT_EQ(*p,
+            (std::vector<AxisValues>{{{"batch", "64"}, {"model", "Small"}}, {{"batch", "64"}, {"model", "Large"}}}));
 }
 
 TEST(AxisTableTest, ContextNamesEveryAxisWithItsFamiliesAndAbsence) {
   const std::string json = AxesJson({{"graph", {"BM_TrainEpoch", "BM_TrainStep"}}, {"ranks", {"BM_TrainEpoch"}}});
   EXPECT_TRUE(absl::StartsWith(json, "{\"axes\": [{\"name\": \"batch\", \"help\": \"Batch sizes"));
   EXPECT_TRUE(absl::StrContains(json, "\"families\": [\"BM_TrainEpoch\", \"BM_TrainStep\"], \"absent\": \"0\"}"));
-  EXPECT_TRUE(absl::StrContains(json, "{\"name\": \"ranks\", \"help\": \"\", \"families\": [\"BM_TrainEpoch\"], \"absent\": \"1\"}"));
+  EXPECT_TRUE(absl::StrContains(
+      json, "{\"name\": \"ranks\", \"help\": \"\", \"families\": [\"BM_TrainEpoch\"], \"absent\": \"1\"}"));
   for (const AxisSpec& a : Axes()) EXPECT_EQ(FindAxis(a.name), &a);
   EXPECT_EQ(FindAxis("dropout"), nullptr);
 }

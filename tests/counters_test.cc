@@ -116,11 +116,11 @@ TEST(CountersTest, Fp16StepReportsSkippedStepsAndKernelTime) {
 // mfu_pct: 3 x forward FLOPs x samples/s against the device's dense peak.
 TEST(CountersTest, MfuIsModelFlopsAgainstTheDevicePeak) {
   StepMeasurements step = Steps(100, 256, 0.5, 1e9);  // 51,200 samples/s, 153.6 TFLOPS
-  step.peak_flops = 989.4e12;                          // an H100's bf16 dense peak
+  step.peak_flops = 989.4e12;                         // an H100's bf16 dense peak
   EXPECT_NEAR(AsMap(StepCounters(step)).at("mfu_pct"), 100.0 * 153.6 / 989.4, 1e-9);
 
   EpochMeasurements epoch = Epochs(2, 60000, 1.0);  // 120,000 samples/s
-  epoch.forward_flops_per_sample = 2e8;     // 72 TFLOPS achieved
+  epoch.forward_flops_per_sample = 2e8;             // 72 TFLOPS achieved
   epoch.peak_flops = 720e12;
   EXPECT_DOUBLE_EQ(AsMap(EpochCounters(epoch)).at("mfu_pct"), 10.0);
   EXPECT_DOUBLE_EQ(MfuPct(2e8, 120000, 720e12), 10.0);
@@ -187,8 +187,9 @@ TEST(CounterSpecsTest, NamesAreUniqueAndEveryFieldIsFilled) {
 TEST(CounterSpecsTest, ContextJsonCarriesEachCounterWithItsDirection) {
   const std::string json = CountersJson();
   EXPECT_TRUE(absl::StartsWith(json, "{\"counters\": [{\"name\": \"samples_per_second\""));
-  EXPECT_TRUE(absl::StrContains(json, "{\"name\": \"step_ms\", \"unit\": \"ms\", \"better\": \"lower\", "
-                                      "\"families\": [\"BM_TrainStep\"]"));
+  EXPECT_TRUE(absl::StrContains(json,
+                                "{\"name\": \"step_ms\", \"unit\": \"ms\", \"better\": \"lower\", "
+                                "\"families\": [\"BM_TrainStep\"]"));
   EXPECT_TRUE(absl::StrContains(json, "\"name\": \"ddp_buckets\", \"unit\": \"count\", \"better\": \"neither\""));
   EXPECT_TRUE(absl::EndsWith(json, "}]}"));
 }

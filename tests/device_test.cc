@@ -77,8 +77,9 @@ TEST(RunGuardedTest, OutOfMemoryIsNamedAndTheCachesReleased) {
     throw std::runtime_error("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling cublasCreate(handle)\nbacktrace");
   });
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(s.message(), "out of memory at batch:65536 model:Large: CUDA error: CUBLAS_STATUS_ALLOC_FAILED "
-                         "when calling cublasCreate(handle)");
+  EXPECT_EQ(s.message(),
+            "out of memory at batch:65536 model:Large: CUDA error: CUBLAS_STATUS_ALLOC_FAILED "
+            "when calling cublasCreate(handle)");
   // Once before the body (clean peaks), once after the failure.
   EXPECT_EQ(ctx.releases, 2);
   EXPECT_FALSE(ctx.lost_reason().has_value());

@@ -159,8 +159,7 @@ TEST(ResultsFileTest, BadPathsAreNamedWithTheReason) {
   const std::string missing = dir.path() + "/no/such/run.json";
   absl::StatusOr<ResultsFile> f = ResultsFile::Open(missing);
   ASSERT_FALSE(f.ok());
-  EXPECT_EQ(f.status().message(),
-            absl::StrCat(missing, ": directory ", dir.path(), "/no/such does not exist"));
+  EXPECT_EQ(f.status().message(), absl::StrCat(missing, ": directory ", dir.path(), "/no/such does not exist"));
 
   f = ResultsFile::Open(dir.path());
   ASSERT_FALSE(f.ok());
@@ -181,8 +180,7 @@ TEST(ResultsFileTest, ANonWritableDirectoryIsNamed) {
   ASSERT_EQ(::mkdir(ro.c_str(), 0555), 0);
   absl::StatusOr<ResultsFile> f = ResultsFile::Open(ro + "/run.json");
   ASSERT_FALSE(f.ok());
-  EXPECT_EQ(f.status().message(),
-            absl::StrCat(ro, "/run.json: cannot create a file in ", ro, ": Permission denied"));
+  EXPECT_EQ(f.status().message(), absl::StrCat(ro, "/run.json: cannot create a file in ", ro, ": Permission denied"));
   ::chmod(ro.c_str(), 0755);
 }
 
@@ -289,8 +287,7 @@ TEST(ReporterTest, AFailedWriteIsReportedAndTheLastCompleteFileStays) {
   absl::StatusOr<ResultsFile> f = ResultsFile::Open("/dev/full");
   ASSERT_TRUE(f.ok()) << f.status();
   std::vector<std::string> errors;
-  ResultsFileReporter reporter(*std::move(f), "json",
-                               [&](const absl::Status& s) { errors.emplace_back(s.message()); });
+  ResultsFileReporter reporter(*std::move(f), "json", [&](const absl::Status& s) { errors.emplace_back(s.message()); });
   benchmark::BenchmarkReporter::Context context;
   reporter.ReportContext(context);
   ASSERT_EQ(errors.size(), 1u);
@@ -323,8 +320,8 @@ TEST(ReporterTest, CountsOutcomesOncePerBenchmark) {
 TEST(ReporterTest, TakeBenchmarkOutRemovesTheFlagAndForcesItEmptyForTheLibrary) {
   ::unsetenv("BENCHMARK_OUT");
   ::unsetenv("BENCHMARK_OUT_FORMAT");
-  std::vector<std::string> given = {"trainbench", "--benchmark_out=a.json", "--batch=16",
-                                    "--benchmark_out_format=csv", "--benchmark_out=b.json"};
+  std::vector<std::string> given = {"trainbench", "--benchmark_out=a.json", "--batch=16", "--benchmark_out_format=csv",
+                                    "--benchmark_out=b.json"};
   std::vector<char*> argv;
   for (std::string& s : given) argv.push_back(s.data());
   argv.resize(given.size() + 2, nullptr);
@@ -342,8 +339,7 @@ TEST(ReporterTest, TakeBenchmarkOutRemovesTheFlagAndForcesItEmptyForTheLibrary) 
 // ---- host memory
 
 TEST(HostMemoryTest, MemAvailable) {
-  const char* meminfo =
-      "MemTotal:       24683652 kB\nMemFree:        21911012 kB\nMemAvailable:   23963748 kB\n";
+  const char* meminfo = "MemTotal:       24683652 kB\nMemFree:        21911012 kB\nMemAvailable:   23963748 kB\n";
   EXPECT_EQ(ParseMemAvailableBytes(meminfo), int64_t{23963748} * 1024);
   EXPECT_EQ(ParseMemAvailableBytes("MemTotal: 1 kB\n"), std::nullopt);  // kernels before 3.14
   EXPECT_EQ(ParseMemAvailableBytes("MemAvailable: lots\n"), std::nullopt);
@@ -351,7 +347,7 @@ TEST(HostMemoryTest, MemAvailable) {
 }
 
 TEST(HostMemoryTest, CgroupLimits) {
-  EXPECT_EQ(ParseCgroupLimitBytes("max\n"), std::nullopt);  // v2, no limit
+  EXPECT_EQ(ParseCgroupLimitBytes("max\n"), std::nullopt);                  // v2, no limit
   EXPECT_EQ(ParseCgroupLimitBytes("9223372036854771712\n"), std::nullopt);  // v1, no limit
   EXPECT_EQ(ParseCgroupLimitBytes("4294967296\n"), int64_t{4} << 30);
   EXPECT_EQ(ParseCgroupLimitBytes(""), std::nullopt);
@@ -415,8 +411,10 @@ TEST(MemoryGuardTest, TheIssuesBatchCannotFitAndTheDefaultSuiteDoes) {
 TEST(MemoryGuardTest, TheEstimateIsAtLeastWhatWasMeasured) {
   // Peak RSS growth per sample measured here for BM_TrainStep on CPU between batch 128 and 512
   // (/usr/bin/time): Small 130 kB, Medium 484 kB, Large 1770 kB.
-  const struct { ModelKind m; int64_t measured_bytes_per_sample; } kMeasured[] = {
-      {ModelKind::kSmall, 130 * 1024}, {ModelKind::kMedium, 484 * 1024}, {ModelKind::kLarge, 1770 * 1024}};
+  const struct {
+    ModelKind m;
+    int64_t measured_bytes_per_sample;
+  } kMeasured[] = {{ModelKind::kSmall, 130 * 1024}, {ModelKind::kMedium, 484 * 1024}, {ModelKind::kLarge, 1770 * 1024}};
   for (const auto& [m, measured] : kMeasured) {
     // The slope at batches where training, not the 1000-sample evaluation pass, dominates.
     const int64_t per_sample = (TrainingBytes(m, 8192) - TrainingBytes(m, 4096)) / 4096;
@@ -433,7 +431,7 @@ TEST(MemoryGuardTest, FitsWithHeadroomOrWhenNothingIsKnown) {
   EXPECT_EQ(MemoryShortfall(int64_t{1} << 50, std::nullopt), std::nullopt);
   const MemoryNeed gpu = EpochNeed({256, ModelKind::kMedium, 4, Precision::kFp32, true, DeviceKind::kCuda}, 60000);
   EXPECT_GT(gpu.device_bytes, TrainingBytes(ModelKind::kMedium, 256));  // two staged batches
-  EXPECT_EQ(gpu.host_bytes, 10 * BatchBytes(256));  // 2 per worker, plus current and next
+  EXPECT_EQ(gpu.host_bytes, 10 * BatchBytes(256));                      // 2 per worker, plus current and next
 }
 
 // ---- flags

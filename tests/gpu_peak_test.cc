@@ -67,8 +67,7 @@ TEST(GpuPeakTest, NoPeakWhereItWouldBeAGuess) {
 
 // Volta has no TF32: a tf32 run there is an fp32 run, at the fp32 rate.
 TEST(GpuPeakTest, Tf32WithoutTensorTf32IsTheFp32Rate) {
-  EXPECT_EQ(DensePeakFlops(7, 0, 80, 1.53e9, Precision::kTf32),
-            DensePeakFlops(7, 0, 80, 1.53e9, Precision::kFp32));
+  EXPECT_EQ(DensePeakFlops(7, 0, 80, 1.53e9, Precision::kTf32), DensePeakFlops(7, 0, 80, 1.53e9, Precision::kFp32));
 }
 
 }  // namespace

@@ -49,10 +49,10 @@ TEST(GraphAxisTest, CpuKeepsOnlyGraph0WhenBothDevicesAreGiven) {
   ASSERT_TRUE(s.ok()) << s.status();
   std::vector<std::string> names;
   for (const StepConfig& c : *s) names.push_back(BenchmarkName(c));
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cpu/graph:0",
-                       "BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cuda/graph:0",
-                       "BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cuda/graph:1"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cpu/graph:0",
+                                      "BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cuda/graph:0",
+                                      "BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cuda/graph:1"}));
 }
 
 TEST(GraphAxisTest, DefaultSuitesHaveNoGraphRows) {
@@ -117,8 +117,7 @@ std::unique_ptr<DeviceContext> CudaOrSkipReason(std::string* why) {
 class DeterministicCudnn {
  public:
   DeterministicCudnn()
-      : deterministic_(at::globalContext().deterministicCuDNN()),
-        benchmark_(at::globalContext().benchmarkCuDNN()) {
+      : deterministic_(at::globalContext().deterministicCuDNN()), benchmark_(at::globalContext().benchmarkCuDNN()) {
     at::globalContext().setDeterministicCuDNN(true);
     at::globalContext().setBenchmarkCuDNN(false);
   }

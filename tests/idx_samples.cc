@@ -19,8 +19,7 @@ std::vector<uint8_t> IdxBytes(const std::vector<uint32_t>& dims, absl::Span<cons
 std::vector<uint8_t> Gzip(absl::Span<const uint8_t> plain) {
   z_stream zs{};
   // 16 + MAX_WBITS: zlib writes the gzip header and the CRC-32 / length trailer itself.
-  if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) !=
-      Z_OK) {
+  if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     std::fprintf(stderr, "Gzip: deflateInit2 failed\n");
     std::abort();
   }
@@ -62,12 +61,11 @@ std::vector<Sample> CorpusSamples() {
   s.push_back({"labels_plain.idx", labels});
   s.push_back({"images_plain.idx", images});
   // Two members: the image header in one, the pixels in the next.
-  s.push_back({"images_two_members.gz", Concat(Gzip(absl::MakeConstSpan(images).first(16)),
-                                               Gzip(absl::MakeConstSpan(images).subspan(16)))});
+  s.push_back({"images_two_members.gz",
+               Concat(Gzip(absl::MakeConstSpan(images).first(16)), Gzip(absl::MakeConstSpan(images).subspan(16)))});
   // The gzip trailer is the last 8 bytes: CRC-32 then the length, both little-endian.
   s.push_back({"labels_cut_trailer.gz", {gz_labels.begin(), gz_labels.end() - 3}});
-  s.push_back(
-      {"images_cut_stream.gz", {gz_images.begin(), gz_images.begin() + gz_images.size() / 2}});
+  s.push_back({"images_cut_stream.gz", {gz_images.begin(), gz_images.begin() + gz_images.size() / 2}});
   s.push_back({"labels_garbage.gz", Concat(gz_labels, {'j', 'u', 'n', 'k'})});
   std::vector<uint8_t> bad_crc = gz_labels;
   bad_crc[bad_crc.size() - 8] ^= 0x01;

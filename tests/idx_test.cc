@@ -105,8 +105,7 @@ TEST_F(IdxTest, WrongMagicIsRejected) {
   ASSERT_TRUE(WriteIdxFile(Path("labels.gz"), {4}, Ramp(4)).ok());
   absl::StatusOr<IdxArray> a = ReadIdxFile(Path("labels.gz"), 3, {28, 28});
   ASSERT_FALSE(a.ok());
-  EXPECT_NE(a.status().message().find("bad magic number 0x00000801, expected 0x00000803"),
-            std::string::npos)
+  EXPECT_NE(a.status().message().find("bad magic number 0x00000801, expected 0x00000803"), std::string::npos)
       << a.status();
   // A non-ubyte type code (0x0D = float) is rejected too.
   WriteRawGz(Path("float.gz"), {0, 0, 0x0D, 1, 0, 0, 0, 1, 0, 0, 0, 0});
@@ -122,8 +121,7 @@ TEST_F(IdxTest, TruncatedDataIsDataLoss) {
   absl::StatusOr<IdxArray> a = ReadIdxFile(Path("short.gz"), 3, {28, 28});
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_NE(a.status().message().find("truncated: 100 of 1568 data bytes"), std::string::npos)
-      << a.status();
+  EXPECT_NE(a.status().message().find("truncated: 100 of 1568 data bytes"), std::string::npos) << a.status();
 }
 
 TEST_F(IdxTest, TruncatedHeaderIsDataLoss) {
@@ -187,8 +185,7 @@ TEST_F(IdxTest, BadGzipCrcOrLengthIsRejected) {
   EXPECT_EQ(LabelsError("crc.gz", crc), Path("crc.gz") + ": corrupt gzip data (CRC-32 mismatch)");
   std::vector<uint8_t> length = GzLabels();
   length[length.size() - 4] ^= 0x01;
-  EXPECT_EQ(LabelsError("length.gz", length),
-            Path("length.gz") + ": corrupt gzip data (length mismatch)");
+  EXPECT_EQ(LabelsError("length.gz", length), Path("length.gz") + ": corrupt gzip data (length mismatch)");
 }
 
 TEST_F(IdxTest, ConcatenatedGzipMembersAreOneFile) {
@@ -210,8 +207,7 @@ TEST_F(IdxTest, ConcatenatedGzipMembersAreOneFile) {
   absl::StatusOr<IdxArray> bad = ReadIdxFile(Path("second_bad.gz"), 3, {28, 28}, 2);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(bad.status().message(),
-            Path("second_bad.gz") + ": corrupt gzip data in member 2 (CRC-32 mismatch)");
+  EXPECT_EQ(bad.status().message(), Path("second_bad.gz") + ": corrupt gzip data in member 2 (CRC-32 mismatch)");
   const std::vector<uint8_t> second_cut(two.begin(), two.end() - 2);
   WriteBytes(Path("second_cut.gz"), second_cut);
   EXPECT_EQ(ReadIdxFile(Path("second_cut.gz"), 3).status().message(),
@@ -242,13 +238,11 @@ TEST_F(IdxTest, DimensionsWhoseProductOverflowsAreRejected) {
   ASSERT_FALSE(wrap.ok());
   EXPECT_EQ(wrap.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(wrap.status().message(),
-            Path("wrap.idx") +
-                ": implausible size: dimensions 2147483648x2147483648x4 are over 2147483648 bytes");
+            Path("wrap.idx") + ": implausible size: dimensions 2147483648x2147483648x4 are over 2147483648 bytes");
   WriteBytes(Path("huge.gz"), Gzip(IdxBytes({0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, {1, 2})));
   absl::StatusOr<IdxArray> huge = ReadIdxFile(Path("huge.gz"), 3);
   ASSERT_FALSE(huge.ok());
-  EXPECT_NE(huge.status().message().find("implausible size: dimensions 4294967295x"),
-            std::string::npos)
+  EXPECT_NE(huge.status().message().find("implausible size: dimensions 4294967295x"), std::string::npos)
       << huge.status();
   // Zero items is an empty array, not an error.
   WriteBytes(Path("empty.idx"), IdxBytes({0, 28, 28}, {}));
@@ -265,8 +259,7 @@ TEST_F(IdxTest, ParseIdxWorksOnBytesAndNamesNoFile) {
   EXPECT_EQ(a->data, (std::vector<uint8_t>{0, 1, 2, 3, 4, 9}));
   const std::vector<uint8_t> cut(gz.begin(), gz.end() - 1);
   EXPECT_EQ(ParseIdx(cut, 1).status().message(), "truncated gzip trailer");
-  EXPECT_EQ(ParseIdx(std::vector<uint8_t>{0, 0, 8}, 1).status().message(),
-            "truncated header (3 of 4 bytes)");
+  EXPECT_EQ(ParseIdx(std::vector<uint8_t>{0, 0, 8}, 1).status().message(), "truncated header (3 of 4 bytes)");
 }
 
 TEST_F(IdxTest, WrongItemCountAndDimensionsAreRejected) {
@@ -284,8 +277,7 @@ TEST_F(IdxTest, FashionMnistLoaderNamesTheBadFile) {
   ASSERT_TRUE(WriteIdxFile(Path("train-images-idx3-ubyte.gz"), {10, 28, 28}, Ramp(10 * 784)).ok());
   absl::StatusOr<FashionMnist> d = LoadFashionMnist(dir_.string(), 0);
   ASSERT_FALSE(d.ok());
-  EXPECT_NE(d.status().message().find("train-images-idx3-ubyte.gz: 10 items, expected 60000"),
-            std::string::npos)
+  EXPECT_NE(d.status().message().find("train-images-idx3-ubyte.gz: 10 items, expected 60000"), std::string::npos)
       << d.status();
   absl::StatusOr<FashionMnist> too_many = LoadFashionMnist(dir_.string(), 70000);
   ASSERT_FALSE(too_many.ok());

@@ -50,67 +50,69 @@ std::vector<std::string> DefaultNames(bool cuda_available) {
 // declared as a table (results, filters and comparisons key on them): a change here is a
 // change of the benchmark interface, not a refactoring.
 TEST(LabSuiteTest, GpuDefaultNamesAreUnchanged) {
-  const std::vector<std::string> expected = Concat({{
-      "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0",
-      "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cuda/graph:0",
-      "BM_TrainEpoch/batch:16/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
-      "BM_TrainEpoch/batch:64/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
-      "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
-      "BM_TrainEpoch/batch:1024/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
-      "BM_TrainEpoch/batch:256/model:Small/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
-      "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
-      "BM_TrainEpoch/batch:256/model:Medium/workers:0/precision:fp32/pin:1/device:cuda/graph:0",
-      "BM_TrainEpoch/batch:256/model:Medium/workers:2/precision:fp32/pin:1/device:cuda/graph:0",
-      "BM_TrainEpoch/batch:256/model:Medium/workers:8/precision:fp32/pin:1/device:cuda/graph:0",
-      "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:tf32/pin:1/device:cuda/graph:0",
-      "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp16/pin:1/device:cuda/graph:0",
-      "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:bf16/pin:1/device:cuda/graph:0",
-      },
-      CpuSteps(),
-      {
-      "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/graph:0",
-      "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cuda/graph:0",
-      "BM_TrainStep/batch:16/model:Medium/precision:fp32/device:cuda/graph:0",
-      "BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cuda/graph:0",
-      "BM_TrainStep/batch:16/model:Large/precision:fp32/device:cuda/graph:0",
-      "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cuda/graph:0",
-      "BM_DataLoader/batch:64/workers:0/pin:0",
-      "BM_DataLoader/batch:16/workers:4/pin:1",
-      "BM_DataLoader/batch:64/workers:4/pin:1",
-      "BM_DataLoader/batch:256/workers:4/pin:1",
-      "BM_DataLoader/batch:1024/workers:4/pin:1",
-      "BM_DataLoader/batch:256/workers:0/pin:1",
-      "BM_DataLoader/batch:256/workers:2/pin:1",
-      "BM_DataLoader/batch:256/workers:8/pin:1",
-  }});
+  const std::vector<std::string> expected =
+      Concat({{
+                  "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0",
+                  "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cuda/graph:0",
+                  "BM_TrainEpoch/batch:16/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
+                  "BM_TrainEpoch/batch:64/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
+                  "BM_TrainEpoch/batch:1024/model:Medium/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Small/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Medium/workers:0/precision:fp32/pin:1/device:cuda/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Medium/workers:2/precision:fp32/pin:1/device:cuda/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Medium/workers:8/precision:fp32/pin:1/device:cuda/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:tf32/pin:1/device:cuda/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp16/pin:1/device:cuda/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:bf16/pin:1/device:cuda/graph:0",
+              },
+              CpuSteps(),
+              {
+                  "BM_TrainStep/batch:16/model:Small/precision:fp32/device:cuda/graph:0",
+                  "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cuda/graph:0",
+                  "BM_TrainStep/batch:16/model:Medium/precision:fp32/device:cuda/graph:0",
+                  "BM_TrainStep/batch:256/model:Medium/precision:fp32/device:cuda/graph:0",
+                  "BM_TrainStep/batch:16/model:Large/precision:fp32/device:cuda/graph:0",
+                  "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cuda/graph:0",
+                  "BM_DataLoader/batch:64/workers:0/pin:0",
+                  "BM_DataLoader/batch:16/workers:4/pin:1",
+                  "BM_DataLoader/batch:64/workers:4/pin:1",
+                  "BM_DataLoader/batch:256/workers:4/pin:1",
+                  "BM_DataLoader/batch:1024/workers:4/pin:1",
+                  "BM_DataLoader/batch:256/workers:0/pin:1",
+                  "BM_DataLoader/batch:256/workers:2/pin:1",
+                  "BM_DataLoader/batch:256/workers:8/pin:1",
+              }});
   EXPECT_EQ(DefaultNames(/*cuda_available=*/true), expected);
 }
 
 TEST(LabSuiteTest, CpuDefaultNamesAreUnchanged) {
-  const std::vector<std::string> expected = Concat({{
-      "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0",
-      "BM_TrainEpoch/batch:16/model:Medium/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
-      "BM_TrainEpoch/batch:64/model:Medium/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
-      "BM_TrainEpoch/batch:256/model:Medium/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
-      "BM_TrainEpoch/batch:1024/model:Medium/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
-      "BM_TrainEpoch/batch:256/model:Small/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
-      "BM_TrainEpoch/batch:256/model:Large/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
-      "BM_TrainEpoch/batch:256/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0",
-      "BM_TrainEpoch/batch:256/model:Medium/workers:1/precision:fp32/pin:0/device:cpu/graph:0",
-      "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:0/device:cpu/graph:0",
-      "BM_TrainEpoch/batch:256/model:Medium/workers:2/precision:bf16/pin:0/device:cpu/graph:0",
-      },
-      CpuSteps(),
-      {
-      "BM_DataLoader/batch:64/workers:0/pin:0",
-      "BM_DataLoader/batch:16/workers:2/pin:0",
-      "BM_DataLoader/batch:64/workers:2/pin:0",
-      "BM_DataLoader/batch:256/workers:2/pin:0",
-      "BM_DataLoader/batch:1024/workers:2/pin:0",
-      "BM_DataLoader/batch:256/workers:0/pin:0",
-      "BM_DataLoader/batch:256/workers:1/pin:0",
-      "BM_DataLoader/batch:256/workers:4/pin:0",
-  }});
+  const std::vector<std::string> expected =
+      Concat({{
+                  "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0",
+                  "BM_TrainEpoch/batch:16/model:Medium/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
+                  "BM_TrainEpoch/batch:64/model:Medium/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Medium/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
+                  "BM_TrainEpoch/batch:1024/model:Medium/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Small/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Large/workers:2/precision:fp32/pin:0/device:cpu/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Medium/workers:1/precision:fp32/pin:0/device:cpu/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Medium/workers:4/precision:fp32/pin:0/device:cpu/graph:0",
+                  "BM_TrainEpoch/batch:256/model:Medium/workers:2/precision:bf16/pin:0/device:cpu/graph:0",
+              },
+              CpuSteps(),
+              {
+                  "BM_DataLoader/batch:64/workers:0/pin:0",
+                  "BM_DataLoader/batch:16/workers:2/pin:0",
+                  "BM_DataLoader/batch:64/workers:2/pin:0",
+                  "BM_DataLoader/batch:256/workers:2/pin:0",
+                  "BM_DataLoader/batch:1024/workers:2/pin:0",
+                  "BM_DataLoader/batch:256/workers:0/pin:0",
+                  "BM_DataLoader/batch:256/workers:1/pin:0",
+                  "BM_DataLoader/batch:256/workers:4/pin:0",
+              }});
   EXPECT_EQ(DefaultNames(/*cuda_available=*/false), expected);
 }
 
@@ -142,14 +144,12 @@ TEST(LabSuiteTest, EveryPointIsARegisteredBenchmarkName) {
 TEST(LabSuiteTest, EachPartVariesOneOfItsSweptAxesAroundACompleteCentre) {
   for (bool cuda : {true, false}) {
     for (const LabPart& part : LabSuite(cuda)) {
-      const AxisValues centre = PartPoints(LabPart{part.key, part.title, part.families,
-                                                   part.centre, part.vary, {}})
-                                    .front();
+      const AxisValues centre =
+          PartPoints(LabPart{part.key, part.title, part.families, part.centre, part.vary, {}}).front();
       bool varied = false;
       for (const AxisSweep& s : part.sweeps) {
         varied = varied || s.axis == part.vary;
-        EXPECT_TRUE(std::any_of(centre.begin(), centre.end(),
-                                [&](const auto& kv) { return kv.first == s.axis; }))
+        EXPECT_TRUE(std::any_of(centre.begin(), centre.end(), [&](const auto& kv) { return kv.first == s.axis; }))
             << part.key << ": sweeps " << s.axis << ", which its centre does not name";
         EXPECT_FALSE(s.values.empty()) << part.key << " " << s.axis;
       }
@@ -162,8 +162,8 @@ TEST(LabSuiteTest, GpuSuiteHasEveryLabPartCpuSuiteNoTransfers) {
   std::vector<std::string> gpu, cpu;
   for (const LabPart& p : LabSuite(true)) gpu.push_back(p.key);
   for (const LabPart& p : LabSuite(false)) cpu.push_back(p.key);
-  const std::vector<std::string> all = {"part1", "part2", "part3", "part4", "loader",
-                                        "precision", "small_models", "transfers"};
+  const std::vector<std::string> all = {"part1",  "part2",     "part3",        "part4",
+                                        "loader", "precision", "small_models", "transfers"};
   EXPECT_EQ(gpu, all);
   EXPECT_EQ(std::count(cpu.begin(), cpu.end(), "transfers"), 0);
   EXPECT_EQ(DefaultTransfers(true).size(), 28u);  // 7 sizes x pinned/pageable x 2 directions
@@ -185,8 +185,7 @@ TEST(LabSuiteTest, LoaderPartFollowsPart4) {
 
 TEST(LabSuiteTest, JsonNamesEachPartsCentreAndSweepsAndEscapes) {
   const std::vector<LabPart> parts = {
-      {"p", "A \"quoted\" title", {"BM_TrainEpoch"}, "batch:256/model:Medium", "batch",
-       {{"batch", {"16", "32"}}}}};
+      {"p", "A \"quoted\" title", {"BM_TrainEpoch"}, "batch:256/model:Medium", "batch", {{"batch", {"16", "32"}}}}};
   EXPECT_EQ(LabPartsJson(parts),
             "{\"parts\": [{\"key\": \"p\", \"title\": \"A \\\"quoted\\\" title\", "
             "\"families\": [\"BM_TrainEpoch\"], \"centre\": {\"batch\": \"256\", \"model\": "
@@ -213,9 +212,8 @@ TEST(LoaderConfigsTest, OnePerLoaderSettingTheEpochsUseInFirstUseOrder) {
   const std::vector<LoaderConfig> gpu = LoaderConfigs(DefaultEpochSweep(/*cuda_available=*/true));
   // Part 1 (pageable, 0 workers, cpu and cuda share it), Part 2's batches, Part 4's workers;
   // Parts 3 and the precision sweep add no loader setting of their own.
-  const std::vector<LoaderConfig> want = {{64, 0, false}, {16, 4, true},  {64, 4, true},
-                                          {256, 4, true}, {1024, 4, true}, {256, 0, true},
-                                          {256, 2, true}, {256, 8, true}};
+  const std::vector<LoaderConfig> want = {{64, 0, false},  {16, 4, true},  {64, 4, true},  {256, 4, true},
+                                          {1024, 4, true}, {256, 0, true}, {256, 2, true}, {256, 8, true}};
   EXPECT_EQ(gpu, want);
   for (const LoaderConfig& c : LoaderConfigs(DefaultEpochSweep(false))) EXPECT_FALSE(c.pin);
 
@@ -226,8 +224,7 @@ TEST(LoaderConfigsTest, OnePerLoaderSettingTheEpochsUseInFirstUseOrder) {
   absl::StatusOr<std::vector<EpochConfig>> e = EpochConfigs(f, /*cuda_available=*/true);
   ASSERT_TRUE(e.ok()) << e.status();
   ASSERT_EQ(e->size(), 8u);  // 2 models x 2 workers x 2 pins
-  const std::vector<LoaderConfig> want_flags = {
-      {256, 0, false}, {256, 0, true}, {256, 2, false}, {256, 2, true}};
+  const std::vector<LoaderConfig> want_flags = {{256, 0, false}, {256, 0, true}, {256, 2, false}, {256, 2, true}};
   EXPECT_EQ(LoaderConfigs(*e), want_flags);
 }
 
@@ -278,12 +275,15 @@ TEST(AxisFlagsTest, ProductOfGivenValuesWithLabDefaults) {
   absl::StatusOr<std::vector<EpochConfig>> c = EpochConfigs(f, /*cuda_available=*/false);
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->size(), 4u);
-  EXPECT_EQ(BenchmarkName((*c)[0]), "BM_TrainEpoch/batch:16/model:Small/workers:2/precision:fp32/pin:0/device:cpu/graph:0");
-  EXPECT_EQ(BenchmarkName((*c)[3]), "BM_TrainEpoch/batch:64/model:Large/workers:2/precision:fp32/pin:0/device:cpu/graph:0");
+  EXPECT_EQ(BenchmarkName((*c)[0]),
+            "BM_TrainEpoch/batch:16/model:Small/workers:2/precision:fp32/pin:0/device:cpu/graph:0");
+  EXPECT_EQ(BenchmarkName((*c)[3]),
+            "BM_TrainEpoch/batch:64/model:Large/workers:2/precision:fp32/pin:0/device:cpu/graph:0");
   // With a GPU the defaults are the lab's: cuda, 4 workers, pinned.
   absl::StatusOr<std::vector<EpochConfig>> g = EpochConfigs(f, true);
   ASSERT_TRUE(g.ok());
-  EXPECT_EQ(BenchmarkName((*g)[0]), "BM_TrainEpoch/batch:16/model:Small/workers:4/precision:fp32/pin:1/device:cuda/graph:0");
+  EXPECT_EQ(BenchmarkName((*g)[0]),
+            "BM_TrainEpoch/batch:16/model:Small/workers:4/precision:fp32/pin:1/device:cuda/graph:0");
 }
 
 TEST(AxisFlagsTest, DuplicatesCollapseAndCpuDropsPinnedCombinations) {
@@ -333,8 +333,7 @@ TEST(AxisFlagsTest, BadValuesNameTheFlagAndValue) {
     absl::StatusOr<std::vector<EpochConfig>> c = EpochConfigs(fc.first, /*cuda_available=*/false);
     ASSERT_FALSE(c.ok()) << label;
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << label;
-    EXPECT_NE(c.status().message().find(fc.second), std::string::npos)
-        << label << ": " << c.status().message();
+    EXPECT_NE(c.status().message().find(fc.second), std::string::npos) << label << ": " << c.status().message();
     EXPECT_EQ(c.status().message().find('\n'), std::string::npos) << label << ": one line";
   }
 }
@@ -349,9 +348,6 @@ TEST(AxisFlagsTest, StepConfigsUseSharedAxes) {
   ASSERT_EQ(c->size(), 2u);
   EXPECT_EQ(BenchmarkName((*c)[1]), "BM_TrainStep/batch:256/model:Small/precision:fp32/device:cpu/graph:0");
 }
-
-
-
 
 }  // namespace
 }  // namespace trainbench

@@ -70,8 +70,7 @@ TEST(LoaderTest, LoaderThreadErrorsReachTheConsumer) {
 
 std::vector<int64_t> WarmupSizes(int64_t samples, int64_t batch, int workers, int min_steps) {
   FashionMnist d = MakeSyntheticFashionMnist(samples, 10, 6);
-  return WarmUpOnLoader(d.train, LoaderOptions{batch, workers, false, 0}, {min_steps, 0.0},
-                        [](const HostBatch&) {});
+  return WarmUpOnLoader(d.train, LoaderOptions{batch, workers, false, 0}, {min_steps, 0.0}, [](const HostBatch&) {});
 }
 
 TEST(WarmupTest, RunsTheSmallerLastBatchToo) {
@@ -96,21 +95,23 @@ TEST(WarmupTest, LastsAtLeastMinSeconds) {
   double clock_s = 100.0;
   int steps = 0;
   WarmupOptions w{/*min_steps=*/1, /*min_seconds=*/1.0, [&clock_s] { return clock_s; }};
-  const std::vector<int64_t> sizes =
-      WarmUpOnLoader(d.train, LoaderOptions{64, 0, false, 0}, w, [&](const HostBatch&) {
-        ++steps;
-        clock_s += 0.25;
-      });
+  const std::vector<int64_t> sizes = WarmUpOnLoader(d.train, LoaderOptions{64, 0, false, 0}, w, [&](const HostBatch&) {
+    ++steps;
+    clock_s += 0.25;
+  });
   EXPECT_EQ(steps, 4);
   // 512 = 8 x 64 has no tail, so nothing is added after the time is up.
   EXPECT_EQ(sizes, (std::vector<int64_t>(4, 64)));
   // More steps than the time needs: the steps decide.
   steps = 0;
   w.min_steps = 6;
-  EXPECT_EQ(WarmUpOnLoader(d.train, LoaderOptions{64, 0, false, 0}, w, [&](const HostBatch&) {
-              ++steps;
-              clock_s += 0.25;
-            }).size(), 6u);
+  EXPECT_EQ(WarmUpOnLoader(d.train, LoaderOptions{64, 0, false, 0}, w,
+                           [&](const HostBatch&) {
+                             ++steps;
+                             clock_s += 0.25;
+                           })
+                .size(),
+            6u);
   EXPECT_EQ(steps, 6);
 }
 

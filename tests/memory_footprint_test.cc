@@ -26,14 +26,19 @@ TEST(MemoryFootprintTest, MatchesTheModelsLayerByLayer) {
         x = x.flatten(1);  // a view: no memory of its own
         continue;
       }
-      if (auto* conv = child->as<torch::nn::Conv2dImpl>()) x = conv->forward(x);
-      else if (auto* bn = child->as<torch::nn::BatchNorm2dImpl>()) x = bn->forward(x);
-      else if (auto* relu = child->as<torch::nn::ReLUImpl>()) x = relu->forward(x);
+      if (auto* conv = child->as<torch::nn::Conv2dImpl>())
+        x = conv->forward(x);
+      else if (auto* bn = child->as<torch::nn::BatchNorm2dImpl>())
+        x = bn->forward(x);
+      else if (auto* relu = child->as<torch::nn::ReLUImpl>())
+        x = relu->forward(x);
       else if (auto* pool = child->as<torch::nn::MaxPool2dImpl>()) {
         x = pool->forward(x);
         pool_outputs += x.numel();
-      } else if (auto* linear = child->as<torch::nn::LinearImpl>()) x = linear->forward(x);
-      else FAIL() << "unexpected module " << name;
+      } else if (auto* linear = child->as<torch::nn::LinearImpl>())
+        x = linear->forward(x);
+      else
+        FAIL() << "unexpected module " << name;
       activations += x.numel();
       largest = std::max<int64_t>(largest, x.numel());
     }

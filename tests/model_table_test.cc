@@ -45,9 +45,10 @@ TEST(ModelTableTest, UnknownModelNamesTheFlagAndTheChoices) {
 
 TEST(ModelTableTest, ContextListsEveryLayerWithItsParameters) {
   const std::string json = ModelsJson();
-  EXPECT_TRUE(absl::StartsWith(json, "{\"models\": [{\"name\": \"Small\", \"parameters\": 26698, "
-                                     "\"forward_flops_per_sample\": 615296, \"layers\": [{\"layer\": \"conv3x3\", "
-                                     "\"in\": 1, \"out\": 8, \"parameters\": 80}, {\"layer\": \"relu\", \"parameters\": 0}"))
+  EXPECT_TRUE(absl::StartsWith(json,
+                               "{\"models\": [{\"name\": \"Small\", \"parameters\": 26698, "
+                               "\"forward_flops_per_sample\": 615296, \"layers\": [{\"layer\": \"conv3x3\", "
+                               "\"in\": 1, \"out\": 8, \"parameters\": 80}, {\"layer\": \"relu\", \"parameters\": 0}"))
       << json.substr(0, 300);
   EXPECT_TRUE(absl::StrContains(json, "{\"layer\": \"linear\", \"in\": 12544, \"out\": 512, \"parameters\": 6423040}"));
   EXPECT_TRUE(absl::StrContains(json, "{\"layer\": \"batchnorm\", \"parameters\": 512}"));

@@ -28,8 +28,8 @@ TEST(ModelsTest, ForwardFlopsCountedFromLayerShapes) {
   const double small = 2.0 * (1 * 9 * 8 * 28 * 28 + 8 * 9 * 16 * 14 * 14 + 784 * 32 + 32 * 10);
   EXPECT_DOUBLE_EQ(ForwardFlopsPerSample(ModelKind::kSmall), small);
   // Large: conv 1->64 and 64->128 at 28x28, 128->256 at 14x14, linear 12544->512, 512->10.
-  const double large = 2.0 * (1.0 * 9 * 64 * 784 + 64.0 * 9 * 128 * 784 + 128.0 * 9 * 256 * 196 +
-                              12544.0 * 512 + 512.0 * 10);
+  const double large =
+      2.0 * (1.0 * 9 * 64 * 784 + 64.0 * 9 * 128 * 784 + 128.0 * 9 * 256 * 196 + 12544.0 * 512 + 512.0 * 10);
   EXPECT_DOUBLE_EQ(ForwardFlopsPerSample(ModelKind::kLarge), large);
   EXPECT_LT(ForwardFlopsPerSample(ModelKind::kSmall), ForwardFlopsPerSample(ModelKind::kMedium));
   EXPECT_LT(ForwardFlopsPerSample(ModelKind::kMedium), ForwardFlopsPerSample(ModelKind::kLarge));

@@ -62,9 +62,8 @@ TEST(NvmlTest, LibraryWithoutNvmlIsUnavailable) {
 
 TEST(UtilizationSamplerTest, AveragesWhatItReads) {
   std::atomic<int> calls{0};
-  UtilizationSampler s(
-      [&calls]() -> std::optional<int> { return (calls++ % 2 == 0) ? 40 : 80; },
-      std::chrono::milliseconds(1));
+  UtilizationSampler s([&calls]() -> std::optional<int> { return (calls++ % 2 == 0) ? 40 : 80; },
+                       std::chrono::milliseconds(1));
   while (calls < 10) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const std::optional<double> mean = s.Stop();
   ASSERT_TRUE(mean.has_value());
@@ -78,16 +77,19 @@ TEST(UtilizationSamplerTest, FirstReadWaitsOnePeriod) {
   // NVML's first value would describe the idle time before the epoch: a sampler stopped
   // before one period has passed has read nothing.
   std::atomic<int> calls{0};
-  UtilizationSampler s([&calls]() -> std::optional<int> { ++calls; return 100; },
-                       std::chrono::seconds(60));
+  UtilizationSampler s(
+      [&calls]() -> std::optional<int> {
+        ++calls;
+        return 100;
+      },
+      std::chrono::seconds(60));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_FALSE(s.Stop().has_value());
   EXPECT_EQ(calls.load(), 0);
 }
 
 TEST(UtilizationSamplerTest, NoReadingsMeansNoValue) {
-  UtilizationSampler s([]() -> std::optional<int> { return std::nullopt; },
-                       std::chrono::milliseconds(1));
+  UtilizationSampler s([]() -> std::optional<int> { return std::nullopt; }, std::chrono::milliseconds(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_FALSE(s.Stop().has_value());
   EXPECT_FALSE(s.Stop().has_value());  // a second Stop is harmless

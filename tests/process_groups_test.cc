@@ -88,8 +88,8 @@ TEST(WorldAgreementTest, ARankWhoseCudaContextIsLostMakesEveryRankSkipWithItsRea
       (void)RunGuarded(*env.cuda, "x", [&] { env.cuda->NewTimer()->Start(); });
     }
     // What a data-parallel epoch asks each rank first (bench/families/data_parallel.cc).
-    agreed[r] = FirstRankThatCannot(dist, "BM_TrainEpoch/.../ranks:2", WhyNoContext(env, DeviceKind::kCuda,
-                                                                                 Precision::kFp32));
+    agreed[r] =
+        FirstRankThatCannot(dist, "BM_TrainEpoch/.../ranks:2", WhyNoContext(env, DeviceKind::kCuda, Precision::kFp32));
     ShutdownWorld(dist);
   };
   std::thread rank1(rank, 1);

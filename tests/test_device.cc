@@ -35,8 +35,8 @@ std::string FaultMessage(Fault f) {
 bool IsOutOfMemoryFault(Fault f) { return f != Fault::kIllegalAddress && f != Fault::kCaptureInvalidated; }
 
 const std::vector<Fault>& AllFaults() {
-  static const std::vector<Fault> all = {Fault::kCudaOutOfMemory, Fault::kCudaErrorMemory, Fault::kCublasAlloc,
-                                         Fault::kCudnnAlloc,      Fault::kCudnnHostAlloc,  Fault::kCudnnDeviceAlloc,
+  static const std::vector<Fault> all = {Fault::kCudaOutOfMemory, Fault::kCudaErrorMemory,   Fault::kCublasAlloc,
+                                         Fault::kCudnnAlloc,      Fault::kCudnnHostAlloc,    Fault::kCudnnDeviceAlloc,
                                          Fault::kIllegalAddress,  Fault::kCaptureInvalidated};
   return all;
 }
@@ -117,7 +117,8 @@ class TestEvent final : public RuntimeEvent {
   double SecondsSince(RuntimeEvent& start) override {
     auto& from = static_cast<TestEvent&>(start);
     // As cudaEventElapsedTime: both with timing, both recorded.
-    if (!timing_ || !from.timing_) C10_THROW_ERROR(Error, "CUDA error: invalid resource handle (an event without timing)");
+    if (!timing_ || !from.timing_)
+      C10_THROW_ERROR(Error, "CUDA error: invalid resource handle (an event without timing)");
     if (!recorded_ || !from.recorded_) C10_THROW_ERROR(Error, "CUDA error: device not ready (an event never recorded)");
     Synchronize();
     return std::chrono::duration<double>(at_ - from.at_).count();
@@ -272,13 +273,13 @@ class TestRuntime final : public DeviceRuntime {
     block.fill_(0xff);  // what a step reading it before its copy ran would see
     std::lock_guard<std::recursive_mutex> lock(d_->mu_);
     const size_t expected = Checksum(host);
-    s->ops.push_back(TestOp{
-        [host, block]() mutable { block.copy_(host); },
-        [this, host, expected] {
-          if (Checksum(host) != expected) {
-            d_->violations_.push_back("a host slot was rewritten before its copy to the device was known to be done");
-          }
-        }});
+    s->ops.push_back(TestOp{[host, block]() mutable { block.copy_(host); },
+                            [this, host, expected] {
+                              if (Checksum(host) != expected) {
+                                d_->violations_.push_back(
+                                    "a host slot was rewritten before its copy to the device was known to be done");
+                              }
+                            }});
     ++s->queued;
   }
   at::Tensor EmptyPinned(int64_t bytes) override {
@@ -359,7 +360,7 @@ class TestRuntime final : public DeviceRuntime {
  private:
   std::shared_ptr<TestDevice> d_;
   TestStream compute_;
-  std::vector<TestStream*> streams_;   // guarded by d_->mu_; the context owns them for its life
+  std::vector<TestStream*> streams_;  // guarded by d_->mu_; the context owns them for its life
   std::vector<at::Tensor> workspaces_;
   std::chrono::steady_clock::time_point trace_start_;
 };
@@ -385,10 +386,9 @@ void TestEvent::Block(RuntimeStream& s) {
   }
   auto& waiter = static_cast<TestStream&>(s);
   std::lock_guard<std::recursive_mutex> lock(rt_.d().mu_);
-  waiter.ops.push_back(TestOp{[rt = &rt_, stream = stream_, position = position_] {
-                                rt->Drain(*stream, position, /*complete=*/false);
-                              },
-                              nullptr});
+  waiter.ops.push_back(
+      TestOp{[rt = &rt_, stream = stream_, position = position_] { rt->Drain(*stream, position, /*complete=*/false); },
+             nullptr});
   ++waiter.queued;
 }
 

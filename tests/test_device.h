@@ -35,14 +35,14 @@
 namespace trainbench {
 
 enum class Fault {
-  kCudaOutOfMemory,       // c10::OutOfMemoryError "CUDA out of memory. Tried to allocate ..."
-  kCudaErrorMemory,       // "CUDA error: out of memory" (cudaHostAlloc, cudaMalloc outside the allocator)
-  kCublasAlloc,           // CUBLAS_STATUS_ALLOC_FAILED
-  kCudnnAlloc,            // CUDNN_STATUS_ALLOC_FAILED (cuDNN 8)
-  kCudnnHostAlloc,        // CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED (cuDNN 9)
-  kCudnnDeviceAlloc,      // CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED (cuDNN 9)
-  kIllegalAddress,        // sticky: every later call fails
-  kCaptureInvalidated,    // a failure inside graph capture
+  kCudaOutOfMemory,     // c10::OutOfMemoryError "CUDA out of memory. Tried to allocate ..."
+  kCudaErrorMemory,     // "CUDA error: out of memory" (cudaHostAlloc, cudaMalloc outside the allocator)
+  kCublasAlloc,         // CUBLAS_STATUS_ALLOC_FAILED
+  kCudnnAlloc,          // CUDNN_STATUS_ALLOC_FAILED (cuDNN 8)
+  kCudnnHostAlloc,      // CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED (cuDNN 9)
+  kCudnnDeviceAlloc,    // CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED (cuDNN 9)
+  kIllegalAddress,      // sticky: every later call fails
+  kCaptureInvalidated,  // a failure inside graph capture
 };
 // The first line of the error the real runtime raises for f.
 [[nodiscard]] std::string FaultMessage(Fault f);
@@ -58,10 +58,10 @@ enum class FaultSite {
 };
 
 struct TestDeviceOptions {
-  int gpu = 0;                       // the GPU index it pretends to be
-  bool fences_wait = true;           // false: an event's host wait returns at once (a broken fence)
-  bool tracer = true;                // a kernel tracer is there
-  int64_t capacity_bytes = int64_t{8} << 30;  // device memory
+  int gpu = 0;                                 // the GPU index it pretends to be
+  bool fences_wait = true;                     // false: an event's host wait returns at once (a broken fence)
+  bool tracer = true;                          // a kernel tracer is there
+  int64_t capacity_bytes = int64_t{8} << 30;   // device memory
   int64_t workspace_bytes = int64_t{4} << 20;  // per capture stream
 };
 
@@ -75,7 +75,7 @@ class TestDevice {
 
   [[nodiscard]] std::vector<std::string> violations() const;
   [[nodiscard]] int captures() const;
-  [[nodiscard]] int capture_streams() const;   // distinct streams captures ran on
+  [[nodiscard]] int capture_streams() const;  // distinct streams captures ran on
   [[nodiscard]] int live_graphs() const;
   [[nodiscard]] bool tracer_attached() const;
   [[nodiscard]] int tracer_attaches() const;

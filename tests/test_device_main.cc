@@ -23,14 +23,15 @@ std::shared_ptr<TestDevice> g_device;  // kept for the violations at exit
 void ArmFromEnvironment(TestDevice& d) {
   const char* spec = std::getenv("TRAINBENCH_TEST_DEVICE_FAULT");
   if (spec == nullptr || *spec == '\0') return;
-  static const std::map<std::string, FaultSite> sites = {
-      {"copy", FaultSite::kCopy}, {"step", FaultSite::kStep}, {"pinned", FaultSite::kPinned},
-      {"capture", FaultSite::kCapture}};
+  static const std::map<std::string, FaultSite> sites = {{"copy", FaultSite::kCopy},
+                                                         {"step", FaultSite::kStep},
+                                                         {"pinned", FaultSite::kPinned},
+                                                         {"capture", FaultSite::kCapture}};
   static const std::map<std::string, Fault> faults = {
-      {"cuda-oom", Fault::kCudaOutOfMemory},         {"cuda-error-oom", Fault::kCudaErrorMemory},
-      {"cublas-alloc", Fault::kCublasAlloc},         {"cudnn-alloc", Fault::kCudnnAlloc},
-      {"cudnn-host-alloc", Fault::kCudnnHostAlloc},  {"cudnn-device-alloc", Fault::kCudnnDeviceAlloc},
-      {"illegal-address", Fault::kIllegalAddress},   {"capture-invalidated", Fault::kCaptureInvalidated}};
+      {"cuda-oom", Fault::kCudaOutOfMemory},        {"cuda-error-oom", Fault::kCudaErrorMemory},
+      {"cublas-alloc", Fault::kCublasAlloc},        {"cudnn-alloc", Fault::kCudnnAlloc},
+      {"cudnn-host-alloc", Fault::kCudnnHostAlloc}, {"cudnn-device-alloc", Fault::kCudnnDeviceAlloc},
+      {"illegal-address", Fault::kIllegalAddress},  {"capture-invalidated", Fault::kCaptureInvalidated}};
   const std::vector<std::string> parts = absl::StrSplit(spec, ':');
   int n = 0;
   if (parts.size() != 3 || !sites.count(parts[0]) || !absl::SimpleAtoi(parts[1], &n) || n < 1 ||

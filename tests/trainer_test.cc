@@ -27,7 +27,7 @@ namespace {
 
 // The real data when installed (CI installs it), as the lab trains on it.
 const FashionMnist* RealData() {
-  static const FashionMnist* data = [] () -> const FashionMnist* {
+  static const FashionMnist* data = []() -> const FashionMnist* {
     absl::StatusOr<FashionMnist> d = LoadFashionMnist(DefaultFashionMnistDir(), 1024);
     return d.ok() ? new FashionMnist(*std::move(d)) : nullptr;
   }();

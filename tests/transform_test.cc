@@ -10,8 +10,8 @@
 namespace trainbench {
 namespace {
 
-constexpr float kZero = (0.0f - kFashionMean) / kFashionStd;   // a black (or padded) pixel
-constexpr float kFull = (1.0f - kFashionMean) / kFashionStd;   // a white pixel
+constexpr float kZero = (0.0f - kFashionMean) / kFashionStd;  // a black (or padded) pixel
+constexpr float kFull = (1.0f - kFashionMean) / kFashionStd;  // a white pixel
 
 // An image whose pixel (y, x) is y * 8 + x (distinct for every position, fits a byte).
 std::vector<uint8_t> Gradient() {

@@ -9,8 +9,11 @@ namespace trainbench {
 namespace {
 
 LauncherVariables Torchrun(const std::string& rank, const std::string& size) {
-  return {{"RANK", rank}, {"WORLD_SIZE", size}, {"LOCAL_RANK", rank},
-          {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}};
+  return {{"RANK", rank},
+          {"WORLD_SIZE", size},
+          {"LOCAL_RANK", rank},
+          {"MASTER_ADDR", "127.0.0.1"},
+          {"MASTER_PORT", "29500"}};
 }
 
 std::string Error(const LauncherVariables& env) {
@@ -65,9 +68,11 @@ TEST(WorldTest, TorchrunWorldOfOneNeedsNoMaster) {
 }
 
 TEST(WorldTest, Slurm) {
-  absl::StatusOr<World> w =
-      ParseWorld({{"SLURM_PROCID", "5"}, {"SLURM_STEP_NUM_TASKS", "8"}, {"SLURM_LOCALID", "1"},
-                  {"MASTER_ADDR", "node01"}, {"MASTER_PORT", "12345"}});
+  absl::StatusOr<World> w = ParseWorld({{"SLURM_PROCID", "5"},
+                                        {"SLURM_STEP_NUM_TASKS", "8"},
+                                        {"SLURM_LOCALID", "1"},
+                                        {"MASTER_ADDR", "node01"},
+                                        {"MASTER_PORT", "12345"}});
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_EQ(w->launcher, Launcher::kSlurm);
   EXPECT_EQ(w->rank, 5);
@@ -106,8 +111,7 @@ TEST(WorldTest, BadValuesAreOneLineNamingTheVariable) {
   EXPECT_EQ(Error(Torchrun("2", "2")), "RANK=2: not below WORLD_SIZE=2");
   EXPECT_EQ(Error(Torchrun("0", "0")), "WORLD_SIZE=0: must be >= 1");
   EXPECT_EQ(Error(Torchrun("0", "two")), "WORLD_SIZE=two: not an integer");
-  EXPECT_EQ(Error(Torchrun("0", "99999999999999999999")),
-            "WORLD_SIZE=99999999999999999999: not an integer");
+  EXPECT_EQ(Error(Torchrun("0", "99999999999999999999")), "WORLD_SIZE=99999999999999999999: not an integer");
   EXPECT_EQ(Error({{"RANK", "0"}}), "WORLD_SIZE: not set (RANK is set)");
   EXPECT_EQ(Error({{"WORLD_SIZE", "2"}}), "RANK: not set (WORLD_SIZE is set)");
 
@@ -128,11 +132,13 @@ TEST(WorldTest, BadValuesAreOneLineNamingTheVariable) {
   env["LOCAL_RANK"] = "2";
   EXPECT_EQ(Error(env), "LOCAL_RANK=2: not below WORLD_SIZE=2");
 
-  EXPECT_EQ(Error({{"SLURM_PROCID", "4"}, {"SLURM_STEP_NUM_TASKS", "4"}, {"SLURM_LOCALID", "0"},
-                   {"MASTER_ADDR", "a"}, {"MASTER_PORT", "1"}}),
-            "SLURM_PROCID=4: not below SLURM_STEP_NUM_TASKS=4");
-  EXPECT_EQ(Error({{"SLURM_PROCID", "0"}, {"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_LOCALID", "0"},
+  EXPECT_EQ(Error({{"SLURM_PROCID", "4"},
+                   {"SLURM_STEP_NUM_TASKS", "4"},
+                   {"SLURM_LOCALID", "0"},
+                   {"MASTER_ADDR", "a"},
                    {"MASTER_PORT", "1"}}),
+            "SLURM_PROCID=4: not below SLURM_STEP_NUM_TASKS=4");
+  EXPECT_EQ(Error({{"SLURM_PROCID", "0"}, {"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_LOCALID", "0"}, {"MASTER_PORT", "1"}}),
             "MASTER_ADDR: not set (needed with SLURM_STEP_NUM_TASKS=2)");
 }
 
@@ -158,8 +164,8 @@ TEST(WorldTest, LauncherNames) {
 // Issue 18, finding 6: flags were compared by position, so the same flags in another order
 // were refused and an appended one was reported against an unrelated line.
 TEST(RunDifferenceTest, FlagsAreASetAndBenchmarksASequence) {
-  const std::vector<std::string> rank0 = {"flag --epochs=2", "flag --seed=1", "data train:64 test:64",
-                                          "benchmark BM_A", "benchmark BM_B"};
+  const std::vector<std::string> rank0 = {"flag --epochs=2", "flag --seed=1", "data train:64 test:64", "benchmark BM_A",
+                                          "benchmark BM_B"};
   EXPECT_EQ(RunDifference(rank0, {"flag --seed=1", "flag --epochs=2", "data train:64 test:64", "benchmark BM_A",
                                   "benchmark BM_B"}),
             std::nullopt);

@@ -32,7 +32,6 @@ std::string Reason(const std::exception& e) {
   return FirstLine(e.what());
 }
 
-
 // Whether e is a collective's failure (a peer gone, a timeout) rather than this rank's own.
 bool IsCollectiveFailure(const std::exception& e) {
   if (dynamic_cast<const c10::DistError*>(&e) != nullptr) return true;
@@ -52,7 +51,6 @@ bool AwaitKeys(c10d::Store& store, const std::vector<std::string>& keys, std::ch
     return false;
   }
 }
-
 
 void SkipOnRank0(benchmark::State& state, const std::string& name, const WorldComm& dist, const std::string& why) {
   if (dist.world.rank == 0) std::fprintf(stderr, "[trainbench] skipped %s: %s\n", name.c_str(), why.c_str());
@@ -106,13 +104,14 @@ absl::Status CheckSameRun(const WorldComm& dist, const std::vector<std::string>&
       const std::optional<std::string> difference = RunDifference(first, read(r));
       if (!difference) continue;
       LeaveTogether(dist, "run_compared");  // every rank ends here
-      return absl::FailedPreconditionError(absl::StrCat(
-          "rank ", r, " of ", w.size, " would run something else than rank 0 (ranks need the same "
-          "flags and benchmarks): ", *difference));
+      return absl::FailedPreconditionError(absl::StrCat("rank ", r, " of ", w.size,
+                                                        " would run something else than rank 0 (ranks need the same "
+                                                        "flags and benchmarks): ",
+                                                        *difference));
     }
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("comparing the ranks' runs (rank ", w.rank, " of ", w.size,
-                                               "): ", Reason(e)));
+    return absl::UnavailableError(
+        absl::StrCat("comparing the ranks' runs (rank ", w.rank, " of ", w.size, "): ", Reason(e)));
   }
   return absl::OkStatus();
 }
@@ -263,6 +262,5 @@ void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::ex
   // _Exit, as main's FailWrite: no static destructors under a broken group (Gloo's threads).
   std::_Exit(1);
 }
-
 
 }  // namespace trainbench

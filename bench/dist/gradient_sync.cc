@@ -49,8 +49,8 @@ GradientSync::GradientSync(const WorldComm& dist, torch::nn::Module& model, int6
   std::reverse(indices.begin(), indices.end());
   impl_->reducer = std::make_unique<c10d::Reducer>(
       params, std::move(indices), impl_->group, sparse, bucket_bytes, /*find_unused_parameters=*/false,
-      /*gradient_as_bucket_view=*/false, std::unordered_map<size_t, std::string>{},
-      c10d::kDefaultFirstBucketBytes, /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false,
+      /*gradient_as_bucket_view=*/false, std::unordered_map<size_t, std::string>{}, c10d::kDefaultFirstBucketBytes,
+      /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false,
       /*bucket_bytes_cap_list=*/std::vector<int64_t>{});
 }
 
@@ -66,7 +66,9 @@ void GradientSync::BeforeForward() {
   impl_->reducer->prepare_for_forward();
 }
 
-int64_t GradientSync::buckets() const { return static_cast<int64_t>(impl_->reducer->get_grad_buckets(/*return_zero_tensors=*/false).size()); }
+int64_t GradientSync::buckets() const {
+  return static_cast<int64_t>(impl_->reducer->get_grad_buckets(/*return_zero_tensors=*/false).size());
+}
 
 void GradientSync::SyncBuffers() {
   if (impl_->buffers.empty()) return;
@@ -79,6 +81,5 @@ void GradientSync::BeforeBackward(const at::Tensor&) {
   // gradient is expected. Not armed (no_sync), its autograd hooks do nothing.
   if (enabled_) impl_->reducer->prepare_for_backward({});
 }
-
 
 }  // namespace trainbench

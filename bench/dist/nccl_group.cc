@@ -28,8 +28,8 @@ Version TorchNcclVersion() {
 
 }  // namespace
 
-c10::intrusive_ptr<c10d::Backend> MakeNcclBackend(const c10::intrusive_ptr<c10d::Store>& store, int rank,
-                                                  int size, std::chrono::milliseconds timeout, int gpu) {
+c10::intrusive_ptr<c10d::Backend> MakeNcclBackend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
+                                                  std::chrono::milliseconds timeout, int gpu) {
   // ProcessGroupNCCL::Options holds an ncclConfig_t, whose size is nccl.h's: this file's
   // header must be the one LibTorch was built with, or the two would disagree on its layout.
   const Version built = TorchNcclVersion();

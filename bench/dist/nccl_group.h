@@ -17,8 +17,8 @@ namespace trainbench {
 // the rendezvous, and not inside a benchmark. Collectives time out after timeout. Throws
 // c10d's exceptions on failure, and std::runtime_error when the nccl.h this was built with is
 // not the NCCL version LibTorch was built with.
-c10::intrusive_ptr<c10d::Backend> MakeNcclBackend(const c10::intrusive_ptr<c10d::Store>& store, int rank,
-                                                  int size, std::chrono::milliseconds timeout, int gpu);
+c10::intrusive_ptr<c10d::Backend> MakeNcclBackend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
+                                                  std::chrono::milliseconds timeout, int gpu);
 
 // The NCCL version LibTorch was built with (the wheel's NCCL package), "2.28.9".
 std::string NcclVersion();

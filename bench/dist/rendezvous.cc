@@ -70,20 +70,20 @@ absl::Status Rendezvous(WorldComm& dist) {
       groups->store = c10::make_intrusive<c10d::TCPStore>(w.master_addr, options);
     } catch (const std::exception& e) {
       return absl::UnavailableError(absl::StrCat("rendezvous at ", where, " (rank ", w.rank, " of ", w.size,
-                                                 ", --dist_timeout_s=", dist.timeout.count() / 1000,
-                                                 "): ", Reason(e)));
+                                                 ", --dist_timeout_s=", dist.timeout.count() / 1000, "): ", Reason(e)));
     }
   }
   try {
     auto options = c10d::ProcessGroupGloo::Options::create(dist.timeout);
-    options->devices.push_back(w.distributed() ? GlooDevice(w) : c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    options->devices.push_back(w.distributed() ? GlooDevice(w)
+                                               : c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
     // The constructor connects every pair of ranks through the store: it returns when the
     // whole world has, or throws at the timeout. Each backend keys its own part of the store.
     groups->cpu = c10::make_intrusive<c10d::ProcessGroupGloo>(
         c10::make_intrusive<c10d::PrefixStore>("gloo", groups->store), w.rank, w.size, options);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("Gloo process group over ", where, " (rank ", w.rank, " of ",
-                                               w.size, "): ", Reason(e)));
+    return absl::UnavailableError(
+        absl::StrCat("Gloo process group over ", where, " (rank ", w.rank, " of ", w.size, "): ", Reason(e)));
   }
   try {
     // Where every rank runs, for the context's nodes and ranks per node.
@@ -98,8 +98,8 @@ absl::Status Rendezvous(WorldComm& dist) {
     dist.nodes = static_cast<int>(ranks_on.size());
     for (const auto& [name, n] : ranks_on) dist.ranks_per_node = std::max(dist.ranks_per_node, n);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("store at ", where, " (rank ", w.rank, " of ", w.size,
-                                               "): ", Reason(e)));
+    return absl::UnavailableError(
+        absl::StrCat("store at ", where, " (rank ", w.rank, " of ", w.size, "): ", Reason(e)));
   }
   dist.groups = std::move(groups);
   return absl::OkStatus();
@@ -116,8 +116,8 @@ absl::Status CompleteGroups(WorldComm& dist) {
       groups.cuda = MakeNcclBackend(c10::make_intrusive<c10d::PrefixStore>("nccl", groups.store), w.rank, w.size,
                                     dist.timeout, dist.gpu);
     } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat("NCCL process group over ", where, " (rank ", w.rank, " of ",
-                                                 w.size, ", GPU ", dist.gpu, "): ", Reason(e)));
+      return absl::UnavailableError(absl::StrCat("NCCL process group over ", where, " (rank ", w.rank, " of ", w.size,
+                                                 ", GPU ", dist.gpu, "): ", Reason(e)));
     }
 #else
     return absl::UnimplementedError("the CUDA process group: this build has no NCCL (nccl.h not found at build time)");
@@ -176,6 +176,5 @@ std::string BackendVersion(const WorldComm& dist) {
   (void)dist;
   return absl::StrCat(GLOO_VERSION_MAJOR, ".", GLOO_VERSION_MINOR, ".", GLOO_VERSION_PATCH);
 }
-
 
 }  // namespace trainbench

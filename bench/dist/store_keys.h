@@ -37,7 +37,6 @@ class QuietC10Log {
   int saved_;
 };
 
-
 // Waits until the store holds every key, for timeout at most (c10d's Store::wait); false when
 // they did not all come in time or the store failed. Quiet: a timeout here is expected when a
 // rank is dead, and the caller says what it means.

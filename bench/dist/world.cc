@@ -16,10 +16,15 @@
 namespace trainbench {
 namespace {
 
-const char* const kWorldVariables[] = {
-    "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
-    "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID",
-    "TORCHELASTIC_USE_AGENT_STORE"};
+const char* const kWorldVariables[] = {"RANK",
+                                       "WORLD_SIZE",
+                                       "LOCAL_RANK",
+                                       "MASTER_ADDR",
+                                       "MASTER_PORT",
+                                       "SLURM_PROCID",
+                                       "SLURM_STEP_NUM_TASKS",
+                                       "SLURM_LOCALID",
+                                       "TORCHELASTIC_USE_AGENT_STORE"};
 
 const std::string* Find(const LauncherVariables& env, const std::string& name) {
   const auto it = env.find(name);
@@ -30,8 +35,8 @@ const std::string* Find(const LauncherVariables& env, const std::string& name) {
 // which more likely mean a hand-edited script went wrong.
 absl::StatusOr<int64_t> NonNegativeInteger(const std::string& name, const std::string& value) {
   int64_t n = 0;
-  const bool digits = !value.empty() && value.size() <= 18 &&
-                      std::all_of(value.begin(), value.end(), absl::ascii_isdigit);
+  const bool digits =
+      !value.empty() && value.size() <= 18 && std::all_of(value.begin(), value.end(), absl::ascii_isdigit);
   if (!digits || !absl::SimpleAtoi(value, &n)) {
     if (!value.empty() && value[0] == '-' && absl::SimpleAtoi(value, &n)) {
       return absl::InvalidArgumentError(absl::StrCat(name, "=", value, ": must be >= 0"));
@@ -41,8 +46,7 @@ absl::StatusOr<int64_t> NonNegativeInteger(const std::string& name, const std::s
   return n;
 }
 
-absl::StatusOr<int64_t> Required(const LauncherVariables& env, const std::string& name,
-                                 const std::string& because) {
+absl::StatusOr<int64_t> Required(const LauncherVariables& env, const std::string& name, const std::string& because) {
   const std::string* value = Find(env, name);
   if (value == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": not set (", because, ")"));
@@ -76,8 +80,7 @@ absl::StatusOr<World> ParseWorld(const LauncherVariables& env) {
   absl::StatusOr<int64_t> rank = Required(env, rank_var, absl::StrCat(size_var, " is set"));
   if (!rank.ok()) return rank.status();
   if (*rank >= *size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(rank_var, "=", *rank, ": not below ", size_var, "=", *size));
+    return absl::InvalidArgumentError(absl::StrCat(rank_var, "=", *rank, ": not below ", size_var, "=", *size));
   }
   w.size = static_cast<int>(*size);
   w.rank = static_cast<int>(*rank);
@@ -87,8 +90,7 @@ absl::StatusOr<World> ParseWorld(const LauncherVariables& env) {
     absl::StatusOr<int64_t> l = NonNegativeInteger(local_var, *local);
     if (!l.ok()) return l.status();
     if (*l >= *size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(local_var, "=", *l, ": not below ", size_var, "=", *size));
+      return absl::InvalidArgumentError(absl::StrCat(local_var, "=", *l, ": not below ", size_var, "=", *size));
     }
     w.local_rank = static_cast<int>(*l);
   } else if (w.distributed()) {
@@ -105,8 +107,7 @@ absl::StatusOr<World> ParseWorld(const LauncherVariables& env) {
   absl::StatusOr<int64_t> port = Required(env, "MASTER_PORT", needed);
   if (!port.ok()) return port.status();
   if (*port < 1 || *port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("MASTER_PORT=", *port, ": not a TCP port (1 to 65535)"));
+    return absl::InvalidArgumentError(absl::StrCat("MASTER_PORT=", *port, ": not a TCP port (1 to 65535)"));
   }
   w.master_port = static_cast<uint16_t>(*port);
 
@@ -124,8 +125,7 @@ LauncherVariables LauncherEnvironment() {
   return env;
 }
 
-std::optional<std::string> RunDifference(const std::vector<std::string>& rank0,
-                                         const std::vector<std::string>& other) {
+std::optional<std::string> RunDifference(const std::vector<std::string>& rank0, const std::vector<std::string>& other) {
   const auto split = [](const std::vector<std::string>& lines) {
     std::pair<std::vector<std::string>, std::multiset<std::string>> out;  // (benchmarks, the rest)
     for (const std::string& l : lines) {

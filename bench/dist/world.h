@@ -24,8 +24,8 @@ enum class Launcher { kNone, kTorchrun, kSlurm };
 struct World {
   int rank = 0;
   int size = 1;
-  int local_rank = 0;         // the process's index on its node (its GPU, on cuda)
-  std::string master_addr;    // where rank 0's TCPStore listens; empty with a world of 1
+  int local_rank = 0;       // the process's index on its node (its GPU, on cuda)
+  std::string master_addr;  // where rank 0's TCPStore listens; empty with a world of 1
   uint16_t master_port = 0;
   Launcher launcher = Launcher::kNone;
   // torchrun's agent already serves a TCPStore on MASTER_PORT

@@ -24,7 +24,8 @@ void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_
   const bool on_cuda = dist.cuda && device_ctx != nullptr;
   if (!StartOrSkip(state, name, dist, on_cuda ? device_ctx : nullptr)) return;
   c10d::Backend& group = on_cuda ? *dist.groups->cuda : *dist.groups->cpu;
-  const at::TensorOptions where = at::TensorOptions().dtype(at::kFloat).device(on_cuda ? device_ctx->device() : at::kCPU);
+  const at::TensorOptions where =
+      at::TensorOptions().dtype(at::kFloat).device(on_cuda ? device_ctx->device() : at::kCPU);
   // wait() on a CUDA work only makes the current stream wait for NCCL's: the host clock
   // needs the device to be done.
   const auto done = [&] {
@@ -45,8 +46,8 @@ void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_
     const float lo = tensors[0].min().item<float>();
     const float hi = tensors[0].max().item<float>();
     if (lo != expected || hi != expected) {
-      skip(absl::StrCat("all-reduce sum wrong at bytes:", bytes, ": elements from ", lo, " to ", hi,
-                        ", expected ", expected));
+      skip(absl::StrCat("all-reduce sum wrong at bytes:", bytes, ": elements from ", lo, " to ", hi, ", expected ",
+                        expected));
       return;
     }
     // Zeros sum to zeros: the timed all-reduces add finite numbers however many run.
@@ -90,13 +91,11 @@ void AllReduceBenchmark(benchmark::State& state, const std::string& name, int64_
 void RegisterAllReduce(const std::vector<int64_t>& bytes, WorldComm& dist, DeviceContext* device_ctx) {
   for (const int64_t b : bytes) {
     const std::string name = AllReduceBenchmarkName(b, dist.world.size);
-    RegisterNamed(name, [name, b, &dist, device_ctx](benchmark::State& st) {
-                                   AllReduceBenchmark(st, name, b, dist, device_ctx);
-                                 })
+    RegisterNamed(
+        name, [name, b, &dist, device_ctx](benchmark::State& st) { AllReduceBenchmark(st, name, b, dist, device_ctx); })
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);
   }
 }
-
 
 }  // namespace trainbench

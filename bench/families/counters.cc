@@ -23,13 +23,17 @@ constexpr CounterSpec kCounters[] = {
      "share of the epoch the compute stream spent between each step's start and end events (CUDA)"},
     {"gpu_kernel_busy_pct", "%", Better::kHigher, kEpochStep,
      "share of the traced span in which at least one kernel ran (CUDA with CUPTI)"},
-    {"kernel_ms_per_step", "ms", Better::kLower, kEpochStep, "kernel time per optimizer step in the traced span (CUDA with CUPTI)"},
-    {"amp_skipped_steps", "steps", Better::kLower, kEpochStep, "timed steps the fp16 loss scaler skipped for inf/nan gradients"},
-    {"nvml_util_pct", "%", Better::kHigher, kEpoch, "mean NVML utilization.gpu during the timed epochs (CUDA with NVML)"},
+    {"kernel_ms_per_step", "ms", Better::kLower, kEpochStep,
+     "kernel time per optimizer step in the traced span (CUDA with CUPTI)"},
+    {"amp_skipped_steps", "steps", Better::kLower, kEpochStep,
+     "timed steps the fp16 loss scaler skipped for inf/nan gradients"},
+    {"nvml_util_pct", "%", Better::kHigher, kEpoch,
+     "mean NVML utilization.gpu during the timed epochs (CUDA with NVML)"},
     {"peak_alloc_MB", "MB = 2^20 bytes", Better::kLower, kEpochStep, "caching-allocator peak allocated (CUDA)"},
     {"peak_reserved_MB", "MB = 2^20 bytes", Better::kLower, kEpoch, "caching-allocator peak reserved (CUDA)"},
     {"host_peak_rss_MB", "MB = 2^20 bytes", Better::kLower, kEpoch, "this benchmark's peak resident set (VmHWM)"},
-    {"mfu_pct", "%", Better::kHigher, kEpochStep, "model FLOPs utilization against the GPU's dense peak (CUDA, known GPU)"},
+    {"mfu_pct", "%", Better::kHigher, kEpochStep,
+     "model FLOPs utilization against the GPU's dense peak (CUDA, known GPU)"},
     {"params_M", "millions", Better::kNeither, kEpoch, "model parameters"},
     {"train_loss", "nats", Better::kLower, kEpoch, "mean batch loss over the last epoch"},
     {"test_acc", "fraction 0..1", Better::kHigher, kEpoch, "top-1 accuracy on the test images after the timed epochs"},
@@ -82,9 +86,8 @@ std::string CountersJson() {
   for (const CounterSpec& c : kCounters) {
     const std::vector<absl::string_view> families = absl::StrSplit(c.families, ", ");
     items.push_back(absl::StrCat("{\"name\": ", JsonString(c.name), ", \"unit\": ", JsonString(c.unit),
-                                 ", \"better\": ", JsonString(BetterName(c.better)),
-                                 ", \"families\": ", JsonStrings(families),
-                                 ", \"meaning\": ", JsonString(c.meaning), "}"));
+                                 ", \"better\": ", JsonString(BetterName(c.better)), ", \"families\": ",
+                                 JsonStrings(families), ", \"meaning\": ", JsonString(c.meaning), "}"));
   }
   return absl::StrCat("{\"counters\": [", absl::StrJoin(items, ", "), "]}");
 }
@@ -99,8 +102,7 @@ CounterList EpochCounters(const EpochMeasurements& m) {
   const double samples_per_second = m.timed_seconds > 0 ? samples / m.timed_seconds : 0.0;
   c.emplace_back("samples_per_second", samples_per_second);
   c.emplace_back("wall_s_per_epoch", m.epochs > 0 ? m.wall_seconds / m.epochs : 0.0);
-  c.emplace_back("data_wait_pct",
-                 m.timed_seconds > 0 ? 100.0 * m.data_wait_seconds / m.timed_seconds : 0.0);
+  c.emplace_back("data_wait_pct", m.timed_seconds > 0 ? 100.0 * m.data_wait_seconds / m.timed_seconds : 0.0);
   if (m.step_span_seconds && m.timed_seconds > 0) {
     c.emplace_back("step_span_pct", 100.0 * *m.step_span_seconds / m.timed_seconds);
   }

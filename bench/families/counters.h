@@ -23,8 +23,8 @@ namespace trainbench {
 enum class Better { kHigher, kLower, kNeither };
 
 struct CounterSpec {
-  absl::string_view name;     // as in the JSON: an interface, like benchmark names
-  absl::string_view unit;     // "samples/s", "%", "MB = 2^20 bytes"
+  absl::string_view name;  // as in the JSON: an interface, like benchmark names
+  absl::string_view unit;  // "samples/s", "%", "MB = 2^20 bytes"
   Better better;
   absl::string_view families;  // "BM_TrainEpoch, BM_TrainStep": the families that report it
   absl::string_view meaning;   // one line
@@ -63,12 +63,12 @@ struct DataParallelMeasurements {
 struct EpochMeasurements {
   int epochs = 0;
   int64_t samples_per_epoch = 0;
-  double timed_seconds = 0;      // sum of the epochs' manual (event or steady-clock) times
-  double wall_seconds = 0;       // sum of the epochs' host-clock times, synchronized
-  double data_wait_seconds = 0;  // training thread waiting for the next batch
-  std::optional<double> step_span_seconds;  // compute stream between step begin/end events (CUDA)
-  std::optional<KernelBusy> kernel_busy;     // the traced, untimed epoch (CUDA with CUPTI)
-  std::optional<int64_t> amp_skipped_steps;  // fp16: steps skipped for inf/nan gradients
+  double timed_seconds = 0;                    // sum of the epochs' manual (event or steady-clock) times
+  double wall_seconds = 0;                     // sum of the epochs' host-clock times, synchronized
+  double data_wait_seconds = 0;                // training thread waiting for the next batch
+  std::optional<double> step_span_seconds;     // compute stream between step begin/end events (CUDA)
+  std::optional<KernelBusy> kernel_busy;       // the traced, untimed epoch (CUDA with CUPTI)
+  std::optional<int64_t> amp_skipped_steps;    // fp16: steps skipped for inf/nan gradients
   std::optional<int64_t> peak_alloc_bytes;     // CUDA caching allocator
   std::optional<int64_t> peak_reserved_bytes;  // CUDA caching allocator
   std::optional<double> nvml_util_pct;         // NVML utilization.gpu, mean of samples
@@ -76,8 +76,8 @@ struct EpochMeasurements {
   int64_t parameters = 0;
   double forward_flops_per_sample = 0;  // models/models.h ForwardFlopsPerSample
   std::optional<double> peak_flops;     // the device's dense peak, FLOP/s (CUDA, known GPU)
-  double train_loss = 0;  // mean over the last epoch's batches
-  double test_acc = 0;    // 0..1
+  double train_loss = 0;                // mean over the last epoch's batches
+  double test_acc = 0;                  // 0..1
   // With ranks > 1: timed_seconds is the slowest rank's (each epoch ends when the last rank's
   // does) and samples_per_epoch the whole training set, so samples_per_second is global.
   std::optional<DataParallelMeasurements> data_parallel;
@@ -114,8 +114,6 @@ CounterList StepCounters(const StepMeasurements& m);
 
 // Model FLOPs utilization, %: the model's training FLOP/s (forward + backward = 3x the
 // forward FLOPs per sample, times samples/s) against the device's dense peak FLOP/s.
-[[nodiscard]] double MfuPct(double forward_flops_per_sample, double samples_per_second,
-                            double peak_flops);
-
+[[nodiscard]] double MfuPct(double forward_flops_per_sample, double samples_per_second, double peak_flops);
 
 }  // namespace trainbench

@@ -30,8 +30,7 @@ double LoadEpoch(const ImageSet& train, const LoaderOptions& lo, int64_t epoch) 
 
 void DataLoaderBenchmark(benchmark::State& state, const LoaderConfig& c, const Harness& env) {
   // Pinned host memory comes from the CUDA host allocator: cuda only.
-  DeviceContext* ctx = ContextOrSkip(state, env, c.pin ? DeviceKind::kCuda : DeviceKind::kCpu,
-                                     Precision::kFp32);
+  DeviceContext* ctx = ContextOrSkip(state, env, c.pin ? DeviceKind::kCuda : DeviceKind::kCpu, Precision::kFp32);
   if (ctx == nullptr) return;
   if (!FitsInMemoryOrSkip(state, env, *ctx, c)) return;  // the loader's batches in flight
   const ImageSet& train = env.data.train;

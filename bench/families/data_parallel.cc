@@ -39,14 +39,14 @@ void WarmUpTogether(const WorldComm& dist, const ImageSet& train, const LoaderOp
   WarmUpOnLoader(train, lo, {more, 0.0}, step);
 }
 
-void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Harness& env,
-                                WorldComm& dist) {
+void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Harness& env, WorldComm& dist) {
   const World& w = dist.world;
   const bool rank0 = w.rank == 0;
   const std::string name = DataParallelBenchmarkName(c, w.size);
   const auto skip = [&](const std::string& why) { SkipOnRank0(state, name, dist, why); };
   const DeviceContext* device = env.context(c.device);
-  if (!StartOrSkip(state, name, dist, device != nullptr && device->kind() == DeviceKind::kCuda ? device : nullptr)) return;
+  if (!StartOrSkip(state, name, dist, device != nullptr && device->kind() == DeviceKind::kCuda ? device : nullptr))
+    return;
   const ImageSet& train = env.data.train;
   LoaderOptions lo{c.batch, c.workers, c.pin, env.run.seed, /*shard=*/w.rank, /*shards=*/w.size};
 
@@ -90,12 +90,11 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
   const auto train_together = [&] {
     GradientSync sync(dist, *trainer->model());
     trainer->set_step_hooks(&sync);
-    WarmUpTogether(dist, train, lo, env.run.warmup_steps, env.run.WarmupSeconds(c.device),
-                   [&](const HostBatch& h) {
-                     DeviceBatch b = ctx->Stage(h, lo.pinned);
-                     ctx->Use(b);
-                     trainer->Step(b.images, b.labels);
-                   });
+    WarmUpTogether(dist, train, lo, env.run.warmup_steps, env.run.WarmupSeconds(c.device), [&](const HostBatch& h) {
+      DeviceBatch b = ctx->Stage(h, lo.pinned);
+      ctx->Use(b);
+      trainer->Step(b.images, b.labels);
+    });
     ctx->Synchronize();
     if (const int signal_number = AgreedStopSignal(dist)) throw Interrupted{signal_number};
     const int64_t skipped_before = trainer->scaler() ? trainer->scaler()->skipped_steps() : 0;
@@ -170,11 +169,10 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
 
 }  // namespace
 
-void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const Harness& env,
-                               WorldComm& dist) {
+void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const Harness& env, WorldComm& dist) {
   for (const EpochConfig& c : configs) {
     RegisterNamed(DataParallelBenchmarkName(c, dist.world.size),
-                                 [c, &env, &dist](benchmark::State& st) { DataParallelEpochBenchmark(st, c, env, dist); })
+                  [c, &env, &dist](benchmark::State& st) { DataParallelEpochBenchmark(st, c, env, dist); })
         ->UseManualTime()
         ->Iterations(env.run.epochs)
         ->Unit(benchmark::kSecond);

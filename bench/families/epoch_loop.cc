@@ -6,8 +6,8 @@
 
 namespace trainbench {
 
-EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train,
-                     const LoaderOptions& lo, int64_t epoch, bool stop_between_steps) {
+EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train, const LoaderOptions& lo,
+                     int64_t epoch, bool stop_between_steps) {
   EpochResult r;
   ctx.Synchronize();
   ctx.ResetStepMarks();

@@ -37,7 +37,7 @@ struct EpochResult {
 // pool as soon as it is staged. stop_between_steps: ThrowIfInterrupted between steps; a
 // data-parallel epoch passes false, since one rank cannot stop alone (its ranks agree on a
 // stop between epochs, bench/dist/distributed.h AgreedStopSignal).
-EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train,
-                     const LoaderOptions& lo, int64_t epoch, bool stop_between_steps = true);
+EpochResult RunEpoch(Trainer& trainer, DeviceContext& ctx, const ImageSet& train, const LoaderOptions& lo,
+                     int64_t epoch, bool stop_between_steps = true);
 
 }  // namespace trainbench

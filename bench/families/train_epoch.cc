@@ -49,13 +49,12 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Ha
       ctx->Use(b);
       trainer.CaptureStep(b.images, b.labels);
     }
-    WarmUpOnLoader(train, lo, {env.run.warmup_steps, env.run.WarmupSeconds(c.device)},
-                   [&](const HostBatch& h) {
-                     ThrowIfInterrupted();  // SIGINT/SIGTERM stop at a step boundary
-                     DeviceBatch b = ctx->Stage(h, lo.pinned);
-                     ctx->Use(b);
-                     trainer.Step(b.images, b.labels);
-                   });
+    WarmUpOnLoader(train, lo, {env.run.warmup_steps, env.run.WarmupSeconds(c.device)}, [&](const HostBatch& h) {
+      ThrowIfInterrupted();  // SIGINT/SIGTERM stop at a step boundary
+      DeviceBatch b = ctx->Stage(h, lo.pinned);
+      ctx->Use(b);
+      trainer.Step(b.images, b.labels);
+    });
     ctx->Synchronize();
     const int64_t skipped_before = trainer.scaler() ? trainer.scaler()->skipped_steps() : 0;
     ctx->ResetPeakMemory();
@@ -73,11 +72,9 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Ha
       m.train_loss = r.mean_loss;
       ++epoch;
       if (!env.run.quiet) {
-        std::fprintf(stderr, "[trainbench] %s epoch %lld/%lld: %.0f samples/s, %.2f s, loss %.4f\n",
-                     name.c_str(), static_cast<long long>(epoch),
-                     static_cast<long long>(state.max_iterations),
-                     static_cast<double>(train.count) / r.timed_seconds, r.timed_seconds,
-                     r.mean_loss);
+        std::fprintf(stderr, "[trainbench] %s epoch %lld/%lld: %.0f samples/s, %.2f s, loss %.4f\n", name.c_str(),
+                     static_cast<long long>(epoch), static_cast<long long>(state.max_iterations),
+                     static_cast<double>(train.count) / r.timed_seconds, r.timed_seconds, r.mean_loss);
       }
     }
     m.epochs = static_cast<int>(epoch);
@@ -92,9 +89,8 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Ha
     // ---- diagnostics: one more epoch, untimed, traced for the GPU's own kernel time (the
     // tracing cost stays out of every timed number; the model has been evaluated already).
     int64_t traced_steps = 0;
-    if (const std::optional<KernelTrace> t = TraceKernels(env, *ctx, [&] {
-          traced_steps = RunEpoch(trainer, *ctx, train, lo, epoch).steps;
-        })) {
+    if (const std::optional<KernelTrace> t =
+            TraceKernels(env, *ctx, [&] { traced_steps = RunEpoch(trainer, *ctx, train, lo, epoch).steps; })) {
       m.kernel_busy = KernelBusy{t->wall_seconds, t->kernel_busy_seconds, traced_steps};
     }
   });

@@ -30,11 +30,10 @@ namespace {
 // (at 10 it could be 10% for a host-bound Small step).
 constexpr int kCudaStepsPerIteration = 128;
 
-
 // Resident batches of batch_size training samples each (the set repeats when it is smaller),
 // augmented once, already on the device.
-std::vector<DeviceBatch> MakeResidentBatches(const ImageSet& train, int64_t batch_size,
-                                             uint64_t seed, DeviceContext& ctx) {
+std::vector<DeviceBatch> MakeResidentBatches(const ImageSet& train, int64_t batch_size, uint64_t seed,
+                                             DeviceContext& ctx) {
   const int64_t count = std::clamp<int64_t>(train.count / batch_size, 1, kMaxResidentBatches);
   std::vector<DeviceBatch> out;
   for (int64_t b = 0; b < count; ++b) {
@@ -43,8 +42,7 @@ std::vector<DeviceBatch> MakeResidentBatches(const ImageSet& train, int64_t batc
     at::Tensor images = at::empty({batch_size, 1, kImageSide, kImageSide}, at::kFloat);
     at::Tensor labels = at::empty({batch_size}, at::kLong);
     std::mt19937_64 rng = BatchRng(seed, /*epoch=*/0, b);
-    MakeTrainBatch(train, indices.data(), batch_size, rng, images.data_ptr<float>(),
-                   labels.data_ptr<int64_t>());
+    MakeTrainBatch(train, indices.data(), batch_size, rng, images.data_ptr<float>(), labels.data_ptr<int64_t>());
     DeviceBatch d;
     d.images = images.to(ctx.device());
     d.labels = labels.to(ctx.device());
@@ -65,8 +63,7 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Harn
   const bool ok = RunOrSkip(state, BenchmarkName(c), BatchAndModel(c.batch, c.model), *ctx, [&] {
     ctx->SetTf32(c.precision == Precision::kTf32);
     Trainer trainer(c.model, c.precision, *ctx, env.run.seed, env.run.adam, env.run.channels_last);
-    const std::vector<DeviceBatch> batches =
-        MakeResidentBatches(env.data.train, c.batch, env.run.seed, *ctx);
+    const std::vector<DeviceBatch> batches = MakeResidentBatches(env.data.train, c.batch, env.run.seed, *ctx);
     if (c.graph) trainer.CaptureStep(batches[0].images, batches[0].labels);
     size_t next = 0;
     const auto step = [&] {
@@ -78,9 +75,9 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Harn
     // synchronized every iteration's worth of steps so that it follows the device.
     const double warmup_seconds = env.run.WarmupSeconds(c.device);
     const auto warmup_start = std::chrono::steady_clock::now();
-    for (int i = 0; i < env.run.warmup_steps ||
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - warmup_start).count() <
-                        warmup_seconds;
+    for (int i = 0;
+         i < env.run.warmup_steps ||
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - warmup_start).count() < warmup_seconds;
          ++i) {
       step();
       if (i % steps_per_iteration == steps_per_iteration - 1) ctx->Synchronize();

@@ -25,8 +25,8 @@ constexpr int64_t kMinBytesPerIteration = int64_t{8} << 20;
 // 1 ms at 8 us each), short next to the copies' own time for the large sizes.
 constexpr double kStreamHoldSeconds = 2e-3;
 
-void TransferBenchmark(benchmark::State& state, const std::string& name, bool to_device,
-                       int64_t bytes, bool pinned, const Harness& env) {
+void TransferBenchmark(benchmark::State& state, const std::string& name, bool to_device, int64_t bytes, bool pinned,
+                       const Harness& env) {
   DeviceContext& ctx = *env.cuda;
   double seconds = 0;
   int64_t copies = 0;
@@ -67,9 +67,9 @@ void RegisterTransfers(const std::vector<TransferConfig>& configs, const Harness
   if (!env.cuda) return;
   for (const TransferConfig& c : configs) {
     const std::string name = BenchmarkName(c);
-    RegisterGuarded(name, [name, c, &env](benchmark::State& st) {
-      TransferBenchmark(st, name, c.to_device, c.bytes, c.pinned, env);
-    })
+    RegisterGuarded(
+        name,
+        [name, c, &env](benchmark::State& st) { TransferBenchmark(st, name, c.to_device, c.bytes, c.pinned, env); })
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);
   }

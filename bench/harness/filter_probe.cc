@@ -17,9 +17,7 @@ void CheckFilter() {
     Fail(absl::StrCat("--benchmark_filter=", filter, ": not a valid regular expression (",
                       FirstLine(messages.substr(at + compile_error.size())), ")"));
   }
-  Fail(absl::StrCat("--benchmark_filter=", filter,
-                    ": matches no benchmark (--benchmark_list_tests lists them)"));
+  Fail(absl::StrCat("--benchmark_filter=", filter, ": matches no benchmark (--benchmark_list_tests lists them)"));
 }
-
 
 }  // namespace trainbench

@@ -34,11 +34,9 @@ ABSL_FLAG(uint64_t, seed, 0, "Seed for model init, shuffling, augmentation and s
 ABSL_FLAG(int32_t, warmup_steps, 20,
           "Untimed optimizer steps before the first timed one, at least (warm-up also runs the "
           "epoch's smaller last batch).");
-ABSL_FLAG(double, warmup_seconds, -1,
-          "Warm-up lasts at least this many seconds too (-1: 0.5 on cuda, 0 on cpu).");
+ABSL_FLAG(double, warmup_seconds, -1, "Warm-up lasts at least this many seconds too (-1: 0.5 on cuda, 0 on cpu).");
 ABSL_FLAG(int32_t, epochs, 2, "Timed epochs per BM_TrainEpoch benchmark.");
-ABSL_FLAG(bool, channels_last, false,
-          "Weights and activations in NHWC (channels_last) memory format.");
+ABSL_FLAG(bool, channels_last, false, "Weights and activations in NHWC (channels_last) memory format.");
 ABSL_FLAG(bool, cudnn_benchmark, false,
           "cuDNN autotunes convolution algorithms per shape (every shape is warmed up first).");
 ABSL_FLAG(int32_t, cpu_threads, 0,
@@ -116,8 +114,8 @@ void PrintHelp() {
 // The axis flags as given (bench/suite/axis_table.h), filled by ParseOwnFlags.
 
 // Parses what benchmark::Initialize left: only trainbench's own flags, as --name=value (or
-// --name / --noname for booleans), and the axis flags of bench/axis_table.h. absl::ParseCommandLine would exit with status 1 and
-// several lines on a bad value; users and scripts get one line and status 2 instead.
+// --name / --noname for booleans), and the axis flags of bench/axis_table.h. absl::ParseCommandLine would exit with
+// status 1 and several lines on a bad value; users and scripts get one line and status 2 instead.
 AxisFlags ParseOwnFlags(int argc, char** argv) {
   AxisFlags given_axes;
   for (int i = 1; i < argc; ++i) {
@@ -220,7 +218,6 @@ FashionMnist LoadData(bool cuda_available) {
   if (!data.ok()) Fail(std::string(data.status().message()));
   return *std::move(data);
 }
-
 
 CommandLine ParseCommandLine(int argc, char** argv) {
   CommandLine cl;

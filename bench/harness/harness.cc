@@ -19,8 +19,7 @@ namespace {
 // not as c10::OutOfMemoryError as CUDA's does.
 bool IsCpuOutOfMemory(const std::string& message) {
   return absl::StrContains(message, "DefaultCPUAllocator") &&
-         (absl::StrContains(message, "can't allocate memory") ||
-          absl::StrContains(message, "not enough memory"));
+         (absl::StrContains(message, "can't allocate memory") || absl::StrContains(message, "not enough memory"));
 }
 
 void Skip(benchmark::State& state, const std::string& name, const std::string& why) {
@@ -37,8 +36,8 @@ bool NotRunAfterStop(benchmark::State& state) {
 
 // Why need does not fit what ctx (and, for CUDA, the host) can still give, or nullopt.
 // processes: how many processes on this host each need as much host memory at once.
-std::optional<std::string> Shortfall(const Harness& env, DeviceContext& ctx, const std::string& what,
-                                     MemoryNeed need, int processes = 1) {
+std::optional<std::string> Shortfall(const Harness& env, DeviceContext& ctx, const std::string& what, MemoryNeed need,
+                                     int processes = 1) {
   if (!env.run.memory_guard) return std::nullopt;
   // What the previous benchmark left in the allocators' caches is available to this one.
   ctx.ReleaseCachedMemory();
@@ -64,8 +63,8 @@ std::optional<std::string> Shortfall(const Harness& env, DeviceContext& ctx, con
                       "; --no_memory_guard runs it anyway)");
 }
 
-bool FitsOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx,
-                const std::string& name, const std::string& what, const MemoryNeed& need) {
+bool FitsOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx, const std::string& name,
+                const std::string& what, const MemoryNeed& need) {
   const std::optional<std::string> why = Shortfall(env, ctx, what, need);
   if (!why) return true;
   Skip(state, name, *why);
@@ -90,8 +89,7 @@ std::optional<std::string> WhyNoContext(const Harness& env, DeviceKind device, P
   return std::nullopt;
 }
 
-DeviceContext* ContextOrSkip(benchmark::State& state, const Harness& env, DeviceKind device,
-                             Precision precision) {
+DeviceContext* ContextOrSkip(benchmark::State& state, const Harness& env, DeviceKind device, Precision precision) {
   if (NotRunAfterStop(state)) return nullptr;
   if (const std::optional<std::string> why = WhyNoContext(env, device, precision)) {
     state.SkipWithError(why->c_str());
@@ -110,8 +108,7 @@ bool IsOutOfMemoryMessage(const std::string& first_line) {
   return IsCpuOutOfMemory(first_line);
 }
 
-absl::Status RunGuarded(DeviceContext& ctx, const std::string& what_ran,
-                        const std::function<void()>& body) {
+absl::Status RunGuarded(DeviceContext& ctx, const std::string& what_ran, const std::function<void()>& body) {
   if (ctx.lost_reason()) return absl::UnavailableError(*ctx.lost_reason());
   std::string error;
   bool oom = false;
@@ -143,8 +140,8 @@ absl::Status RunGuarded(DeviceContext& ctx, const std::string& what_ran,
   return oom ? absl::ResourceExhaustedError(error) : absl::InternalError(error);
 }
 
-bool RunOrSkip(benchmark::State& state, const std::string& name, const std::string& what_ran,
-               DeviceContext& ctx, const std::function<void()>& body) {
+bool RunOrSkip(benchmark::State& state, const std::string& name, const std::string& what_ran, DeviceContext& ctx,
+               const std::function<void()>& body) {
   if (NotRunAfterStop(state)) return false;
   const absl::Status s = RunGuarded(ctx, what_ran, body);
   if (s.ok()) return true;
@@ -152,8 +149,7 @@ bool RunOrSkip(benchmark::State& state, const std::string& name, const std::stri
   return false;
 }
 
-std::optional<KernelTrace> TraceKernels(const Harness& env, DeviceContext& ctx,
-                                        const std::function<void()>& span) {
+std::optional<KernelTrace> TraceKernels(const Harness& env, DeviceContext& ctx, const std::function<void()>& span) {
   if (!env.run.trace_epoch || StopRequested() || !ctx.StartKernelTrace()) return std::nullopt;
   struct StopOnUnwind {
     DeviceContext& ctx;
@@ -176,14 +172,12 @@ std::vector<std::string>& RegisteredNames() {
   return *names;
 }
 
-benchmark::internal::Benchmark* RegisterNamed(const std::string& name,
-                                              std::function<void(benchmark::State&)> body) {
+benchmark::internal::Benchmark* RegisterNamed(const std::string& name, std::function<void(benchmark::State&)> body) {
   RegisteredNames().push_back(name);
   return benchmark::RegisterBenchmark(name.c_str(), std::move(body));
 }
 
-benchmark::internal::Benchmark* RegisterGuarded(const std::string& name,
-                                                std::function<void(benchmark::State&)> body) {
+benchmark::internal::Benchmark* RegisterGuarded(const std::string& name, std::function<void(benchmark::State&)> body) {
   return RegisterNamed(name, [name, body = std::move(body)](benchmark::State& state) {
     try {
       body(state);
@@ -199,25 +193,21 @@ void ThrowIfInterrupted() {
   if (StopRequested()) throw Interrupted{StopSignal()};
 }
 
-bool FitsInMemoryOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx,
-                        const EpochConfig& c) {
+bool FitsInMemoryOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx, const EpochConfig& c) {
   return FitsOrSkip(state, env, ctx, BenchmarkName(c), BatchAndModel(c.batch, c.model),
                     EpochNeed(c, env.data.train.count));
 }
 
-std::optional<std::string> WhyNotInMemory(const Harness& env, DeviceContext& ctx, const EpochConfig& c,
-                                          int processes) {
+std::optional<std::string> WhyNotInMemory(const Harness& env, DeviceContext& ctx, const EpochConfig& c, int processes) {
   return Shortfall(env, ctx, BatchAndModel(c.batch, c.model), EpochNeed(c, env.data.train.count), processes);
 }
 
-bool FitsInMemoryOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx,
-                        const StepConfig& c) {
+bool FitsInMemoryOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx, const StepConfig& c) {
   return FitsOrSkip(state, env, ctx, BenchmarkName(c), BatchAndModel(c.batch, c.model),
                     StepNeed(c, env.data.train.count));
 }
 
-bool FitsInMemoryOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx,
-                        const LoaderConfig& c) {
+bool FitsInMemoryOrSkip(benchmark::State& state, const Harness& env, DeviceContext& ctx, const LoaderConfig& c) {
   return FitsOrSkip(state, env, ctx, BenchmarkName(c), absl::StrCat("batch:", c.batch),
                     LoaderNeed(c, env.data.train.count));
 }

@@ -65,8 +65,6 @@ std::string InterruptedMessage(int signal_number) {
   return absl::StrCat(kInterruptedPrefix, SignalName(signal_number));
 }
 
-std::string NotRunMessage(int signal_number) {
-  return absl::StrCat(kNotRunPrefix, InterruptedMessage(signal_number));
-}
+std::string NotRunMessage(int signal_number) { return absl::StrCat(kNotRunPrefix, InterruptedMessage(signal_number)); }
 
 }  // namespace trainbench

@@ -26,7 +26,6 @@ namespace trainbench {
 // against 8.1k with 8 (its input stayed in cache); Medium was within run-to-run noise.
 inline constexpr int64_t kMaxResidentBatches = 8;
 
-
 // Estimated bytes a benchmark needs beyond what the process holds before it starts. For a CUDA
 // benchmark device_bytes is GPU memory and host_bytes host memory; on CPU both are host memory.
 struct MemoryNeed {
@@ -55,7 +54,6 @@ struct MemoryNeed {
 // A benchmark fits when it needs at most 90% of what is available: the estimate is not exact,
 // and the allocator, the loader threads and the rest of the system need room too. Absent when
 // it fits, or when nothing is known about what is available.
-[[nodiscard]] std::optional<std::string> MemoryShortfall(int64_t need_bytes,
-                                                         std::optional<int64_t> available_bytes);
+[[nodiscard]] std::optional<std::string> MemoryShortfall(int64_t need_bytes, std::optional<int64_t> available_bytes);
 
 }  // namespace trainbench

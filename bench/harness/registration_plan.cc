@@ -14,9 +14,8 @@ namespace trainbench {
 
 bool CudaAsked(const AxisFlags& axes) {
   const auto it = axes.find("device");
-  return it != axes.end() && std::any_of(it->second.begin(), it->second.end(), [](const std::string& d) {
-           return absl::EqualsIgnoreCase(d, "cuda");
-         });
+  return it != axes.end() && std::any_of(it->second.begin(), it->second.end(),
+                                         [](const std::string& d) { return absl::EqualsIgnoreCase(d, "cuda"); });
 }
 
 RunPlan MakePlan(const AxisFlags& axes, bool configs_cuda, AdamKind adam, bool distributed) {
@@ -42,7 +41,8 @@ RunPlan MakePlan(const AxisFlags& axes, bool configs_cuda, AdamKind adam, bool d
 }
 
 bool AnyOnCuda(const std::vector<EpochConfig>& configs) {
-  return std::any_of(configs.begin(), configs.end(), [](const EpochConfig& c) { return c.device == DeviceKind::kCuda; });
+  return std::any_of(configs.begin(), configs.end(),
+                     [](const EpochConfig& c) { return c.device == DeviceKind::kCuda; });
 }
 
 namespace {
@@ -55,9 +55,8 @@ void RegisterWorld(const RegistrationOrder& order, const Harness& env, WorldComm
     if (c.device == DeviceKind::kCpu || dist.cuda) epochs.push_back(c);
   }
   if (epochs.size() < order.epochs.size() && dist.world.rank == 0 && !quiet) {
-    std::fprintf(stderr, "trainbench: WORLD_SIZE>1 runs the device:cpu epochs only (%zu of %zu): %s\n",
-                 epochs.size(), order.epochs.size(),
-                 nccl ? "no CUDA GPU here" : "this build has no CUDA process group (NCCL)");
+    std::fprintf(stderr, "trainbench: WORLD_SIZE>1 runs the device:cpu epochs only (%zu of %zu): %s\n", epochs.size(),
+                 order.epochs.size(), nccl ? "no CUDA GPU here" : "this build has no CUDA process group (NCCL)");
   }
   RegisterAllReduce(DefaultAllReduceBytes(), dist, env.cuda.get());
   RegisterDataParallelEpoch(epochs, env, dist);

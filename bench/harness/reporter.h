@@ -49,8 +49,7 @@ BenchmarkOut TakeBenchmarkOut(int* argc, char** argv);
 // exits with status 2; the previous complete file stays).
 class ResultsFileReporter final : public benchmark::BenchmarkReporter {
  public:
-  ResultsFileReporter(ResultsFile file, const std::string& format,
-                      std::function<void(const absl::Status&)> on_error);
+  ResultsFileReporter(ResultsFile file, const std::string& format, std::function<void(const absl::Status&)> on_error);
   bool ReportContext(const Context& context) override;
   void ReportRuns(const std::vector<Run>& runs) override;
   void Finalize() override;
@@ -93,7 +92,7 @@ class RunReporter final : public benchmark::BenchmarkReporter {
  private:
   std::unique_ptr<benchmark::BenchmarkReporter> display_;
   std::unique_ptr<benchmark::BenchmarkReporter> file_;  // null without --benchmark_out
-  std::map<std::string, std::string> outcome_;  // benchmark name -> "" or its first error
+  std::map<std::string, std::string> outcome_;          // benchmark name -> "" or its first error
 };
 
 }  // namespace trainbench

@@ -82,9 +82,8 @@ absl::StatusOr<ResultsFile> ResultsFile::Open(const std::string& path) {
   }
   const std::string dir = SplitPath(target).first;
   if (::stat(dir.c_str(), &st) != 0) {
-    return absl::NotFoundError(errno == ENOENT
-                                   ? absl::StrCat(path, ": directory ", dir, " does not exist")
-                                   : absl::StrCat(path, ": directory ", dir, ": ", ErrnoText(errno)));
+    return absl::NotFoundError(errno == ENOENT ? absl::StrCat(path, ": directory ", dir, " does not exist")
+                                               : absl::StrCat(path, ": directory ", dir, ": ", ErrnoText(errno)));
   }
   if (!S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", dir, " is not a directory"));
@@ -94,8 +93,7 @@ absl::StatusOr<ResultsFile> ResultsFile::Open(const std::string& path) {
   std::string probe = TempTemplate(target);
   const int fd = ::mkstemp(probe.data());
   if (fd < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(path, ": cannot create a file in ", dir, ": ", ErrnoText(errno)));
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot create a file in ", dir, ": ", ErrnoText(errno)));
   }
   ::close(fd);
   ::unlink(probe.c_str());
@@ -145,8 +143,8 @@ absl::Status ResultsFile::Replace(absl::string_view body, absl::string_view tail
   std::string temp = TempTemplate(target_);
   const int fd = ::mkstemp(temp.data());
   if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat(path_, ": cannot create a temporary file: ",
-                                               ErrnoText(errno), " (the previous complete file is kept)"));
+    return absl::UnavailableError(absl::StrCat(path_, ": cannot create a temporary file: ", ErrnoText(errno),
+                                               " (the previous complete file is kept)"));
   }
   const auto fail = [&](absl::string_view what, int e) {
     ::close(fd);
@@ -164,14 +162,14 @@ absl::Status ResultsFile::Replace(absl::string_view body, absl::string_view tail
   if (::close(fd) != 0) {
     e = errno;
     ::unlink(temp.c_str());
-    return absl::UnavailableError(absl::StrCat(path_, ": write failed: ", ErrnoText(e),
-                                               " (the previous complete file is kept)"));
+    return absl::UnavailableError(
+        absl::StrCat(path_, ": write failed: ", ErrnoText(e), " (the previous complete file is kept)"));
   }
   if (::rename(temp.c_str(), target_.c_str()) != 0) {
     e = errno;
     ::unlink(temp.c_str());
-    return absl::UnavailableError(absl::StrCat(path_, ": rename failed: ", ErrnoText(e),
-                                               " (the previous complete file is kept)"));
+    return absl::UnavailableError(
+        absl::StrCat(path_, ": rename failed: ", ErrnoText(e), " (the previous complete file is kept)"));
   }
   // The rename itself is durable once the directory is synced; best effort.
   const int dir_fd = ::open(SplitPath(target_).first.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

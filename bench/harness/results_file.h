@@ -50,8 +50,8 @@ class ResultsFile {
   std::string path_;    // as given, for messages
   std::string target_;  // what is written: path_ with an existing symlink resolved
   bool atomic_;
-  unsigned mode_;       // permission bits of the file a rename puts in place
-  int stream_fd_ = -1;  // stream targets: opened on the first write
+  unsigned mode_;              // permission bits of the file a rename puts in place
+  int stream_fd_ = -1;         // stream targets: opened on the first write
   size_t streamed_bytes_ = 0;  // stream targets: body bytes already written
 };
 

@@ -70,11 +70,11 @@ void RunBenchmarks(const BenchmarkOut& out, std::optional<ResultsFile> results_f
   if (StopRequested() && rank0) {
     const RunCounts c = reporter.counts();
     // The one line that says what the run got done; the JSON has a row for each benchmark.
-    const std::string line = absl::StrCat(
-        "trainbench: ", InterruptedMessage(StopSignal()), ": ", c.finished, " of ", c.total(),
-        " benchmarks finished (", c.interrupted, " interrupted, ", c.not_run, " not run",
-        c.skipped > 0 ? absl::StrCat(", ", c.skipped, " skipped") : "", ")",
-        out.path.empty() ? "" : absl::StrCat("; results in ", out.path));
+    const std::string line =
+        absl::StrCat("trainbench: ", InterruptedMessage(StopSignal()), ": ", c.finished, " of ", c.total(),
+                     " benchmarks finished (", c.interrupted, " interrupted, ", c.not_run, " not run",
+                     c.skipped > 0 ? absl::StrCat(", ", c.skipped, " skipped") : "", ")",
+                     out.path.empty() ? "" : absl::StrCat("; results in ", out.path));
     std::fprintf(stderr, "%s\n", line.c_str());
   }
 }
@@ -102,8 +102,8 @@ int TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
   std::optional<std::string> cuda_problem = WorldCudaProblem(dist, CudaAsked(cl.axes), gpus);
   // A rank of a world without the GPU it was asked for reads --device=cuda as given, so that it
   // reaches the rendezvous (with cuda_problem) and every rank stops there with its line.
-  const RunPlan plan = MakePlan(cl.axes, gpus.available() || cuda_problem.has_value(), cl.run.adam,
-                                dist.world.distributed());
+  const RunPlan plan =
+      MakePlan(cl.axes, gpus.available() || cuda_problem.has_value(), cl.run.adam, dist.world.distributed());
   // A world of several ranks trains on CUDA, one GPU per rank, where it can.
   dist.cuda = dist.world.distributed() && gpus.nccl && gpus.available() && AnyOnCuda(plan.epochs);
   // Outlives the benchmarks, which hold references to it. Leaked on purpose: CUDA events and

@@ -43,19 +43,32 @@ std::string CudaOrCpu(bool cuda, const char* with_gpu, const char* without) { re
 // The table. Order: the product's, outer to inner; an axis's unset value may read the axes
 // above it (pin reads device).
 const AxisSpec kAxes[] = {
-    {"batch", "Batch sizes, e.g. 16,64 (not given: 256).",
+    {"batch",
+     "Batch sizes, e.g. 16,64 (not given: 256).",
      [](absl::string_view v, bool) { return IntIn("batch", v, 1, kMaxBatch); },
-     [](const AxisValues&, bool) { return std::string("256"); }, Never, {}},
-    {"model", "Models: Small, Medium, Large (not given: Medium).",
+     [](const AxisValues&, bool) { return std::string("256"); },
+     Never,
+     {}},
+    {"model",
+     "Models: Small, Medium, Large (not given: Medium).",
      [](absl::string_view v, bool) { return Spelt(ParseModel(v), ModelName); },
-     [](const AxisValues&, bool) { return std::string("Medium"); }, Never, {}},
-    {"workers", "Loader threads, e.g. 0,4 (not given: 4 with a GPU, 2 without).",
+     [](const AxisValues&, bool) { return std::string("Medium"); },
+     Never,
+     {}},
+    {"workers",
+     "Loader threads, e.g. 0,4 (not given: 4 with a GPU, 2 without).",
      [](absl::string_view v, bool) { return IntIn("workers", v, 0, kMaxWorkers); },
-     [](const AxisValues&, bool cuda) { return CudaOrCpu(cuda, "4", "2"); }, Never, {}},
-    {"precision", "Precisions: fp32, tf32, fp16, bf16 (not given: fp32).",
+     [](const AxisValues&, bool cuda) { return CudaOrCpu(cuda, "4", "2"); },
+     Never,
+     {}},
+    {"precision",
+     "Precisions: fp32, tf32, fp16, bf16 (not given: fp32).",
      [](absl::string_view v, bool) { return Spelt(ParsePrecision(v), PrecisionName); },
-     [](const AxisValues&, bool) { return std::string("fp32"); }, Never, {}},
-    {"device", "Devices: cpu, cuda (not given: cuda with a GPU, cpu without).",
+     [](const AxisValues&, bool) { return std::string("fp32"); },
+     Never,
+     {}},
+    {"device",
+     "Devices: cpu, cuda (not given: cuda with a GPU, cpu without).",
      [](absl::string_view v, bool cuda) -> absl::StatusOr<std::string> {
        absl::StatusOr<DeviceKind> d = ParseDevice(v);
        if (d.ok() && *d == DeviceKind::kCuda && !cuda) {
@@ -63,8 +76,11 @@ const AxisSpec kAxes[] = {
        }
        return Spelt(d, DeviceName);
      },
-     [](const AxisValues&, bool cuda) { return CudaOrCpu(cuda, "cuda", "cpu"); }, Never, {}},
-    {"pin", "Pinned host memory for batches: 0, 1 (not given: 1 on cuda, 0 on cpu).",
+     [](const AxisValues&, bool cuda) { return CudaOrCpu(cuda, "cuda", "cpu"); },
+     Never,
+     {}},
+    {"pin",
+     "Pinned host memory for batches: 0, 1 (not given: 1 on cuda, 0 on cpu).",
      [](absl::string_view v, bool) { return IntIn("pin", v, 0, 1); },
      [](const AxisValues& p, bool) { return std::string(ValueOf(p, "device") == "cuda" ? "1" : "0"); },
      [](absl::string_view v, const AxisValues& p) {

@@ -48,9 +48,9 @@ const std::vector<FieldAxis<EpochConfig>>& EpochConfig::Axes() {
 
 const std::vector<FieldAxis<StepConfig>>& StepConfig::Axes() {
   using C = StepConfig;
-  static const auto* const axes = new std::vector<FieldAxis<C>>{
-      Bind("batch", &C::batch), Bind("model", &C::model), Bind("precision", &C::precision),
-      Bind("device", &C::device), Bind("graph", &C::graph)};
+  static const auto* const axes = new std::vector<FieldAxis<C>>{Bind("batch", &C::batch), Bind("model", &C::model),
+                                                                Bind("precision", &C::precision),
+                                                                Bind("device", &C::device), Bind("graph", &C::graph)};
   return *axes;
 }
 

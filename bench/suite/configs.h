@@ -22,7 +22,7 @@ namespace trainbench {
 template <typename Config>
 struct FieldAxis {
   std::string axis;
-  std::function<std::string(const Config&)> get;       // the value as spelt in names
+  std::function<std::string(const Config&)> get;        // the value as spelt in names
   std::function<bool(Config&, absl::string_view)> set;  // from a spelt value; false if it is not one
 };
 
@@ -109,9 +109,7 @@ struct TransferConfig {
   bool pinned = false;
 
   static const std::vector<FieldAxis<TransferConfig>>& Axes();
-  bool operator==(const TransferConfig& o) const {
-    return to_device == o.to_device && ValuesOf(*this) == ValuesOf(o);
-  }
+  bool operator==(const TransferConfig& o) const { return to_device == o.to_device && ValuesOf(*this) == ValuesOf(o); }
 };
 
 // "BM_TrainEpoch/batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda/graph:0"

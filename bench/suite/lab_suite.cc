@@ -51,44 +51,58 @@ const AxisSweep kStepBatchSweep{"batch", {"16", "256"}};
 
 std::vector<LabPart> GpuParts() {
   return {
-      {"part1", "Part 1: CPU vs GPU", {kEpoch},
+      {"part1",
+       "Part 1: CPU vs GPU",
+       {kEpoch},
        "batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cuda/graph:0",  // the lab's plain loop
-       "device", {{"device", {"cpu", "cuda"}}}},
+       "device",
+       {{"device", {"cpu", "cuda"}}}},
       {"part2", "Part 2: Batch size effects", {kEpoch}, kGpuCentre, "batch", {kBatchSweep}},
       {"part3", "Part 3: Model complexity", {kEpoch}, kGpuCentre, "model", {kModelSweep}},
-      {"part4", "Part 4: DataLoader workers", {kEpoch}, kGpuCentre,
-       "workers", {{"workers", {"0", "2", "4", "8"}}}},
+      {"part4", "Part 4: DataLoader workers", {kEpoch}, kGpuCentre, "workers", {{"workers", {"0", "2", "4", "8"}}}},
       // The lab's discussion question 1.
-      {"precision", "Training precision", {kEpoch},
+      {"precision",
+       "Training precision",
+       {kEpoch},
        "batch:256/model:Large/workers:4/precision:fp32/pin:1/device:cuda/graph:0",
-       "precision", {{"precision", {"fp32", "tf32", "fp16", "bf16"}}}},
-      {"small_models", "Small models: the step alone on CPU and GPU", {kStep},
+       "precision",
+       {{"precision", {"fp32", "tf32", "fp16", "bf16"}}}},
+      {"small_models",
+       "Small models: the step alone on CPU and GPU",
+       {kStep},
        "batch:256/model:Medium/precision:fp32/device:cuda/graph:0",
-       "model", {{"device", {"cpu", "cuda"}}, kModelSweep, kStepBatchSweep}},
+       "model",
+       {{"device", {"cpu", "cuda"}}, kModelSweep, kStepBatchSweep}},
       // 64 KiB to 256 MiB in steps of 4x: from launch-bound copies to the link's rate.
-      {"transfers", "Host-device transfers", {"BM_HostToDevice", "BM_DeviceToHost"},
+      {"transfers",
+       "Host-device transfers",
+       {"BM_HostToDevice", "BM_DeviceToHost"},
        "bytes:1048576/pinned:1",
-       "bytes", {{"bytes", {"65536", "262144", "1048576", "4194304", "16777216", "67108864",
-                            "268435456"}},
-                 {"pinned", {"0", "1"}}}},
+       "bytes",
+       {{"bytes", {"65536", "262144", "1048576", "4194304", "16777216", "67108864", "268435456"}},
+        {"pinned", {"0", "1"}}}},
   };
 }
 
 std::vector<LabPart> CpuParts() {
   return {
-      {"part1", "Part 1: CPU vs GPU", {kEpoch},
+      {"part1",
+       "Part 1: CPU vs GPU",
+       {kEpoch},
        "batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0",
-       "device", {{"device", {"cpu"}}}},
+       "device",
+       {{"device", {"cpu"}}}},
       {"part2", "Part 2: Batch size effects", {kEpoch}, kCpuCentre, "batch", {kBatchSweep}},
       {"part3", "Part 3: Model complexity", {kEpoch}, kCpuCentre, "model", {kModelSweep}},
-      {"part4", "Part 4: DataLoader workers", {kEpoch}, kCpuCentre,
-       "workers", {{"workers", {"0", "1", "2", "4"}}}},
+      {"part4", "Part 4: DataLoader workers", {kEpoch}, kCpuCentre, "workers", {{"workers", {"0", "1", "2", "4"}}}},
       // CPU autocast is bf16 only (common/axes.h, UnsupportedPrecision).
-      {"precision", "Training precision", {kEpoch}, kCpuCentre,
-       "precision", {{"precision", {"fp32", "bf16"}}}},
-      {"small_models", "Small models: the step alone on CPU and GPU", {kStep},
+      {"precision", "Training precision", {kEpoch}, kCpuCentre, "precision", {{"precision", {"fp32", "bf16"}}}},
+      {"small_models",
+       "Small models: the step alone on CPU and GPU",
+       {kStep},
        "batch:256/model:Medium/precision:fp32/device:cpu/graph:0",
-       "model", {{"device", {"cpu"}}, kModelSweep, kStepBatchSweep}},
+       "model",
+       {{"device", {"cpu"}}, kModelSweep, kStepBatchSweep}},
   };
 }
 
@@ -102,8 +116,7 @@ LabPart LoaderPart(const LabPart& part4) {
       kept.emplace_back(axis_value);
     }
   }
-  return {"loader", "The loader alone", {"BM_DataLoader"}, absl::StrJoin(kept, "/"),
-          part4.vary, part4.sweeps};
+  return {"loader", "The loader alone", {"BM_DataLoader"}, absl::StrJoin(kept, "/"), part4.vary, part4.sweeps};
 }
 
 AxisValues SplitCentre(absl::string_view centre) {
@@ -115,8 +128,7 @@ AxisValues SplitCentre(absl::string_view centre) {
   return out;
 }
 
-void AddPoints(const std::vector<AxisSweep>& sweeps, size_t depth, AxisValues& point,
-               std::vector<AxisValues>& out) {
+void AddPoints(const std::vector<AxisSweep>& sweeps, size_t depth, AxisValues& point, std::vector<AxisValues>& out) {
   if (depth == sweeps.size()) {
     out.push_back(point);
     return;
@@ -146,9 +158,9 @@ AxisFlags AsAxisFlags(const AxisValues& point) {
 template <typename Config>
 Config OnlyConfig(const absl::StatusOr<std::vector<Config>>& configs) {
   if (!configs.ok() || configs->size() != 1) {
-    std::fprintf(stderr, "trainbench: lab suite: %s\n",
-                 configs.ok() ? "a point names several configurations"
-                              : std::string(configs.status().message()).c_str());
+    std::fprintf(
+        stderr, "trainbench: lab suite: %s\n",
+        configs.ok() ? "a point names several configurations" : std::string(configs.status().message()).c_str());
     std::abort();  // a mistake in the table above; lab_suite_test parses every part
   }
   return configs->front();
@@ -186,13 +198,12 @@ std::string LabPartsJson(const std::vector<LabPart>& parts) {
       centre.push_back(absl::StrCat(JsonString(axis), ": ", JsonString(value)));
     }
     for (const AxisSweep& s : p.sweeps) {
-      sweeps.push_back(absl::StrCat("{\"axis\": ", JsonString(s.axis), ", \"values\": ",
-                                    JsonStrings(s.values), "}"));
+      sweeps.push_back(absl::StrCat("{\"axis\": ", JsonString(s.axis), ", \"values\": ", JsonStrings(s.values), "}"));
     }
-    items.push_back(absl::StrCat(
-        "{\"key\": ", JsonString(p.key), ", \"title\": ", JsonString(p.title),
-        ", \"families\": ", JsonStrings(p.families), ", \"centre\": {", absl::StrJoin(centre, ", "),
-        "}, \"vary\": ", JsonString(p.vary), ", \"sweeps\": [", absl::StrJoin(sweeps, ", "), "]}"));
+    items.push_back(absl::StrCat("{\"key\": ", JsonString(p.key), ", \"title\": ", JsonString(p.title),
+                                 ", \"families\": ", JsonStrings(p.families), ", \"centre\": {",
+                                 absl::StrJoin(centre, ", "), "}, \"vary\": ", JsonString(p.vary), ", \"sweeps\": [",
+                                 absl::StrJoin(sweeps, ", "), "]}"));
   }
   return absl::StrCat("{\"parts\": [", absl::StrJoin(items, ", "), "]}");
 }
@@ -252,13 +263,11 @@ absl::StatusOr<std::vector<StepConfig>> StepConfigs(const AxisFlags& f, bool cud
   return ConfigsFor<StepConfig>(f, cuda_available);
 }
 
-RegistrationOrder OrderForRegistration(const std::vector<EpochConfig>& epochs,
-                                       const std::vector<StepConfig>& steps) {
+RegistrationOrder OrderForRegistration(const std::vector<EpochConfig>& epochs, const std::vector<StepConfig>& steps) {
   RegistrationOrder r;
   for (const EpochConfig& e : epochs) (e.graph ? r.graph_epochs : r.epochs).push_back(e);
   for (const StepConfig& s : steps) (s.graph ? r.graph_steps : r.steps).push_back(s);
   return r;
 }
-
 
 }  // namespace trainbench

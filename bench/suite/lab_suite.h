@@ -34,8 +34,8 @@ struct AxisSweep {
 };
 
 struct LabPart {
-  std::string key;    // "part2": what the report and plots key their sections and files on
-  std::string title;  // "Part 2: Batch size effects"
+  std::string key;                    // "part2": what the report and plots key their sections and files on
+  std::string title;                  // "Part 2: Batch size effects"
   std::vector<std::string> families;  // {"BM_TrainEpoch"}: registered in this order
   // Every axis of the families' names, in name order: "batch:256/model:Medium/...".
   std::string centre;
@@ -88,8 +88,6 @@ struct RegistrationOrder {
   std::vector<StepConfig> graph_steps;    // graph:1, registered last but one
   std::vector<EpochConfig> graph_epochs;  // graph:1, registered last
 };
-RegistrationOrder OrderForRegistration(const std::vector<EpochConfig>& epochs,
-                                       const std::vector<StepConfig>& steps);
-
+RegistrationOrder OrderForRegistration(const std::vector<EpochConfig>& epochs, const std::vector<StepConfig>& steps);
 
 }  // namespace trainbench

@@ -26,8 +26,7 @@ void ParseAndCheck(absl::Span<const uint8_t> bytes, int rank) {
   absl::StatusOr<trainbench::IdxArray> a = trainbench::ParseIdx(bytes, rank);
   if (!a.ok()) {
     Require(!a.status().message().empty(), "empty error message");
-    Require(a.status().message().find('\n') == absl::string_view::npos,
-            "error message of more than one line");
+    Require(a.status().message().find('\n') == absl::string_view::npos, "error message of more than one line");
     return;
   }
   Require(a->dims.size() == static_cast<size_t>(rank), "wrong number of dimensions");

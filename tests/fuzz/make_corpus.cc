@@ -23,8 +23,7 @@ int main(int argc, char** argv) {
   for (const trainbench::idx_samples::Sample& sample : trainbench::idx_samples::CorpusSamples()) {
     const std::filesystem::path path = dir / sample.name;
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(sample.bytes.data()),
-              static_cast<std::streamsize>(sample.bytes.size()));
+    out.write(reinterpret_cast<const char*>(sample.bytes.data()), static_cast<std::streamsize>(sample.bytes.size()));
     out.close();
     if (!out) {
       std::cerr << path.string() << ": write failed\n";
