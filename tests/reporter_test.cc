@@ -1,0 +1,140 @@
+// bench/harness/reporter.h: the file after every benchmark is what Google Benchmark's
+// JSONReporter writes for the runs so far, closed; counts; --benchmark_out taken over.
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+#include "bench/harness/reporter.h"
+#include "bench/harness/results_file.h"
+#include "tests/temp_dir.h"
+
+namespace trainbench {
+namespace {
+
+// writes for the runs so far, closed.
+
+benchmark::BenchmarkReporter::Run MakeRun(const std::string& name, double seconds, bool error = false) {
+  benchmark::BenchmarkReporter::Run r;
+  r.run_name.function_name = name;
+  r.family_index = 0;
+  r.per_family_instance_index = 0;
+  r.repetitions = 1;
+  r.repetition_index = 0;
+  r.iterations = 1;
+  r.time_unit = benchmark::kSecond;
+  r.real_accumulated_time = seconds;
+  r.cpu_accumulated_time = seconds;
+  r.counters["samples_per_second"] = benchmark::Counter(100.0 / seconds);
+  if (error) {
+    r.error_occurred = true;
+    r.error_message = "not run: interrupted by SIGINT";
+  }
+  return r;
+}
+
+// JSONReporter's own output for the context and runs, with the context's date (a clock
+// reading) taken out.
+std::string LibraryJson(const std::vector<std::vector<benchmark::BenchmarkReporter::Run>>& groups) {
+  std::ostringstream out;
+  benchmark::JSONReporter json;
+  json.SetOutputStream(&out);
+  json.SetErrorStream(&out);
+  benchmark::BenchmarkReporter::Context context;
+  json.ReportContext(context);
+  for (const auto& g : groups) json.ReportRuns(g);
+  json.Finalize();
+  return out.str();
+}
+
+std::string WithoutDate(const std::string& json) {
+  std::istringstream in(json);
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    if (!absl::StrContains(line, "\"date\":")) absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+TEST(ReporterTest, TheFileIsCompleteAfterTheContextAndAfterEveryBenchmark) {
+  TempDir dir;
+  const std::string path = dir.path() + "/run.json";
+  absl::StatusOr<ResultsFile> f = ResultsFile::Open(path);
+  ASSERT_TRUE(f.ok()) << f.status();
+  std::vector<absl::Status> errors;
+  ResultsFileReporter reporter(*std::move(f), "json", [&](const absl::Status& s) { errors.push_back(s); });
+  benchmark::BenchmarkReporter::Context context;
+  ASSERT_TRUE(reporter.ReportContext(context));
+  EXPECT_EQ(WithoutDate(ReadAll(path)), WithoutDate(LibraryJson({})));
+  const std::vector<benchmark::BenchmarkReporter::Run> a = {MakeRun("BM_A", 1.0)};
+  const std::vector<benchmark::BenchmarkReporter::Run> b = {MakeRun("BM_B", 2.0, /*error=*/true)};
+  reporter.ReportRuns(a);
+  EXPECT_EQ(WithoutDate(ReadAll(path)), WithoutDate(LibraryJson({a})));
+  reporter.ReportRuns(b);
+  EXPECT_EQ(WithoutDate(ReadAll(path)), WithoutDate(LibraryJson({a, b})));
+  reporter.Finalize();
+  EXPECT_EQ(WithoutDate(ReadAll(path)), WithoutDate(LibraryJson({a, b})));
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(dir.Entries(), std::vector<std::string>{"run.json"});
+}
+
+TEST(ReporterTest, AFailedWriteIsReportedAndTheLastCompleteFileStays) {
+  absl::StatusOr<ResultsFile> f = ResultsFile::Open("/dev/full");
+  ASSERT_TRUE(f.ok()) << f.status();
+  std::vector<std::string> errors;
+  ResultsFileReporter reporter(*std::move(f), "json", [&](const absl::Status& s) { errors.emplace_back(s.message()); });
+  benchmark::BenchmarkReporter::Context context;
+  reporter.ReportContext(context);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0], "/dev/full: write failed: No space left on device");
+}
+
+TEST(ReporterTest, CountsOutcomesOncePerBenchmark) {
+  std::ostringstream sink;
+  // The display writes to the sink, not the test's stdout.
+  auto display = std::make_unique<benchmark::JSONReporter>();
+  display->SetOutputStream(&sink);
+  display->SetErrorStream(&sink);
+  RunReporter counted(std::move(display), nullptr);
+  auto interrupted = MakeRun("BM_B", 1.0, true);
+  interrupted.error_message = "interrupted by SIGTERM";
+  auto skipped = MakeRun("BM_D", 1.0, true);
+  skipped.error_message = "needs about 171.3 GiB, 21.9 GiB available";
+  counted.ReportRuns({MakeRun("BM_A", 1.0), MakeRun("BM_A", 1.1)});  // two repetitions
+  counted.ReportRuns({interrupted});
+  counted.ReportRuns({MakeRun("BM_C", 1.0, true)});
+  counted.ReportRuns({skipped});
+  const RunCounts c = counted.counts();
+  EXPECT_EQ(c.finished, 1);
+  EXPECT_EQ(c.interrupted, 1);
+  EXPECT_EQ(c.not_run, 1);
+  EXPECT_EQ(c.skipped, 1);
+  EXPECT_EQ(c.total(), 4);
+}
+
+TEST(ReporterTest, TakeBenchmarkOutRemovesTheFlagAndForcesItEmptyForTheLibrary) {
+  ::unsetenv("BENCHMARK_OUT");
+  ::unsetenv("BENCHMARK_OUT_FORMAT");
+  std::vector<std::string> given = {"trainbench", "--benchmark_out=a.json", "--batch=16", "--benchmark_out_format=csv",
+                                    "--benchmark_out=b.json"};
+  std::vector<char*> argv;
+  for (std::string& s : given) argv.push_back(s.data());
+  argv.resize(given.size() + 2, nullptr);
+  int argc = static_cast<int>(given.size());
+  const BenchmarkOut out = TakeBenchmarkOut(&argc, argv.data());
+  EXPECT_EQ(out.path, "b.json");  // the last one, as Google Benchmark reads it
+  EXPECT_EQ(out.format, "csv");
+  ASSERT_EQ(argc, 4);
+  EXPECT_STREQ(argv[1], "--batch=16");
+  EXPECT_STREQ(argv[2], "--benchmark_out_format=csv");  // left for the library to validate
+  EXPECT_STREQ(argv[3], "--benchmark_out=");
+  EXPECT_EQ(argv[4], nullptr);
+}
+
+}  // namespace
+}  // namespace trainbench
