@@ -1,5 +1,5 @@
 // ddp_check: trains a model for a few steps, data-parallel when a launcher says so (torchrun,
-// as bench/dist/world.h reads it), and writes the parameters out, for tests/test_distributed.py to
+// as bench/dist/world.h reads it), and writes the parameters out, for tests/test_data_parallel.py to
 // compare: N ranks with batch B each against one process with batch N x B on the same
 // samples. It uses the benchmark's own pieces (Trainer, GradientSync over the Gloo group),
 // with fixed random batches instead of the loader, so that both runs see the same samples in

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/find_by_name.h"
 #include "common/json.h"
 
 namespace trainbench {
@@ -65,12 +66,7 @@ void AddKernelCounters(const std::optional<KernelBusy>& k, CounterList& c) {
 
 absl::Span<const CounterSpec> CounterSpecs() { return kCounters; }
 
-const CounterSpec* FindCounter(absl::string_view name) {
-  for (const CounterSpec& c : kCounters) {
-    if (c.name == name) return &c;
-  }
-  return nullptr;
-}
+const CounterSpec* FindCounter(absl::string_view name) { return FindByName(CounterSpecs(), name); }
 
 absl::string_view BetterName(Better b) {
   switch (b) {

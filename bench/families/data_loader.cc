@@ -56,12 +56,11 @@ void DataLoaderBenchmark(benchmark::State& state, const LoaderConfig& c, const H
 }  // namespace
 
 void RegisterDataLoader(const std::vector<LoaderConfig>& configs, const Harness& env) {
+  std::vector<LoaderConfig> runnable;
   for (const LoaderConfig& c : configs) {
-    if (c.pin && !env.cuda) continue;  // never reached from the sweeps: pin:1 needs --device=cuda
-    RegisterGuarded(BenchmarkName(c), [c, &env](benchmark::State& st) { DataLoaderBenchmark(st, c, env); })
-        ->UseManualTime()
-        ->Unit(benchmark::kMillisecond);
+    if (!c.pin || env.cuda) runnable.push_back(c);  // pin:1 needs --device=cuda: never left out from the sweeps
   }
+  RegisterEach(runnable, env, DataLoaderBenchmark, benchmark::kMillisecond);
 }
 
 }  // namespace trainbench

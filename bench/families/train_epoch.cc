@@ -102,12 +102,7 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Ha
 }  // namespace
 
 void RegisterTrainEpoch(const std::vector<EpochConfig>& configs, const Harness& env) {
-  for (const EpochConfig& c : configs) {
-    RegisterGuarded(BenchmarkName(c), [c, &env](benchmark::State& st) { TrainEpochBenchmark(st, c, env); })
-        ->UseManualTime()
-        ->Iterations(env.run.epochs)
-        ->Unit(benchmark::kSecond);
-  }
+  RegisterEach(configs, env, TrainEpochBenchmark, benchmark::kSecond, env.run.epochs);
 }
 
 }  // namespace trainbench

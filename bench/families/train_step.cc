@@ -111,11 +111,7 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Harn
 }  // namespace
 
 void RegisterTrainStep(const std::vector<StepConfig>& configs, const Harness& env) {
-  for (const StepConfig& c : configs) {
-    RegisterGuarded(BenchmarkName(c), [c, &env](benchmark::State& st) { TrainStepBenchmark(st, c, env); })
-        ->UseManualTime()
-        ->Unit(benchmark::kMillisecond);
-  }
+  RegisterEach(configs, env, TrainStepBenchmark, benchmark::kMillisecond);
 }
 
 }  // namespace trainbench

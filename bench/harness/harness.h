@@ -108,6 +108,20 @@ std::vector<std::string>& RegisteredNames();
 // error: <first line>" instead of ending the process and every benchmark after it.
 benchmark::internal::Benchmark* RegisterGuarded(const std::string& name, std::function<void(benchmark::State&)> body);
 
+// Registers body(state, c, env) as BenchmarkName(c) for each configuration (RegisterGuarded),
+// timed manually and reported in unit; iterations > 0 fixes the iteration count (one epoch
+// each for BM_TrainEpoch).
+template <typename Config, typename Body>
+void RegisterEach(const std::vector<Config>& configs, const Harness& env, Body body, benchmark::TimeUnit unit,
+                  int64_t iterations = 0) {
+  for (const Config& c : configs) {
+    benchmark::internal::Benchmark* b =
+        RegisterGuarded(BenchmarkName(c), [c, &env, body](benchmark::State& st) { body(st, c, env); });
+    b->UseManualTime()->Unit(unit);
+    if (iterations > 0) b->Iterations(iterations);
+  }
+}
+
 // The step-boundary check: throws Interrupted (bench/harness/interrupt.h) once SIGINT or SIGTERM has
 // arrived, for RunOrSkip to record. Called between steps by the training and loader loops.
 void ThrowIfInterrupted();

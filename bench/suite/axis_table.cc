@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/axes.h"
+#include "common/find_by_name.h"
 #include "common/json.h"
 #include "models/model_table.h"
 
@@ -115,12 +116,7 @@ bool Takes(absl::Span<const absl::string_view> axes, absl::string_view axis) {
 
 absl::Span<const AxisSpec> Axes() { return kAxes; }
 
-const AxisSpec* FindAxis(absl::string_view name) {
-  for (const AxisSpec& a : kAxes) {
-    if (a.name == name) return &a;
-  }
-  return nullptr;
-}
+const AxisSpec* FindAxis(absl::string_view name) { return FindByName(Axes(), name); }
 
 absl::string_view ValueOf(const AxisValues& point, absl::string_view axis) {
   for (const auto& [a, v] : point) {
