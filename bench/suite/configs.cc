@@ -8,6 +8,7 @@ namespace trainbench {
 std::string AxisText(int64_t v) { return absl::StrCat(v); }
 std::string AxisText(int v) { return absl::StrCat(v); }
 std::string AxisText(bool v) { return v ? "1" : "0"; }
+std::string AxisText(double v) { return absl::StrCat(v); }
 std::string AxisText(ModelKind v) { return std::string(ModelName(v)); }
 std::string AxisText(Precision v) { return std::string(PrecisionName(v)); }
 std::string AxisText(DeviceKind v) { return std::string(DeviceName(v)); }
@@ -19,6 +20,7 @@ bool FromAxisText(absl::string_view s, bool* v) {
   *v = s == "1";
   return true;
 }
+bool FromAxisText(absl::string_view s, double* v) { return absl::SimpleAtod(s, v); }
 template <typename T>
 bool Parsed(absl::StatusOr<T> p, T* v) {
   if (!p.ok()) return false;
@@ -33,38 +35,6 @@ std::string JoinName(absl::string_view family, const AxisValues& values) {
   std::string out(family);
   for (const auto& [axis, value] : values) absl::StrAppend(&out, "/", axis, ":", value);
   return out;
-}
-
-// ---- Each family's axes, in the order of its names.
-
-const std::vector<FieldAxis<EpochConfig>>& EpochConfig::Axes() {
-  using C = EpochConfig;
-  static const auto* const axes = new std::vector<FieldAxis<C>>{
-      Bind("batch", &C::batch),         Bind("model", &C::model), Bind("workers", &C::workers),
-      Bind("precision", &C::precision), Bind("pin", &C::pin),     Bind("device", &C::device),
-      Bind("graph", &C::graph)};
-  return *axes;
-}
-
-const std::vector<FieldAxis<StepConfig>>& StepConfig::Axes() {
-  using C = StepConfig;
-  static const auto* const axes = new std::vector<FieldAxis<C>>{Bind("batch", &C::batch), Bind("model", &C::model),
-                                                                Bind("precision", &C::precision),
-                                                                Bind("device", &C::device), Bind("graph", &C::graph)};
-  return *axes;
-}
-
-const std::vector<FieldAxis<LoaderConfig>>& LoaderConfig::Axes() {
-  using C = LoaderConfig;
-  static const auto* const axes =
-      new std::vector<FieldAxis<C>>{Bind("batch", &C::batch), Bind("workers", &C::workers), Bind("pin", &C::pin)};
-  return *axes;
-}
-
-const std::vector<FieldAxis<TransferConfig>>& TransferConfig::Axes() {
-  using C = TransferConfig;
-  static const auto* const axes = new std::vector<FieldAxis<C>>{Bind("bytes", &C::bytes), Bind("pinned", &C::pinned)};
-  return *axes;
 }
 
 std::string BenchmarkName(const EpochConfig& c) { return JoinName(EpochConfig::kFamily, ValuesOf(c)); }

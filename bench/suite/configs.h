@@ -31,12 +31,14 @@ struct FieldAxis {
 std::string AxisText(int64_t v);
 std::string AxisText(int v);
 std::string AxisText(bool v);
+std::string AxisText(double v);  // shortest form: 0.1, 0
 std::string AxisText(ModelKind v);
 std::string AxisText(Precision v);
 std::string AxisText(DeviceKind v);
 bool FromAxisText(absl::string_view s, int64_t* v);
 bool FromAxisText(absl::string_view s, int* v);
 bool FromAxisText(absl::string_view s, bool* v);
+bool FromAxisText(absl::string_view s, double* v);
 bool FromAxisText(absl::string_view s, ModelKind* v);
 bool FromAxisText(absl::string_view s, Precision* v);
 bool FromAxisText(absl::string_view s, DeviceKind* v);
@@ -72,7 +74,15 @@ struct EpochConfig {
   DeviceKind device = DeviceKind::kCpu;
   bool graph = false;
 
-  static const std::vector<FieldAxis<EpochConfig>>& Axes();
+  // Its axes, in the order of its names: each bound to its field.
+  static const std::vector<FieldAxis<EpochConfig>>& Axes() {
+    using C = EpochConfig;
+    static const auto* const axes = new std::vector<FieldAxis<C>>{
+        Bind("batch", &C::batch),         Bind("model", &C::model), Bind("workers", &C::workers),
+        Bind("precision", &C::precision), Bind("pin", &C::pin),     Bind("device", &C::device),
+        Bind("graph", &C::graph)};
+    return *axes;
+  }
   bool operator==(const EpochConfig& o) const { return ValuesOf(*this) == ValuesOf(o); }
 };
 
@@ -85,7 +95,14 @@ struct StepConfig {
   DeviceKind device = DeviceKind::kCpu;
   bool graph = false;  // the step replayed from one CUDA graph capture (CUDA only)
 
-  static const std::vector<FieldAxis<StepConfig>>& Axes();
+  // Its axes, in the order of its names: each bound to its field.
+  static const std::vector<FieldAxis<StepConfig>>& Axes() {
+    using C = StepConfig;
+    static const auto* const axes = new std::vector<FieldAxis<C>>{Bind("batch", &C::batch), Bind("model", &C::model),
+                                                                  Bind("precision", &C::precision),
+                                                                  Bind("device", &C::device), Bind("graph", &C::graph)};
+    return *axes;
+  }
   bool operator==(const StepConfig& o) const { return ValuesOf(*this) == ValuesOf(o); }
 };
 
@@ -97,7 +114,13 @@ struct LoaderConfig {
   int workers = 0;
   bool pin = false;
 
-  static const std::vector<FieldAxis<LoaderConfig>>& Axes();
+  // Its axes, in the order of its names: each bound to its field.
+  static const std::vector<FieldAxis<LoaderConfig>>& Axes() {
+    using C = LoaderConfig;
+    static const auto* const axes =
+        new std::vector<FieldAxis<C>>{Bind("batch", &C::batch), Bind("workers", &C::workers), Bind("pin", &C::pin)};
+    return *axes;
+  }
   bool operator==(const LoaderConfig& o) const { return ValuesOf(*this) == ValuesOf(o); }
 };
 
@@ -108,7 +131,12 @@ struct TransferConfig {
   int64_t bytes = 0;
   bool pinned = false;
 
-  static const std::vector<FieldAxis<TransferConfig>>& Axes();
+  // Its axes, in the order of its names: each bound to its field.
+  static const std::vector<FieldAxis<TransferConfig>>& Axes() {
+    using C = TransferConfig;
+    static const auto* const axes = new std::vector<FieldAxis<C>>{Bind("bytes", &C::bytes), Bind("pinned", &C::pinned)};
+    return *axes;
+  }
   bool operator==(const TransferConfig& o) const { return to_device == o.to_device && ValuesOf(*this) == ValuesOf(o); }
 };
 
