@@ -95,5 +95,12 @@ TEST(UtilizationSamplerTest, NoReadingsMeansNoValue) {
   EXPECT_FALSE(s.Stop().has_value());  // a second Stop is harmless
 }
 
+TEST(NvmlNamesTest, LinksAndCudaVersionsAsTheContextSpellsThem) {
+  EXPECT_EQ(PcieLinkName(PcieLink{4, 16}), "gen4 x16");
+  EXPECT_EQ(PcieLinkName(std::nullopt), "unknown (no NVML)");
+  EXPECT_EQ(CudaVersionName(13000), "13.0");
+  EXPECT_EQ(CudaVersionName(12080), "12.8");
+}
+
 }  // namespace
 }  // namespace trainbench
