@@ -2,7 +2,7 @@
 // benchmark can be configured with (the models are models/model_table.h), their names (an interface: benchmark names,
 // results, tools and users' filters key on them), their parsers, and which precision runs on which device. Torch-free
 // and free of any benchmark family, so models/, fixtures/ and bench/ can all include it; the lab's sweeps over these
-// axes are in bench/lab_suite.h.
+// axes are in bench/suite/lab_suite.h.
 #pragma once
 
 #include <optional>

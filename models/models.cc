@@ -1,5 +1,7 @@
 #include "models/models.h"
 
+#include <torch/utils.h>
+
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
@@ -36,6 +38,11 @@ torch::nn::Sequential MakeModel(ModelKind kind) {
   torch::nn::Sequential net;
   for (torch::nn::AnyModule& m : modules) net->push_back(std::move(m));
   return net;
+}
+
+torch::nn::Sequential SeededModel(ModelKind kind, uint64_t seed) {
+  torch::manual_seed(seed);
+  return MakeModel(kind);
 }
 
 int64_t CountParameters(const torch::nn::Module& model) {

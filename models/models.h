@@ -13,6 +13,9 @@ namespace trainbench {
 // A freshly initialized model (from torch's current default generator) on the CPU.
 torch::nn::Sequential MakeModel(ModelKind kind);
 
+// MakeModel(kind) with torch's default generator seeded with seed first.
+torch::nn::Sequential SeededModel(ModelKind kind, uint64_t seed);
+
 [[nodiscard]] int64_t CountParameters(const torch::nn::Module& model);
 
 }  // namespace trainbench

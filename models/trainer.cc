@@ -95,9 +95,11 @@ int64_t LossScaler::skipped_steps() const { return static_cast<int64_t>(skipped_
 
 Trainer::Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed, AdamKind adam,
                  bool channels_last)
-    : ctx_(ctx), precision_(precision) {
-  torch::manual_seed(seed);
-  model_ = MakeModel(model);
+    : Trainer(SeededModel(model, seed), precision, ctx, adam, channels_last) {}
+
+Trainer::Trainer(torch::nn::Sequential model, Precision precision, DeviceContext& ctx, AdamKind adam,
+                 bool channels_last)
+    : ctx_(ctx), precision_(precision), model_(std::move(model)) {
   model_->to(ctx_.device());
   if (channels_last) {
     torch::NoGradGuard no_grad;

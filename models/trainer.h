@@ -80,6 +80,10 @@ class Trainer {
   // input is already compatible.
   Trainer(ModelKind model, Precision precision, DeviceContext& ctx, uint64_t seed, AdamKind adam = AdamKind::kFused,
           bool channels_last = false);
+  // A network of the caller's (the lab's models with a variant of a family's own, say), on
+  // the CPU as MakeModel returns it; the caller seeds its initialization.
+  Trainer(torch::nn::Sequential model, Precision precision, DeviceContext& ctx, AdamKind adam = AdamKind::kFused,
+          bool channels_last = false);
 
   // One optimizer step on a batch already on the device. Returns the batch's mean loss,
   // detached, still on the device (reading it would synchronize). After CaptureStep, a batch

@@ -35,16 +35,27 @@ TEST(AxisTableTest, ProductIsInTableOrderAndNamedInTheFamilysOrder) {
   EXPECT_EQ((*p)[3], (AxisValues{{"batch", "64"}, {"pin", "1"}, {"device", "cuda"}}));
 }
 
-TEST(AxisTableTest, AGivenValueThatNeverRunsIsAnErrorAndOneThatSometimesRunsIsNot) {
-  const std::vector<absl::string_view> axes = {"pin", "device"};
+TEST(AxisTableTest, AValueThatNeverRunsIsDroppedOrAnErrorAsItsAxisSays) {
   AxisFlags f;
   f["pin"] = {"0", "1"};
   f["device"] = {"cpu"};
-  EXPECT_EQ(Points(axes, f, true).status().message(), "--pin=1: pinned memory exists only with --device=cuda");
-  f["device"] = {"cpu", "cuda"};
-  absl::StatusOr<std::vector<AxisValues>> p = Points(axes, f, true);
+  // pin: the cpu rows run pin:0, and pin:1 is dropped; only pin:1 alone is an error.
+  absl::StatusOr<std::vector<AxisValues>> p = Points({"pin", "device"}, f, true);
   ASSERT_TRUE(p.ok()) << p.status();
-  EXPECT_EQ(p->size(), 3u);  // cpu pin:0, cuda pin:0, cuda pin:1
+  EXPECT_EQ(*p, (std::vector<AxisValues>{{{"pin", "0"}, {"device", "cpu"}}}));
+  f["pin"] = {"1"};
+  EXPECT_EQ(Points({"pin", "device"}, f, true).status().message(),
+            "--pin=1: pinned memory exists only with --device=cuda");
+  // graph: a value that never runs is an error even when other rows do.
+  AxisFlags g;
+  g["graph"] = {"0", "1"};
+  g["device"] = {"cpu"};
+  EXPECT_EQ(Points({"device", "graph"}, g, true).status().message(),
+            "--graph=1: CUDA graphs exist only with --device=cuda");
+  g["device"] = {"cpu", "cuda"};
+  p = Points({"device", "graph"}, g, true);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->size(), 3u);  // cpu graph:0, cuda graph:0, cuda graph:1
 }
 
 TEST(AxisTableTest, ValuesAreSpeltAsInNamesAndDuplicatesCollapse) {

@@ -323,6 +323,12 @@ def test_fused_adam_is_the_default_and_loop_still_runs(gpu, tmp_path):
         assert fused["kernel_ms_per_step"] <= fused["step_ms"] * 1.05
 
 
+def test_a_repeated_axis_flag_takes_the_last_value_and_pin_1_on_cpu_is_dropped():
+    listed = run(["--dataset=synthetic", "--device=cpu", "--batch=16", "--batch=64", "--pin=0,1",
+                  "--benchmark_filter=BM_TrainEpoch", "--benchmark_list_tests"]).stdout.split()
+    assert listed and all("/batch:64/" in n and "/pin:0/" in n for n in listed), listed
+
+
 def own_flags():
     """{name: type} of the flags trainbench defines under bench/ (ABSL_FLAG(type, name, ...))."""
     source = "\n".join(p.read_text() for p in sorted((ROOT / "bench").rglob("*.cc")))

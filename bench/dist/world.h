@@ -6,7 +6,7 @@
 // what it always was (same names, no process group).
 //
 // Torch-free: it parses a given environment, so the tests need no processes and no LibTorch.
-// The rendezvous itself (TCPStore, ProcessGroupGloo) is bench/distributed.h.
+// The rendezvous itself (TCPStore, ProcessGroupGloo) is bench/dist/distributed.h.
 #pragma once
 
 #include <cstdint>

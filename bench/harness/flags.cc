@@ -111,11 +111,9 @@ void PrintHelp() {
   }
 }
 
-// The axis flags as given (bench/suite/axis_table.h), filled by ParseOwnFlags.
-
 // Parses what benchmark::Initialize left: only trainbench's own flags, as --name=value (or
-// --name / --noname for booleans), and the axis flags of bench/axis_table.h. absl::ParseCommandLine would exit with
-// status 1 and several lines on a bad value; users and scripts get one line and status 2 instead.
+// --name / --noname for booleans), and the axis flags of bench/suite/axis_table.h. absl::ParseCommandLine would exit
+// with status 1 and several lines on a bad value; users and scripts get one line and status 2 instead.
 AxisFlags ParseOwnFlags(int argc, char** argv) {
   AxisFlags given_axes;
   for (int i = 1; i < argc; ++i) {
@@ -128,8 +126,8 @@ AxisFlags ParseOwnFlags(int argc, char** argv) {
     if (FindAxis(name) != nullptr) {
       if (eq == absl::string_view::npos) Fail(absl::StrCat("--", name, ": needs a value (--", name, "=...)"));
       if (absl::Status s = CheckAxisValue(name, value); !s.ok()) Fail(std::string(s.message()));
-      std::vector<std::string>& values = given_axes[std::string(name)];
-      for (std::string& v : SplitAxisValues({value})) values.push_back(std::move(v));
+      // The last occurrence wins, as for every other flag (and as Abseil's vector flags did).
+      given_axes[std::string(name)] = SplitAxisValues({value});
       continue;
     }
     absl::CommandLineFlag* flag = OwnFlag(name);

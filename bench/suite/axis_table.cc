@@ -49,24 +49,28 @@ const AxisSpec kAxes[] = {
      [](absl::string_view v, bool) { return IntIn("batch", v, 1, kMaxBatch); },
      [](const AxisValues&, bool) { return std::string("256"); },
      Never,
+     false,
      {}},
     {"model",
      "Models: Small, Medium, Large (not given: Medium).",
      [](absl::string_view v, bool) { return Spelt(ParseModel(v), ModelName); },
      [](const AxisValues&, bool) { return std::string("Medium"); },
      Never,
+     false,
      {}},
     {"workers",
      "Loader threads, e.g. 0,4 (not given: 4 with a GPU, 2 without).",
      [](absl::string_view v, bool) { return IntIn("workers", v, 0, kMaxWorkers); },
      [](const AxisValues&, bool cuda) { return CudaOrCpu(cuda, "4", "2"); },
      Never,
+     false,
      {}},
     {"precision",
      "Precisions: fp32, tf32, fp16, bf16 (not given: fp32).",
      [](absl::string_view v, bool) { return Spelt(ParsePrecision(v), PrecisionName); },
      [](const AxisValues&, bool) { return std::string("fp32"); },
      Never,
+     false,
      {}},
     {"device",
      "Devices: cpu, cuda (not given: cuda with a GPU, cpu without).",
@@ -79,6 +83,7 @@ const AxisSpec kAxes[] = {
      },
      [](const AxisValues&, bool cuda) { return CudaOrCpu(cuda, "cuda", "cpu"); },
      Never,
+     false,
      {}},
     {"pin",
      "Pinned host memory for batches: 0, 1 (not given: 1 on cuda, 0 on cpu).",
@@ -87,6 +92,7 @@ const AxisSpec kAxes[] = {
      [](absl::string_view v, const AxisValues& p) {
        return OnCpuOnly(v, p, "pinned memory exists only with --device=cuda");
      },
+     false,
      {}},
     {"graph", "CUDA graph replay of each step: 0, 1 (not given: 0; 1 only with cuda, not in the default suite).",
      [](absl::string_view v, bool) { return IntIn("graph", v, 0, 1); },
@@ -94,7 +100,7 @@ const AxisSpec kAxes[] = {
      [](absl::string_view v, const AxisValues& p) {
        return OnCpuOnly(v, p, "CUDA graphs exist only with --device=cuda");
      },
-     "0"},
+     true, "0"},
 };
 
 // Axes of names that are not flags: the transfers' and the world's.
@@ -175,8 +181,13 @@ absl::StatusOr<std::vector<AxisValues>> Points(absl::Span<const absl::string_vie
       at[i] = 0;
     }
   }
+  // A value no point could run with: an error where its axis says so, else only when nothing
+  // runs at all.
   for (const auto& [axis_value, why] : unused) {
-    if (!why.empty()) return FlagError(axis_value.first, axis_value.second, why);
+    if (why.empty()) continue;
+    if (FindAxis(axis_value.first)->unrunnable_value_is_error || product.empty()) {
+      return FlagError(axis_value.first, axis_value.second, why);
+    }
   }
   // Back to the family's name order.
   for (AxisValues& point : product) {

@@ -2,7 +2,7 @@
 // its value when the flag is not given, the combinations it cannot run in, and what a
 // benchmark name without it means (for the tools reading older files). The flags, --help, the
 // cartesian product, the names and the JSON context ("axes") all read this table; each family
-// binds the axes it takes to its configuration's fields in bench/configs.h.
+// binds the axes it takes to its configuration's fields in bench/suite/configs.h.
 //
 // Adding an axis: a row in kAxes (bench/suite/axis_table.cc), a field and its binding in the
 // families that take it (bench/suite/configs.h), and the family body that uses it.
@@ -36,9 +36,11 @@ struct AxisSpec {
   // set. Runs before the later axes are known.
   std::string (*unset)(const AxisValues& point, bool cuda_available);
   // Why a point cannot run with this axis's value ("pinned memory exists only with
-  // --device=cuda"), or an empty view. Such points are left out; a value given whose points
-  // are all left out is an error.
+  // --device=cuda"), or an empty view. Such points are left out.
   absl::string_view (*excluded)(absl::string_view value, const AxisValues& point);
+  // Whether a value given whose points are all left out is an error (--graph=1 --device=cpu),
+  // or only a product left empty is (--pin=0,1 --device=cpu runs pin:0).
+  bool unrunnable_value_is_error;
   // What a name without this axis means (graph: "0"), or empty: always in names.
   absl::string_view absent;
 };
@@ -52,8 +54,8 @@ struct AxisSpec {
 
 // Every point of the axes `axes` (a family's, in its name order) for the flags given: the
 // cartesian product of the given values, each other axis at its unset value, points an axis
-// excludes left out, duplicates dropped; in kAxes' order outer to inner. Errors name the flag
-// and the value.
+// excludes left out, duplicates dropped (an empty product is an error naming why); in kAxes' order outer to inner.
+// Errors name the flag and the value.
 absl::StatusOr<std::vector<AxisValues>> Points(absl::Span<const absl::string_view> axes, const AxisFlags& flags,
                                                bool cuda_available);
 

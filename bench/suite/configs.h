@@ -1,6 +1,6 @@
 // Each family's configuration, the axes it takes (bound to the configuration's fields, in the
 // order of its benchmark names) and its benchmark name, an interface: results, tools and users'
-// filters key on them. The axes themselves (flags, checks, unset values) are bench/axis_table.h.
+// filters key on them. The axes themselves (flags, checks, unset values) are bench/suite/axis_table.h.
 // Torch-free.
 #pragma once
 

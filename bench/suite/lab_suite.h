@@ -1,7 +1,7 @@
 // What to benchmark: the lab suite (each lab part declared once: its centre configuration and
 // the axes it sweeps), the default sweeps derived from it, and the choice between the suite
 // and the axis flags. Torch-free, so it is cheap to test. It registers and runs nothing; the
-// axes are bench/suite/axis_table.h, each family's configuration and name bench/configs.h.
+// axes are bench/suite/axis_table.h, each family's configuration and name bench/suite/configs.h.
 #pragma once
 
 #include <cstdint>

@@ -110,7 +110,7 @@ DECLARED = input_path("trainbench_declared_cpu.json")
 
 def counters_context(*entries):
     """A context whose "counters" declares these (name, better[, unit]) counters, in
-    trainbench's format (bench/counters.cc)."""
+    trainbench's format (bench/families/counters.cc)."""
     return {"counters": json.dumps({"counters": [
         {"name": e[0], "better": e[1], "unit": e[2] if len(e) > 2 else "",
          "families": ["BM_a"], "meaning": "made up for a test"} for e in entries]})}
@@ -161,7 +161,7 @@ def test_the_fallback_table_agrees_with_a_real_run_s_declaration():
 
 def axes_context(*entries):
     """A context whose "axes" declares these (name, families, absent) axes, in trainbench's
-    format (bench/axis_table.cc): absent is the value a name without the axis means, None
+    format (bench/suite/axis_table.cc): absent is the value a name without the axis means, None
     (null) where a name always has it."""
     return {"axes": json.dumps({"axes": [
         {"name": n, "families": list(f), "absent": a, "help": ""} for n, f, a in entries]})}

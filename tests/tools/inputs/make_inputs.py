@@ -7,7 +7,7 @@ errored rows, time units ns..s) and trainbench's names, counters and context.
 The numbers are made up; tests assert on them, so rerun the tests afterwards.
 
 trainbench_gpu.json follows trainbench's real default sweep on a GPU machine
-(bench/config.cc DefaultEpochSweep/DefaultStepSweep, bench/families/transfer.cc), as
+(bench/suite/lab_suite.cc DefaultEpochSweep/DefaultStepSweep, bench/families/transfer.cc), as
 one default run writes it (one repetition, --epochs=2): its names, time
 units, counters (sorted by name, as Google Benchmark writes them) and
 context keys.  Only the numbers are invented (plausible for an H100 and
