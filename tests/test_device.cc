@@ -47,36 +47,28 @@ void TestDevice::FailAt(FaultSite site, int n, Fault f) {
   armed_[site] = {n, f};
 }
 std::vector<std::string> TestDevice::violations() const {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return violations_;
+  return Locked([&] { return violations_; });
 }
 int TestDevice::captures() const {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return captures_;
+  return Locked([&] { return captures_; });
 }
 int TestDevice::capture_streams() const {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return static_cast<int>(capture_streams_.size());
+  return Locked([&] { return static_cast<int>(capture_streams_.size()); });
 }
 int TestDevice::live_graphs() const {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return live_graphs_;
+  return Locked([&] { return live_graphs_; });
 }
 bool TestDevice::tracer_attached() const {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return attached_;
+  return Locked([&] { return attached_; });
 }
 int TestDevice::tracer_attaches() const {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return attaches_;
+  return Locked([&] { return attaches_; });
 }
 int64_t TestDevice::pinned_live_bytes() const {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return pinned_live_;
+  return Locked([&] { return pinned_live_; });
 }
 bool TestDevice::sticky() const {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
-  return sticky_.has_value();
+  return Locked([&] { return sticky_.has_value(); });
 }
 
 void TestEvent::Record(RuntimeStream& s) {

@@ -85,6 +85,12 @@ class TestDevice {
   const TestDeviceOptions options;
 
  private:
+  // f() under the device's lock: the accessors' reads.
+  template <typename F>
+  auto Locked(F f) const {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    return f();
+  }
   friend class TestRuntime;
   friend class TestEvent;
   friend class TestGraph;

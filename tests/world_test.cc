@@ -22,6 +22,23 @@ std::string Error(const LauncherVariables& env) {
   return w.ok() ? "" : std::string(w.status().message());
 }
 
+// Who this rank is and where the store is, as ParseWorld read them.
+struct WantedWorld {
+  Launcher launcher;
+  int rank, size, local_rank;
+  std::string master_addr;
+  int master_port;
+};
+
+void ExpectWorld(const World& w, const WantedWorld& want) {
+  EXPECT_EQ(w.launcher, want.launcher);
+  EXPECT_EQ(w.rank, want.rank);
+  EXPECT_EQ(w.size, want.size);
+  EXPECT_EQ(w.local_rank, want.local_rank);
+  EXPECT_EQ(w.master_addr, want.master_addr);
+  EXPECT_EQ(w.master_port, want.master_port);
+}
+
 TEST(WorldTest, NoLauncherIsAWorldOfOne) {
   absl::StatusOr<World> w = ParseWorld({});
   ASSERT_TRUE(w.ok()) << w.status();
@@ -38,12 +55,7 @@ TEST(WorldTest, NoLauncherIsAWorldOfOne) {
 TEST(WorldTest, Torchrun) {
   absl::StatusOr<World> w = ParseWorld(Torchrun("1", "2"));
   ASSERT_TRUE(w.ok()) << w.status();
-  EXPECT_EQ(w->launcher, Launcher::kTorchrun);
-  EXPECT_EQ(w->rank, 1);
-  EXPECT_EQ(w->size, 2);
-  EXPECT_EQ(w->local_rank, 1);
-  EXPECT_EQ(w->master_addr, "127.0.0.1");
-  EXPECT_EQ(w->master_port, 29500);
+  ExpectWorld(*w, {Launcher::kTorchrun, /*rank=*/1, /*size=*/2, /*local_rank=*/1, "127.0.0.1", 29500});
   EXPECT_TRUE(w->distributed());
   EXPECT_FALSE(w->agent_store);
 }
@@ -74,12 +86,7 @@ TEST(WorldTest, Slurm) {
                                         {"MASTER_ADDR", "node01"},
                                         {"MASTER_PORT", "12345"}});
   ASSERT_TRUE(w.ok()) << w.status();
-  EXPECT_EQ(w->launcher, Launcher::kSlurm);
-  EXPECT_EQ(w->rank, 5);
-  EXPECT_EQ(w->size, 8);
-  EXPECT_EQ(w->local_rank, 1);
-  EXPECT_EQ(w->master_addr, "node01");
-  EXPECT_EQ(w->master_port, 12345);
+  ExpectWorld(*w, {Launcher::kSlurm, /*rank=*/5, /*size=*/8, /*local_rank=*/1, "node01", 12345});
 }
 
 TEST(WorldTest, AnSallocShellOrSbatchScriptIsAWorldOfOne) {
