@@ -36,6 +36,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "bench/dist/distributed.h"
+#include "bench/dist/gradient_sync.h"
 #include "bench/dist/process_groups.h"
 #include "bench/dist/world.h"
 #include "common/axes.h"

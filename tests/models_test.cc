@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <ATen/ops/randn.h>
-#include <torch/torch.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/pooling.h>
+#include <torch/utils.h>
 
 #include "models/models.h"
 

@@ -1,7 +1,7 @@
 // A world of more than one process (bench/dist/world.h) as c10d sees it: the rendezvous through
 // c10d's TCPStore and a ProcessGroupGloo over it (bench/dist/rendezvous.cc), the ranks'
 // agreements (bench/dist/agreement.cc) and data-parallel gradient sync
-// (bench/dist/gradient_sync.cc). BM_AllReduce is bench/families/all_reduce.h.
+// (bench/dist/gradient_sync.h). BM_AllReduce is bench/families/all_reduce.h.
 //
 // c10d and Gloo stay out of this header (ProcessGroupGloo.hpp needs Debian's Gloo headers and
 // USE_C10D_GLOO, which CMake gives bench/dist/ and the all-reduce family alone), so main.cc and the families
@@ -21,7 +21,6 @@
 #include "absl/status/status.h"
 #include "bench/dist/world.h"
 #include "fixtures/device.h"
-#include "models/trainer.h"
 
 namespace trainbench {
 
@@ -125,43 +124,5 @@ std::optional<std::string> FirstRankThatCannot(const WorldComm& dist, const std:
 // the other ranks' words and names the rank whose own failure came first or, failing that,
 // the ranks that said nothing (killed, crashed or hung).
 [[noreturn]] void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::exception& e);
-
-// Gradient averaging for a data-parallel replica of a model, as DistributedDataParallel does
-// it, with its engine: the parameters are checked against rank 0's
-// (verify_params_across_processes) and broadcast from it with the buffers; c10d::Reducer then
-// all-reduces the gradients during backward, bucket by bucket as each one's gradients are
-// ready, and averages them (one bucket for the first step, then rebuilt in gradient order:
-// 1 MiB first, then bucket_bytes). Buffers (BatchNorm statistics) are broadcast from rank 0
-// before every synced forward (DDP's broadcast_buffers=True).
-// REQUIRES: Rendezvous has succeeded; every rank builds it, in the same order, for the same
-// model; model outlives it.
-class GradientSync final : public StepHooks {
- public:
-  static constexpr int64_t kDefaultBucketBytes = 25 * 1024 * 1024;  // DDP's bucket_cap_mb=25
-  GradientSync(const WorldComm& dist, torch::nn::Module& model, int64_t bucket_bytes = kDefaultBucketBytes);
-  ~GradientSync() override;
-  GradientSync(const GradientSync&) = delete;
-  GradientSync& operator=(const GradientSync&) = delete;
-
-  // false: backward runs with no all-reduce and forward with no buffer broadcast (DDP's
-  // no_sync() from its second step), each rank on its own.
-  void set_enabled(bool enabled) { enabled_ = enabled; }
-
-  // Rank 0's buffers on every rank now (before evaluating a replica, say).
-  void SyncBuffers();
-
-  // The gradient buckets the reducer all-reduces, each as soon as its gradients are ready:
-  // one before the first synced step, then as rebuilt in gradient order (1 MiB first, then
-  // bucket_bytes each; DDP's ddp_buckets).
-  [[nodiscard]] int64_t buckets() const;
-
-  void BeforeForward() override;
-  void BeforeBackward(const at::Tensor& loss) override;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-  bool enabled_ = true;
-};
 
 }  // namespace trainbench

@@ -1,4 +1,4 @@
-#include "bench/dist/distributed.h"
+#include "bench/dist/gradient_sync.h"
 
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/comm.hpp>

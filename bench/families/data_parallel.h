@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bench/dist/distributed.h"
+#include "bench/dist/gradient_sync.h"
 #include "bench/harness/harness.h"
 
 namespace trainbench {
