@@ -2,7 +2,7 @@
 with a GPU as the tests' test device presents one) and each row's set of counter keys must
 stay byte-identical to tests/golden/, whatever the code underneath is moved to.
 
-A change to these files is a change to the interface: it needs a note in README and in the
+A change to these files is a change to the interface: it needs a note in CHANGELOG.md and in the
 tools (docs/benchmarks.md says how). Regenerate, after such a decision only, with
     TRAINBENCH_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py
 """

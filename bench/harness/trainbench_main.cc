@@ -1,7 +1,7 @@
 // trainbench: the GPU-training lab as Google Benchmark families. bench/main.cc runs
 // TrainbenchMain with CUDA's devices; the tests run it with their test device.
 //
-// TrainbenchMain parses Google Benchmark's flags first, then trainbench's own (Abseil flags, below),
+// TrainbenchMain parses Google Benchmark's flags first, then trainbench's own (bench/harness/flags.cc),
 // checks the results file can be written, loads the data once, builds the device contexts,
 // writes the run's context into the JSON, registers the benchmarks the axis flags ask for,
 // checks --benchmark_filter matches some, and runs them. A bad flag, data file or output path

@@ -64,7 +64,7 @@ absl::StatusOr<std::vector<AxisValues>> Points(absl::Span<const absl::string_vie
 // {"axes": [{"name": "batch", "help": ..., "families": [...], "absent": null}, ...]}
 [[nodiscard]] std::string AxesJson(const std::map<std::string, std::vector<std::string>>& families_by_axis);
 
-// Splits "a,b" (or several occurrences already split by the flag library) into values,
+// Splits each "a,b" of raw into values,
 // trimming spaces and dropping empty pieces.
 std::vector<std::string> SplitAxisValues(const std::vector<std::string>& raw);
 
