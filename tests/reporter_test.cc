@@ -117,6 +117,36 @@ TEST(ReporterTest, CountsOutcomesOncePerBenchmark) {
   EXPECT_EQ(c.total(), 4);
 }
 
+TEST(ReporterTest, TheConsoleHeaderShortensLongJsonEntriesOnly) {
+  const std::string json = "{\"axes\": [" + std::string(400, 'x') + "]}";
+  const std::string header =
+      "Run on (2 X 2300 MHz CPU s)\nadam: fused\naxes: " + json + "\nsmall: {\"a\": 1}\ntest_samples: 10000\n";
+  EXPECT_EQ(ShortenJsonContextLines(header),
+            absl::StrCat("Run on (2 X 2300 MHz CPU s)\nadam: fused\naxes: JSON, ", json.size(),
+                         " bytes (written in full to --benchmark_out)\nsmall: {\"a\": 1}\ntest_samples: 10000\n"));
+  EXPECT_EQ(ShortenJsonContextLines("no newline at the end"), "no newline at the end");
+}
+
+TEST(ReporterTest, TheConsoleDisplayGetsTheShortHeaderAndTheFileTheWholeContext) {
+  const std::string json = "{\"counters\": [" + std::string(300, 'y') + "]}";
+  benchmark::AddCustomContext("reporter_test_declaration", json);
+  std::ostringstream console_out, console_err, file_out;
+  auto display = std::make_unique<benchmark::ConsoleReporter>(benchmark::ConsoleReporter::OO_None);
+  display->SetOutputStream(&console_out);
+  display->SetErrorStream(&console_err);
+  auto file = std::make_unique<benchmark::JSONReporter>();
+  file->SetOutputStream(&file_out);
+  file->SetErrorStream(&file_out);
+  RunReporter reporter(std::move(display), std::move(file));
+  ASSERT_TRUE(reporter.ReportContext(benchmark::BenchmarkReporter::Context()));
+  EXPECT_TRUE(
+      absl::StrContains(console_err.str(), absl::StrCat("reporter_test_declaration: JSON, ", json.size(), " bytes")))
+      << console_err.str();
+  EXPECT_FALSE(absl::StrContains(console_err.str(), json));
+  EXPECT_TRUE(absl::StrContains(file_out.str(), "\"reporter_test_declaration\": \"{\\\"counters\\\": ["))
+      << file_out.str();
+}
+
 TEST(ReporterTest, TakeBenchmarkOutRemovesTheFlagAndForcesItEmptyForTheLibrary) {
   ::unsetenv("BENCHMARK_OUT");
   ::unsetenv("BENCHMARK_OUT_FORMAT");

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "bench/harness/interrupt.h"
 
 namespace trainbench {
@@ -28,6 +29,21 @@ std::unique_ptr<benchmark::BenchmarkReporter> MakeFormatReporter(const std::stri
 }
 
 }  // namespace
+
+std::string ShortenJsonContextLines(const std::string& header) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(header, '\n')) {
+    const size_t colon = line.find(": {");
+    if (colon != absl::string_view::npos && line.size() > kLongContextLineChars) {
+      absl::StrAppend(&out, line.substr(0, colon), ": JSON, ", line.size() - colon - 2,
+                      " bytes (written in full to --benchmark_out)\n");
+    } else {
+      absl::StrAppend(&out, line, "\n");
+    }
+  }
+  out.pop_back();  // StrSplit gives one piece more than there are newlines
+  return out;
+}
 
 absl::Status CheckFormats(const BenchmarkOut& out) {
   const auto check = [](const char* flag, const std::string& value) {
@@ -100,7 +116,17 @@ RunReporter::RunReporter(std::unique_ptr<benchmark::BenchmarkReporter> display,
 bool RunReporter::ReportContext(const Context& context) {
   // The file first: a results file that cannot be written (/dev/full) is then the run's only
   // line on stderr, before the console's context header.
-  return (!file_ || file_->ReportContext(context)) && display_->ReportContext(context);
+  if (file_ && !file_->ReportContext(context)) return false;
+  auto* console = dynamic_cast<benchmark::ConsoleReporter*>(display_.get());
+  if (console == nullptr) return display_->ReportContext(context);  // JSON or CSV on stdout: all of it
+  // The console reporter prints its context header to its error stream.
+  std::ostream& err = console->GetErrorStream();
+  std::ostringstream header;
+  console->SetErrorStream(&header);
+  const bool ok = console->ReportContext(context);
+  console->SetErrorStream(&err);
+  err << ShortenJsonContextLines(header.str()) << std::flush;
+  return ok;
 }
 
 void RunReporter::ReportRuns(const std::vector<Run>& runs) {

@@ -63,6 +63,12 @@ class ResultsFileReporter final : public benchmark::BenchmarkReporter {
   std::function<void(const absl::Status&)> on_error_;
 };
 
+// The console's context header with each long JSON entry (the declarations the tools read:
+// axes, counters, lab_parts, models; several KB each) shortened to "axes: JSON, 1431 bytes (written in
+// full to --benchmark_out)". Lines up to kLongContextLineChars, and every other line, stay.
+inline constexpr size_t kLongContextLineChars = 160;
+[[nodiscard]] std::string ShortenJsonContextLines(const std::string& header);
+
 // How the benchmarks of a run ended, by name (repetitions and aggregates of one benchmark
 // count once).
 struct RunCounts {
@@ -74,7 +80,8 @@ struct RunCounts {
 };
 
 // The display reporter main passes to RunSpecifiedBenchmarks: forwards everything to the
-// console reporter (unchanged output) and to the results file reporter (if any), and counts
+// console reporter (unchanged output, but for the header's JSON entries: ShortenJsonContextLines)
+// and to the results file reporter (if any), and counts
 // outcomes for the final line after an interrupt.
 //
 // One difference from Google Benchmark's own file handling: with
