@@ -108,8 +108,10 @@ def print_text(text: str) -> None:
         cli.quiet_broken_pipe()
 
 
+@cli.tool_main(PROG)
 def main(argv=None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 1 regression, 2 bad input)."""
+    """Run the CLI; returns the exit status (0 ok, 1 regression, 2 bad input; 3, the tool's
+    own failure, from ``cli.tool_main``)."""
     args = build_parser().parse_args(argv)
     if len(args.files) < 2:
         return fail("need at least two JSON files (baseline and a run to compare)")

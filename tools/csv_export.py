@@ -179,6 +179,7 @@ def write_for(args, run: gbench.Run):
     return lambda handle: write_csv(header, table, handle)
 
 
+@cli.tool_main(PROG)
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
     return cli.one_run_main(PROG, build_parser(), argv, write_for)

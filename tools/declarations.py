@@ -28,10 +28,10 @@ reading lives in gbench.py, lab parts in labparts.py.
 from __future__ import annotations
 
 import functools
-import json
 from typing import Optional
 
 import gbench
+import strict_json
 
 # ---- fallback tables: for files whose context declares no "counters" / "axes" ----------
 
@@ -132,7 +132,7 @@ def declared_list(context: dict, key: str, list_key: Optional[str] = None) -> Op
         return None
     try:
         entries = _loads(text)[list_key or key]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):   # strict_json.Unusable is a ValueError
         return None
     if not isinstance(entries, list):
         return None
@@ -141,10 +141,11 @@ def declared_list(context: dict, key: str, list_key: Optional[str] = None) -> Op
 
 @functools.lru_cache(maxsize=64)
 def _loads(text: str):
-    """json.loads, once per declaration text: compare asks for a direction per counter and
+    """strict_json.loads, once per declaration text: compare asks for a direction per counter and
     benchmark, and the "counters" string of a run is about 5 KB. Callers must not modify
-    what it returns."""
-    return json.loads(text)
+    what it returns. JSON the tools cannot use (``strict_json``: nested too deep, a huge
+    integer, a lone surrogate) is a ValueError, as malformed JSON is."""
+    return strict_json.loads(text)
 
 
 def declared_counters(context: dict) -> Optional[dict]:
@@ -159,7 +160,8 @@ def declared_direction(name: str, context: dict) -> Optional[str]:
     """"higher", "lower" or "neutral" as ``context`` declares counter ``name``; None when it
     does not declare it (or gives a "better" the tools do not know)."""
     entry = (declared_counters(context) or {}).get(name)
-    return BETTER.get(entry.get("better")) if entry else None
+    better = entry.get("better") if entry else None
+    return BETTER.get(better) if isinstance(better, str) else None
 
 
 def fallback_direction(name: str) -> str:
@@ -207,10 +209,11 @@ def added_axes(context: dict) -> dict:
         return {family: dict(axes) for family, axes in FALLBACK_ADDED_AXES.items()}
     table: dict = {}
     for entry in entries:
-        absent = entry.get("absent")
-        if absent is None or not isinstance(entry.get("name"), str):
+        absent, families = entry.get("absent"), entry.get("families", ())
+        if absent is None or not isinstance(entry.get("name"), str) \
+                or not isinstance(families, list):
             continue
-        for family in entry.get("families", ()):
+        for family in (f for f in families if isinstance(f, str)):
             table.setdefault(family, {})[entry["name"]] = str(absent)
     return table
 

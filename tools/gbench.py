@@ -5,8 +5,12 @@ What it does:
     that it looks like Google Benchmark output and returns a :class:`Run`
     (path, context dict, list of raw benchmark rows).  Any problem with the
     file is raised as :class:`InputError` (file name + one-line reason), which
-    the command-line tools turn into one stderr line and exit status 2.
-  * ``parse_name(name)`` splits a benchmark name such as
+    the command-line tools turn into one stderr line and exit status 2: JSON
+    the tools cannot use (nested too deep, an integer beyond a double's range, a
+    lone surrogate: ``strict_json.py``), a ``time_unit`` other than ns/us/ms/s,
+    an ``error_occurred`` that is not a JSON boolean.
+  * (in ``gbench_names.py``, re-exported here) ``parse_name(name)`` splits a
+    benchmark name such as
     ``BM_TrainEpoch/batch:256/model:Medium/iterations:2/manual_time`` into the
     family, the ``key:value`` axes, the run settings Google Benchmark appends
     (``iterations``, ``repeats``, ``threads``, ...) and bare flags.
@@ -41,9 +45,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
+
+import strict_json
+from gbench_names import (FLAG_WORDS, SETTING_KEYS, ParsedName, filled_axes,  # noqa: F401
+                          match_key, parse_name, run_settings)
 
 # Seconds per time unit used by Google Benchmark's "time_unit" field.
 TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -57,19 +64,6 @@ STANDARD_KEYS = frozenset({
     "error_occurred", "error_message", "label", "big_o", "rms",
     "cpu_coefficient", "real_coefficient", "complexity_n",
 })
-
-# Name segments "key:value" that are run settings, not benchmark parameters.
-SETTING_KEYS = frozenset({"iterations", "repeats", "threads", "min_time",
-                          "min_warmup_time"})
-
-# Run-setting segments match_key drops: they change how long or how often a
-# benchmark runs, not what one iteration measures (real_time is per iteration).
-# threads:N is kept: it changes the work measured.
-_MATCH_DROPPED = re.compile(
-    r"^(?:(?:iterations|repeats):\d+|(?:min_time|min_warmup_time):[^/]+)$")
-
-# Bare name segments Google Benchmark appends as flags.
-FLAG_WORDS = frozenset({"manual_time", "real_time", "process_time"})
 
 # A counter's better direction, as the tools name it.
 HIGHER, LOWER, NEUTRAL_DIRECTION = "higher", "lower", "neutral"
@@ -123,6 +117,7 @@ class Benchmark:
     source: str = "none"
     error: Optional[str] = None
     absent: dict = field(default_factory=dict)   # {axis: value a name without it means}
+    not_numbers: dict = field(default_factory=dict)  # {key: a sample's non-numeric value}
 
     @property
     def time_s(self) -> Optional[float]:
@@ -137,16 +132,6 @@ class Benchmark:
         """The value of an axis of the name, else what its absence means (``absent``:
         ``ranks`` of a trainbench BM_TrainEpoch name without it is "1"), else None."""
         return self.axes.get(name, self.absent.get(name))
-
-
-@dataclass
-class ParsedName:
-    """A benchmark name split into family, axes, run settings and flags."""
-
-    family: str
-    axes: dict
-    settings: dict
-    flags: list
 
 
 # device_name values that say "no GPU" rather than naming a device.
@@ -233,110 +218,6 @@ def convention_direction(name: str) -> str:
     return NEUTRAL_DIRECTION
 
 
-_KEY_VALUE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(.*)$")
-_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
-
-
-def parse_name(name: str) -> ParsedName:
-    """Split a benchmark (run) name into family, axes, settings and flags.
-
-    ``BM_HostToDevice/bytes:1024/pinned:1/manual_time`` gives family
-    ``BM_HostToDevice``, axes ``{"bytes": "1024", "pinned": "1"}``, flags
-    ``["manual_time"]``.  ``iterations``/``repeats``/``threads``/``min_time``
-    segments go to ``settings``.  Leading plain words form the family (so a
-    fixture benchmark ``Fixture/BM_X/8`` has family ``Fixture/BM_X``); later
-    positional arguments (``BM_memcpy/64``) become axes ``arg0``, ``arg1``...
-    Axis values stay strings.
-    """
-    segments = name.split("/")
-    family_parts = [segments[0]]
-    index = 1
-    while index < len(segments):
-        seg = segments[index]
-        if (_KEY_VALUE.match(seg) or _NUMBER.match(seg) or seg in FLAG_WORDS
-                or seg == ""):
-            break
-        family_parts.append(seg)
-        index += 1
-    axes: dict = {}
-    settings: dict = {}
-    flags: list = []
-    positional = 0
-    for seg in segments[index:]:
-        match = _KEY_VALUE.match(seg)
-        if match:
-            key, value = match.group(1), match.group(2)
-            (settings if key in SETTING_KEYS else axes)[key] = value
-        elif seg in FLAG_WORDS:
-            flags.append(seg)
-        else:
-            axes[f"arg{positional}"] = seg
-            positional += 1
-    return ParsedName("/".join(family_parts), axes, settings, flags)
-
-
-def match_key(name: str, across: Optional[str] = None,
-              added_axes: Optional[dict] = None) -> str:
-    """The name without the run-setting segments that don't change a per-iteration time.
-
-    Drops ``iterations:N``, ``repeats:N``, ``min_time:X`` and
-    ``min_warmup_time:X`` segments (never the first segment, the family);
-    keeps axes, positional arguments, ``threads:N`` and bare flags such as
-    ``manual_time``.  ``BM_TrainEpoch/batch:256/iterations:2/manual_time``
-    gives ``BM_TrainEpoch/batch:256/manual_time``.  An axis a name may lack
-    (``added_axes``: {family: {axis: value}}) is filled in with the value its absence means, where it
-    goes in a name that has it (before the next such axis the name has, else
-    after the last axis), so old and new names match.  ``across`` names an
-    axis left out of the key altogether, so that names differing only in it
-    match (``compare.py --across``).
-    """
-    segments = name.split("/")
-    kept = segments[:1] + [s for s in segments[1:] if not _MATCH_DROPPED.match(s)]
-    added = list((added_axes or {}).get(kept[0], {}).items())
-    for index, (axis, value) in enumerate(added):
-        if _axis_position(kept, axis) is not None:
-            continue
-        later = [p for a, _ in added[index + 1:] if (p := _axis_position(kept, a)) is not None]
-        if later:
-            at = min(later)
-        else:
-            axis_positions = [i for i, s in enumerate(kept) if i > 0 and _KEY_VALUE.match(s)
-                              and _KEY_VALUE.match(s).group(1) not in SETTING_KEYS]
-            at = (axis_positions[-1] + 1) if axis_positions else 1
-        kept.insert(at, f"{axis}:{value}")
-    if across is not None:
-        kept = kept[:1] + [s for s in kept[1:] if not s.startswith(across + ":")]
-    return "/".join(kept)
-
-
-def filled_axes(name: str, added_axes: Optional[dict] = None) -> int:
-    """How many of its family's ``added_axes`` a name lacks (and :func:`match_key` fills in).
-
-    Where two names of one run share a key, the one that spells out more of them is the one
-    the key means: a GPU run's ``BM_TrainEpoch/.../ranks:1`` row (data-parallel over one
-    GPU) is ``ranks:1``, and the plain row beside it, whose name has no ``ranks``, is not.
-    """
-    segments = name.split("/")
-    return sum(1 for axis in (added_axes or {}).get(segments[0], {})
-               if _axis_position(segments, axis) is None)
-
-
-def _axis_position(segments: list, axis: str) -> Optional[int]:
-    """Index of the ``axis:value`` segment in a split name (never the family), or None."""
-    return next((i for i, s in enumerate(segments) if i > 0 and s.startswith(axis + ":")),
-                None)
-
-
-def run_settings(name: str) -> dict:
-    """The segments :func:`match_key` drops, as {key: value} in name order."""
-    out = {}
-    for seg in name.split("/")[1:]:
-        if _MATCH_DROPPED.match(seg):
-            key, value = seg.split(":", 1)
-            out[key] = value
-    return out
-
-
 def base_name(row: dict) -> str:
     """The run name of a row: ``run_name`` or the name minus aggregate suffix."""
     run_name = row.get("run_name")
@@ -364,8 +245,9 @@ def is_complexity(row: dict) -> bool:
 
 
 def is_errored(row: dict) -> bool:
-    """True when Google Benchmark flagged the row with error_occurred."""
-    return bool(row.get("error_occurred"))
+    """True when Google Benchmark flagged the row with error_occurred (a JSON boolean:
+    :func:`validate_document` refuses any other value)."""
+    return row.get("error_occurred") is True
 
 
 def counters_of(row: dict, renamed: Optional[dict] = None) -> dict:
@@ -397,9 +279,32 @@ def validate_document(doc: Any) -> Optional[str]:
             return (f"not Google Benchmark output: benchmark #{number} "
                     f"({name}) has no numeric \"real_time\"")
         unit = row.get("time_unit", "ns")
-        if unit not in TIME_UNITS:
-            return f"benchmark #{number} ({name}) has unknown time_unit {unit!r}"
+        if not isinstance(unit, str) or unit not in TIME_UNITS:
+            return (f"benchmark #{number} ({name}) has unknown time_unit "
+                    f"{json.dumps(unit)} (expected \"ns\", \"us\", \"ms\" or \"s\")")
+        if not isinstance(row.get("error_occurred", False), bool):
+            return (f"benchmark #{number} ({name}) has error_occurred "
+                    f"{json.dumps(row['error_occurred'])}: must be true or false")
     return None
+
+
+def where(path: tuple, doc: Any) -> str:
+    """Where ``path`` (keys and indices, :class:`strict_json.Unusable`) is in a document:
+    'benchmark #2 (BM_x) "real_time"', 'context "host_name"', '"caches"[3]'."""
+    rest = path
+    place = ""
+    if len(path) >= 2 and path[0] == "benchmarks" and isinstance(path[1], int):
+        row = doc["benchmarks"][path[1]] if isinstance(doc, dict) else None
+        name = row.get("name") if isinstance(row, dict) else None
+        place = f"benchmark #{path[1] + 1}" + (
+            f" ({strict_json.shown(name)})" if isinstance(name, str) and path[2:] != ("name",)
+            else "")
+        rest = path[2:]
+    elif path and path[0] == "context" and isinstance(doc, dict):
+        place, rest = "context", path[1:]
+    steps = "".join(f"[{p}]" if isinstance(p, int) else f' "{strict_json.shown(p)}"'
+                    for p in rest)
+    return (place + steps).strip()
 
 
 def load_run(path: str) -> Run:
@@ -418,13 +323,16 @@ def load_run(path: str) -> Run:
     if not text.strip():
         raise InputError(path, "empty file, not Google Benchmark JSON")
     try:
-        doc = json.loads(text)
+        doc = strict_json.loads(text)
     except json.JSONDecodeError as err:
         # Some of json's messages end in "at" ("Unterminated string starting at"): drop it
         # rather than print "at at line ...".
         what = err.msg.removesuffix(" at")
         raise InputError(path, f"malformed or truncated JSON: {what} "
                                f"at line {err.lineno} column {err.colno}") from None
+    except strict_json.Unusable as err:
+        at = f"{where(err.path, err.doc)}: " if err.path else ""
+        raise InputError(path, at + err.problem) from None
     problem = validate_document(doc)
     if problem:
         raise InputError(path, problem)
@@ -483,5 +391,7 @@ def collect_benchmarks(run: Run, added_axes: Optional[dict] = None,
                 bench.iterations.append(row["iterations"])
             for key, value in counters_of(row, renamed).items():
                 bench.counters.setdefault(key, []).append(float(value))
+            bench.not_numbers.update({(renamed or {}).get(k, k): v for k, v in row.items()
+                                      if k not in STANDARD_KEYS and not is_number(v)})
         result[name] = bench
     return result

@@ -8,8 +8,9 @@ What it does: for ``RESULT.json`` it writes, in the same directory,
     RESULT.md           report.py's Markdown report, linking the plots
 
 and prints where each one is.  The main benchmark job calls it after the
-run.  Bad input (missing, malformed or non-benchmark JSON) prints one line
-on stderr and exits with status 2 before anything is written.
+run.  Bad input (missing, malformed or non-benchmark JSON, no benchmarks, or none of
+trainbench's families) prints one line on stderr and exits with status 2 before anything
+is written.
 
 What it deliberately doesn't do: no comparison with other runs (compare.py)
 and no options: use the individual tools for anything else.
@@ -26,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cli  # noqa: E402
 import csv_export  # noqa: E402
 import gbench  # noqa: E402
+import labparts  # noqa: E402
 import plot  # noqa: E402
 import report  # noqa: E402
 
@@ -53,6 +55,7 @@ def write_outputs(run: gbench.Run, log=None) -> dict:
     return paths
 
 
+@cli.tool_main(PROG)
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input or unwritable output)."""
     parser = argparse.ArgumentParser(
@@ -64,6 +67,8 @@ def main(argv=None) -> int:
     if runs is None:
         return 2
     run = runs[0]
+    if problem := labparts.not_trainbench(run):
+        raise gbench.InputError(run.path, problem)
     try:
         paths = write_outputs(run)
     except OSError as err:

@@ -149,7 +149,8 @@ def part_from_declaration(fallback: Part, declared: dict) -> Part:
     ``lab_parts`` entry.  The centre becomes the preferred settings (not fixed ones, so a run
     made with axis flags still finds its points); families the fallback lists beyond the
     declared ones stay as later choices (a BM_TrainStep precision run made by hand)."""
-    vary = declared.get("vary", fallback.vary)
+    vary = declared.get("vary")
+    vary = vary if isinstance(vary, str) else fallback.vary
     values = declared_values(declared, vary)
     families = declared_families(declared) or fallback.families
     families += tuple(f for f in fallback.families if f not in families)
@@ -157,7 +158,7 @@ def part_from_declaration(fallback: Part, declared: dict) -> Part:
     order = fallback.order
     if order:  # categorical: the declared order first
         order = values + tuple(v for v in order if v not in values)
-    return replace(fallback, title=declared.get("title", fallback.title), families=families,
+    return replace(fallback, title=str(declared.get("title", fallback.title)), families=families,
                    vary=vary, fixed={}, prefer=centre, order=order, values=values)
 
 
@@ -199,6 +200,23 @@ def parts_for(context: dict) -> tuple:
     return tuple(part_from_declaration(fallback[key], entry) if key in fallback
                  else new_part(entry)
                  for key, entry in declared.items() if key not in SHOWN_ELSEWHERE)
+
+
+# Every family trainbench runs (bench/families/), the report's sections are made of.
+TRAINBENCH_FAMILIES = ("BM_TrainEpoch", "BM_TrainStep", LOADER_FAMILY,
+                       *(family for family, _ in BANDWIDTH_FAMILIES), ALLREDUCE_FAMILY)
+
+
+def not_trainbench(run: gbench.Run) -> Optional[str]:
+    """Why ``run`` is not a trainbench run the report can show (none of its benchmarks,
+    errored ones included, is of ``TRAINBENCH_FAMILIES`` or a family its parts declare),
+    or None."""
+    families = set(TRAINBENCH_FAMILIES)
+    families.update(f for part in parts_for(run.context) for f in part.families)
+    if any(gbench.parse_name(gbench.base_name(row)).family in families for row in run.rows):
+        return None
+    return ("not a trainbench run: none of its benchmarks is of a family the lab report "
+            f"shows ({', '.join(sorted(families))})")
 
 
 @dataclass
@@ -333,7 +351,7 @@ def bandwidth_series(benchmarks: dict) -> dict:
             continue
         try:
             size = int(float(bench.axes["bytes"]))
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, OverflowError):
             continue
         pinned = bench.axes.get("pinned", "0") not in ("0", "false", "False")
         gbps = bench.counter("GB_per_s")
@@ -436,7 +454,7 @@ def allreduce_series(benchmarks: dict) -> dict:
         ranks = ranks_of(bench)
         try:
             size = int(float(bench.axes["bytes"]))
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, OverflowError):
             continue
         if ranks is None:
             continue

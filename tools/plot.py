@@ -448,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@cli.tool_main(PROG)
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
     args = build_parser().parse_args(argv)

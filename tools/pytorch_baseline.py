@@ -33,6 +33,7 @@ from torch.nn import functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cli  # noqa: E402
 import declarations  # noqa: E402
 
 PROG = "pytorch_baseline"
@@ -288,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli.tool_main(PROG)
 def main(argv=None) -> int:
     """Run every combination of the axis flags; exit 2 with one line on bad input."""
     args = build_parser().parse_args(argv)

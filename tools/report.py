@@ -20,8 +20,9 @@ of errored benchmarks, and image links (relative to the report) to the
 plots in ``--plots DIR`` that exist.  Points are picked by
 ``labparts.select_part`` exactly as the plots pick them.  Times are the mean
 real time per iteration (one iteration of BM_TrainEpoch is one epoch)
-converted to seconds.  Output to ``-o FILE`` or stdout.  Bad input prints
-one line on stderr, exit status 2.
+converted to seconds.  Output to ``-o FILE`` or stdout.  Bad input (a file
+cli.py refuses, or one with no benchmark of trainbench's families) prints one line on
+stderr, exit status 2.
 
 What it deliberately doesn't do: no plotting (run plot.py or lab_outputs.py
 first), no comparison between runs (compare.py), no interpretation of the
@@ -190,9 +191,10 @@ def small_models_section(benches: dict, models: tuple = labparts.MODEL_ORDER) ->
             continue
         device, graph = b.axes.get("device"), b.axis("graph")
         column = {("cpu", "0"): "cpu", ("cuda", "0"): "eager", ("cuda", "1"): "graph"}.get((device, graph))
-        if column is None:
+        batch = b.axes.get("batch", "0")   # a count in trainbench's names: else not shown
+        if column is None or not (batch.isascii() and batch.isdigit()):
             continue
-        key = (b.axes.get("model", "?"), int(b.axes.get("batch", "0")))
+        key = (b.axes.get("model", "?"), int(batch))
         table.setdefault(key, {})[column] = b
     if not any("cpu" in c for c in table.values()) or \
             not any("eager" in c or "graph" in c for c in table.values()):
@@ -402,13 +404,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def write_for(args, run: gbench.Run):
     """What ``-o FILE`` or stdout gets: a function writing the report of ``run`` (plot links
-    relative to the report's folder, with ``--plots``) to an open handle."""
+    relative to the report's folder, with ``--plots``) to an open handle.  A run that is not
+    trainbench's (``labparts.not_trainbench``) is bad input: there is nothing to report."""
+    if problem := labparts.not_trainbench(run):
+        raise gbench.InputError(run.path, problem)
     report_dir = os.path.dirname(os.path.abspath(args.output)) if args.output else os.getcwd()
     plots = os.path.abspath(args.plots) if args.plots else None
     text = build_report(run, plots, report_dir)
     return lambda handle: handle.write(text)
 
 
+@cli.tool_main(PROG)
 def main(argv=None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
     return cli.one_run_main(PROG, build_parser(), argv, write_for)

@@ -147,6 +147,46 @@ def test_validate_accepts_complexity_rows_and_rejects_bad_unit():
     assert "fortnights" in gbench.validate_document(bad)
 
 
+@pytest.mark.parametrize("value", ["false", "true", 0, 1, None, ["x"]])
+def test_validate_reads_error_occurred_strictly(value):
+    # Was: "false" (a string) counted as an error, as did any truthy value.
+    problem = gbench.validate_document({"benchmarks": [row("BM_a", 1.0, error_occurred=value)]})
+    assert problem == (f"benchmark #1 (BM_a) has error_occurred {json.dumps(value)}: "
+                       "must be true or false")
+
+
+def test_error_occurred_false_is_not_an_error(tmp_path):
+    run = gbench.load_run(write_doc(tmp_path / "r.json", [row("BM_a", 1.0, error_occurred=False)]))
+    bench = gbench.collect_benchmarks(run)["BM_a"]
+    assert bench.error is None and bench.times_s == [1e-9]
+
+
+@pytest.mark.parametrize("text,problem", [
+    ('{"benchmarks": [], "context": {"a": "\\ud800"}}',
+     'context "a": a string with a lone surrogate \\ud800 (not Unicode text)'),
+    ('{"benchmarks": [], "context": {"caches": [{"size": 1' + "0" * 400 + '}]}}',
+     'context "caches"[0] "size": an integer of 401 digits, beyond the range of a double'),
+    ('{"benchmarks": [], "x": ' + "1" * 5000 + "}",
+     "an integer of more than 4300 digits, beyond the range of a double"),
+    ('{"benchmarks": [], "x": ' + "[" * 101 + "]" * 101 + "}",
+     '"x"' + "[0]" * 99 + ": JSON nested too deeply (more than 100 levels)"),
+    ('{"benchmarks": [], "\\udc00": 1}', '"\\udc00": a key with a lone surrogate \\udc00'),
+])
+def test_load_run_refuses_json_no_tool_can_use(tmp_path, text, problem):
+    path = tmp_path / "r.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(gbench.InputError) as err:
+        gbench.load_run(str(path))
+    assert err.value.problem.startswith(problem), err.value.problem
+
+
+def test_load_run_accepts_the_deepest_nesting_allowed(tmp_path):
+    depth = 99    # the top-level object and 99 lists: 100 levels
+    path = tmp_path / "r.json"
+    path.write_text('{"benchmarks": [], "x": ' + "[" * depth + "]" * depth + "}")
+    assert gbench.load_run(str(path)).rows == []
+
+
 # ---- collect_benchmarks ------------------------------------------------------
 
 def test_collect_uses_iteration_rows_as_samples():

@@ -38,7 +38,8 @@ def test_writes_everything_next_to_the_json(tmp_path, capsys):
     assert "skipping precision.png" in captured.err
 
 
-@pytest.mark.parametrize("name", ["missing.json", "truncated.json", "not_gbench.json"])
+@pytest.mark.parametrize("name", ["missing.json", "truncated.json", "not_gbench.json",
+                                  "gbench_repetitions.json"])   # not trainbench's
 def test_bad_input_exit_2_and_writes_nothing(name, tmp_path, capsys):
     src = tmp_path / name
     if os.path.exists(input_path(name)):

@@ -190,6 +190,24 @@ def test_cli_bad_input_exit_2(name, capsys, tmp_path):
     assert not os.path.exists(tmp_path / "r.md")
 
 
+def test_cli_non_trainbench_run_exit_2(tmp_path, capsys):
+    # Was: exit 0 and a report whose every part said "Not measured in this run".
+    path = input_path("gbench_repetitions.json")
+    assert report.main([path, "-o", str(tmp_path / "r.md")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"report: {path}: not a trainbench run: none of its benchmarks is "
+                          "of a family the lab report shows (BM_AllReduce, ") and err.count("\n") == 1
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_cli_trainbench_run_of_errored_benchmarks_is_reported(tmp_path, capsys):
+    errored = row("BM_TrainEpoch/batch:64/model:Large/device:cuda/manual_time", 0.0,
+                  error_occurred=True, error_message="CUDA out of memory")
+    assert report.main([write_doc(tmp_path / "r.json", [errored]), "-o",
+                        str(tmp_path / "r.md")]) == 0
+    assert "| CUDA out of memory |" in (tmp_path / "r.md").read_text(encoding="utf-8")
+
+
 def test_script_stdout():
     result = run_script("report", input_path("trainbench_cpu.json"))
     assert result.returncode == 0
