@@ -44,8 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", metavar="PCT",
                         help="exit 1 when time grew, or a higher-is-better counter "
                              "fell, by more than PCT percent (a finite number >= 0), "
-                             "a time or counter is NaN or infinite in the run, "
-                             "or a benchmark errored in the run but not in the baseline")
+                             "a counter is NaN or infinite in the run, a higher-is-better "
+                             "counter of the baseline is missing from the run or not a "
+                             "number there, or a benchmark errored in the run but not in "
+                             "the baseline (a time that is not positive and finite, in "
+                             "either file, is bad input: exit 2)")
     parser.add_argument("--fail-on-missing", action="store_true",
                         help="exit 1 also when a baseline benchmark is missing from "
                              "the run (or errored in it but not in the baseline)")

@@ -6,8 +6,10 @@ the axes a name may lack filled in, optionally paired across one axis) and, for 
 the time ratio and change (run over baseline), each shared counter's ratio, change and
 better direction, and the two-sided Mann-Whitney U p-value of the time samples
 (:func:`p_value`); it lists benchmarks on one side only and errored ones, and the
-geometric mean of the ratios.  :func:`find_regressions` marks what a ``--threshold`` or
-``--fail-on-missing`` check fails on; :func:`context_differences` is the run context that
+geometric mean of the ratios.  :func:`find_regressions` (regressions.py, re-exported here)
+marks what a ``--threshold`` or ``--fail-on-missing`` check fails on; a time no time can be
+(zero, negative, NaN, infinite) is bad input (:func:`impossible_time`, through
+:func:`compare_runs`); :func:`context_differences` is the run context that
 differs; :func:`json_document` the ``--json`` output.  Times are seconds (per iteration),
 changes percent.  Text formatting is comparison_text.py's, the command line compare.py's.
 
@@ -23,6 +25,8 @@ from typing import Optional
 
 import declarations
 import gbench
+from regressions import (COUNTER_MISSING, COUNTER_NOT_A_NUMBER,  # noqa: F401 (re-exported)
+                         check_reports, find_regressions, is_worse, row_regressions)
 
 
 def calculate_ratio(old: Optional[float], new: Optional[float]) -> Optional[float]:
@@ -82,21 +86,6 @@ def mann_whitney_p(old: list, new: list) -> Optional[float]:
     result = mannwhitneyu(old, new, alternative="two-sided")
     p = float(result.pvalue)
     return p if math.isfinite(p) else None
-
-
-def is_worse(change_pct: Optional[float], direction: str, threshold_pct: float) -> bool:
-    """True when a change is a regression beyond ``threshold_pct``.
-
-    ``direction`` is the better direction ("lower" for time, "higher" for
-    throughput-like counters); neutral metrics are never worse.
-    """
-    if change_pct is None:
-        return False
-    if direction == gbench.LOWER:
-        return change_pct > threshold_pct
-    if direction == gbench.HIGHER:
-        return change_pct < -threshold_pct
-    return False
 
 
 def verdict(change_pct: Optional[float], direction: str) -> str:
@@ -160,6 +149,39 @@ def non_finite_metrics(bench: gbench.Benchmark) -> list:
     return found
 
 
+def missing_counters(old: gbench.Benchmark, new: gbench.Benchmark, direction, unit) -> list:
+    """[{"name", "direction", "base", "message"} (and "unit" where declared)] for each
+    counter of the baseline's benchmark that the run's lacks or has as something other
+    than a number (a string, null: ``Benchmark.not_numbers``)."""
+    found = []
+    for name in old.counters:
+        if name in new.counters:
+            continue
+        message = COUNTER_MISSING
+        if name in new.not_numbers:
+            message = f"{COUNTER_NOT_A_NUMBER} ({json.dumps(new.not_numbers[name])})"
+        declared_unit = unit(name)
+        found.append({"name": name, "direction": direction(name),
+                      **({"unit": declared_unit} if declared_unit else {}),
+                      "base": old.counter(name), "message": message})
+    return found
+
+
+def impossible_time(path: str, benches: dict) -> Optional[str]:
+    """'<path>: <benchmark>: real_time is <value>: ...' for the first time sample of
+    ``benches`` (a run's Benchmarks, as compared) that no time can be: zero, negative, NaN or
+    infinite (a ratio of it, or a change, means nothing); None when all are positive and
+    finite.  Errored benchmarks have no samples, so their zeros are not looked at."""
+    for bench in benches.values():
+        for seconds in bench.times_s:
+            if not (math.isfinite(seconds) and seconds > 0):
+                shown = non_finite_value([seconds]) or (
+                    "0" if seconds == 0 else gbench.format_seconds(seconds))
+                return (f"{path}: {bench.name}: real_time is {shown}: "
+                        "a time must be positive and finite")
+    return None
+
+
 def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark,
                       across: Optional[str] = None,
                       direction=declarations.counter_direction,
@@ -167,7 +189,8 @@ def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark,
     """Compare one benchmark present (and not errored) on both sides (paired across
     ``across``, an axis, when given); ``direction(counter name)`` is each counter's better
     direction ("higher", "lower" or "neutral"), ``unit(counter name)`` its declared unit
-    or None (then the entry has no "unit")."""
+    or None (then the entry has no "unit").  A baseline counter the run lacks (or has as no
+    number) is in "missing_in_run" (:func:`missing_counters`)."""
     counters = []
     for name in old.counters:
         if name not in new.counters:
@@ -195,6 +218,7 @@ def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark,
         "p_value": p,
         "p_value_reason": reason,
         "counters": counters,
+        "missing_in_run": missing_counters(old, new, direction, unit),
         "non_finite_in_run": non_finite_metrics(new),
         "regressions": [],
     } | ({"across": across_values(old, new, across)} if across is not None else {})
@@ -304,6 +328,8 @@ def get_difference_report(baseline: gbench.Run, run: gbench.Run,
     baseline's, else ``declarations``' fallback for older files.
     """
     old_by_key, new_by_key = benchmarks_by_key(baseline, run, name_filter, across)
+    impossible = (impossible_time(baseline.path, old_by_key)
+                  or impossible_time(run.path, new_by_key))
     contexts = (run.context, baseline.context)   # the run's declaration first
     direction = lambda name: declarations.counter_direction(name, *contexts)  # noqa: E731
     unit = lambda name: declarations.counter_unit(name, *contexts)  # noqa: E731
@@ -328,88 +354,28 @@ def get_difference_report(baseline: gbench.Run, run: gbench.Run,
         "errored": errored,
         "in_common": sum(1 for k in old_by_key if k in new_by_key),
         "regressions": [],
-    } | ({"across": across} if across is not None else {})
-
-
-def row_regressions(row: dict, threshold_pct: float) -> list:
-    """The regressions of one compared benchmark: each time or counter with a NaN or infinite
-    sample in the run, then the time and each higher-is-better counter that got worse by
-    more than ``threshold_pct`` percent.  Fills ``row["regressions"]`` with their names."""
-    found = []
-    non_finite = {entry["metric"]: entry["value"] for entry in row.get("non_finite_in_run", [])}
-    for metric, value in non_finite.items():
-        found.append({"name": row["name"], "metric": metric, "change_pct": None,
-                      "message": f"{value} in the run"})
-    metrics = [("time", gbench.LOWER, row["time_change_pct"])]
-    metrics += [(c["name"], c["direction"], c["change_pct"])
-                for c in row["counters"] if c["direction"] == gbench.HIGHER]
-    for metric, direction, change in metrics:
-        if metric not in non_finite and is_worse(change, direction, threshold_pct):
-            found.append({"name": row["name"], "metric": metric, "change_pct": change,
-                          "message": None})
-    row["regressions"] = [f["metric"] for f in found]
-    return found
-
-
-def find_regressions(report: dict, threshold_pct: Optional[float] = None,
-                     fail_on_missing: bool = False) -> list:
-    """Mark and return the regressions in a difference report.
-
-    With ``threshold_pct``, time (lower is better) and higher-is-better
-    counters that got worse by more than ``threshold_pct`` percent, and the
-    time or any counter with a NaN or infinite sample in the run (change_pct
-    None, message "NaN in the run"); each benchmark row's ``regressions``
-    list is filled with those metric names.
-    Always (this runs for --threshold or --fail-on-missing), a benchmark
-    that errored in the run but not in the baseline (metric "error").  With
-    ``fail_on_missing``, every benchmark only in the baseline (metric
-    "missing").  Returns a list of {"name", "metric", "change_pct",
-    "message"} (change_pct None and a message for "error" and "missing").
-    """
-    found = []
-    for row in report["benchmarks"]:
-        row["regressions"] = []
-        if threshold_pct is not None:
-            found += row_regressions(row, threshold_pct)
-    for entry in report["errored"]:
-        sides = [p["side"] for p in entry["problems"]]
-        if entry["in_baseline"] and "run" in sides and "baseline" not in sides:
-            message = next(p["message"] for p in entry["problems"] if p["side"] == "run")
-            found.append({"name": entry["name"], "metric": "error", "change_pct": None,
-                          "message": message})
-    if fail_on_missing:
-        found += [{"name": name, "metric": "missing", "change_pct": None,
-                   "message": "not in the run"} for name in report["only_in_baseline"]]
-    return found
+    } | ({"across": across} if across is not None else {}) | (
+        {"impossible_time": impossible} if impossible else {})
 
 
 def compare_runs(runs: list, name_filter: Optional[re.Pattern] = None,
                  across: Optional[str] = None) -> tuple:
     """(difference reports, problem): each run after the first against the first.  The
-    problem (None when there is none) names the first run with no benchmark in common with
-    the baseline (matching ``name_filter``, when given), which cannot be compared."""
+    problem (None when there is none) names the first time no time can be
+    (:func:`impossible_time`, in the baseline or a run), else the first run with no benchmark
+    in common with the baseline (matching ``name_filter``, when given): neither can be
+    compared."""
     reports = []
     for run in runs[1:]:
         report = get_difference_report(runs[0], run, name_filter, across)
+        if problem := report.pop("impossible_time", None):
+            return reports, problem
         if report["in_common"] == 0:
             extra = f" matching --filter {name_filter.pattern!r}" if name_filter else ""
             return reports, (f"{run.path}: no benchmark{extra} in common with "
                              f"baseline {runs[0].path}")
         reports.append(report)
     return reports, None
-
-
-def check_reports(reports: list, threshold_pct: Optional[float],
-                  fail_on_missing: bool) -> list:
-    """Every report's regressions (:func:`find_regressions`), stored in each report's
-    ``regressions`` and returned together; none unless a check was asked for."""
-    found = []
-    if threshold_pct is None and not fail_on_missing:
-        return found
-    for report in reports:
-        report["regressions"] = find_regressions(report, threshold_pct, fail_on_missing)
-        found += report["regressions"]
-    return found
 
 
 def context_differences(runs: list) -> list:

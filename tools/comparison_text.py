@@ -106,7 +106,8 @@ def counter_label(counter: dict) -> str:
 
 
 def benchmark_rows(row: dict) -> list:
-    """The table rows of one compared benchmark: its time, then each shared counter."""
+    """The table rows of one compared benchmark: its time, each shared counter, then each
+    counter of the baseline the run lacks ("missing") or has as no number."""
     rows = [(row["name"], gbench.format_seconds(row["base"]["time_s"]),
              gbench.format_seconds(row["new"]["time_s"]),
              _fmt_ratio(row["time_ratio"]), _fmt_change(row["time_change_pct"]),
@@ -118,6 +119,10 @@ def benchmark_rows(row: dict) -> list:
                      _fmt_ratio(c["ratio"]), _fmt_change(c["change_pct"]), "",
                      _mark(c["change_pct"], c["direction"], c["name"] in row["regressions"]),
                      ""))
+    for c in row.get("missing_in_run", []):
+        new = "missing" if c["message"] == comparison.COUNTER_MISSING else "not a number"
+        rows.append((counter_label(c), _fmt_value(c["base"]), new, "n/a", "n/a", "",
+                     "REGRESSION" if c["name"] in row["regressions"] else "", ""))
     return rows
 
 
@@ -203,6 +208,9 @@ def failure_summary(regressions: list, threshold_pct: Optional[float]) -> str:
     for item in regressions:
         if item["metric"] in ("error", "missing"):
             kind = item["metric"]
+        elif item["message"] == comparison.COUNTER_MISSING or \
+                (item["message"] or "").startswith(comparison.COUNTER_NOT_A_NUMBER):
+            kind = "counter_missing"
         elif item["change_pct"] is None:
             kind = "non_finite"
         else:
@@ -214,6 +222,9 @@ def failure_summary(regressions: list, threshold_pct: Optional[float]) -> str:
         parts.append(f"{len(kinds['worse'])} regressed beyond {threshold_pct:g}%")
     if "non_finite" in kinds:
         parts.append(f"{len(kinds['non_finite'])} with a NaN or infinite value in the run")
+    if "counter_missing" in kinds:
+        parts.append(f"{len(kinds['counter_missing'])} with a higher-is-better counter "
+                     "missing or not a number in the run")
     if "error" in kinds:
         parts.append(f"{len(kinds['error'])} errored in the run but not in the baseline")
     if "missing" in kinds:

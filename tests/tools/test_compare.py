@@ -258,17 +258,14 @@ def non_finite_pair(tmp_path, time=10.0, **counters):
 
 
 @pytest.mark.parametrize("metric,value,text", [
-    ("time", NAN, "NaN"), ("time", INF, "inf"),
     ("samples_per_second", INF, "inf"), ("samples_per_second", -INF, "-inf"),
     ("train_loss", NAN, "NaN"),          # lower is better: a diverged loss
     ("params_M", NAN, "NaN"),            # neutral counters count too
 ])
 def test_non_finite_value_in_run_is_a_regression(tmp_path, capsys, metric, value, text):
     # One repetition of three is enough: the means skip it, so it showed as no change.
-    if metric == "time":
-        base, new = non_finite_pair(tmp_path, time=value)
-    else:
-        base, new = non_finite_pair(tmp_path, **{metric: value})
+    # (A NaN or infinite time is bad input: test_impossible_time_is_bad_input.)
+    base, new = non_finite_pair(tmp_path, **{metric: value})
     out_json = tmp_path / "cmp.json"
     assert compare.main([base, new, "--threshold", "5", "--json", str(out_json)]) == 1
     captured = capsys.readouterr()
@@ -282,8 +279,58 @@ def test_non_finite_value_in_run_is_a_regression(tmp_path, capsys, metric, value
 
 
 def test_non_finite_value_in_baseline_only_is_not_a_regression(tmp_path):
-    base, new = non_finite_pair(tmp_path, time=NAN, train_loss=INF)
+    base, new = non_finite_pair(tmp_path, train_loss=INF, samples_per_second=NAN)
     assert compare.main([new, base, "--threshold", "5"]) == 0
+
+
+# ---- times no time can be; counters the run lacks (issue 16, point 5) -------------------
+
+@pytest.mark.parametrize("side", ["baseline", "run"])
+@pytest.mark.parametrize("value,shown", [(0.0, "0"), (-5.0, "-5 ns"), (NAN, "NaN"),
+                                         (INF, "inf"), (-INF, "-inf")])
+def test_impossible_time_is_bad_input(tmp_path, capsys, side, value, shown):
+    # Was: -575% "better", or n/a for every time of a NaN or 0 baseline, and exit 0.
+    base, new = non_finite_pair(tmp_path, time=value)
+    files = [base, new] if side == "run" else [new, base]
+    for extra in (["--threshold", "5"], []):
+        assert compare.main(files + extra) == 2
+        captured = capsys.readouterr()
+        assert captured.err == (f"compare: {new}: BM_a: real_time is {shown}: "
+                                "a time must be positive and finite\n")
+        assert captured.out == ""
+
+
+def test_errored_rows_zero_times_are_not_impossible(tmp_path):
+    errored = row("BM_b", 0.0, error_occurred=True, error_message="CUDA out of memory")
+    base = write_doc(tmp_path / "a.json", [row("BM_a", 10.0), row("BM_b", 5.0)])
+    new = write_doc(tmp_path / "b.json", [row("BM_a", 10.0), errored])
+    assert compare.main([base, new, "--threshold", "5"]) == 1   # errored in the run only
+
+
+@pytest.mark.parametrize("counters,shown,message", [
+    ({}, "missing", "missing from the run"),
+    ({"samples_per_second": "fast"}, "not a number", 'not a number in the run ("fast")'),
+    ({"samples_per_second": None}, "not a number", "not a number in the run (null)")])
+def test_a_gated_counter_the_run_lacks_fails_the_check(tmp_path, capsys, counters, shown,
+                                                         message):
+    # Was: dropped without a word, exit 0.
+    base = write_doc(tmp_path / "a.json", [row("BM_a", 10.0, samples_per_second=100.0,
+                                               step_ms=2.0)])
+    new = write_doc(tmp_path / "b.json", [row("BM_a", 10.0, **counters)])
+    out_json = tmp_path / "cmp.json"
+    assert compare.main([base, new, "--threshold", "5", "--json", str(out_json)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == ("compare: 1 benchmark(s) failed the check: 1 with a "
+                            "higher-is-better counter missing or not a number in the run\n")
+    assert re.search(rf"^    samples_per_second \[higher is better\] +100 +{shown} .*REGRESSION$",
+                     captured.out, re.M)
+    # step_ms (lower is better) is listed, not checked.
+    assert re.search(r"^    step_ms \[lower is better\] +2 +missing +n/a +n/a$", captured.out, re.M)
+    assert [line for line in captured.out.splitlines() if line.startswith("  BM_a: ")] == \
+        [f"  BM_a: samples_per_second is {message}"]
+    assert json.loads(out_json.read_text())["regressions"] == [
+        {"name": "BM_a", "metric": "samples_per_second", "change_pct": None, "message": message}]
+    assert compare.main([base, new]) == 0           # no check asked for
 
 
 def test_non_finite_and_slower_in_one_benchmark_lists_each_metric_once(tmp_path, capsys):
