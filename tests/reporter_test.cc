@@ -147,6 +147,82 @@ TEST(ReporterTest, TheConsoleDisplayGetsTheShortHeaderAndTheFileTheWholeContext)
       << file_out.str();
 }
 
+// What Google Benchmark 1.7.1 reports for 4 repetitions of 2 iterations each, the last 2
+// stopped: the 4 runs and a mean over the 2 that finished, whose iterations count all 4 and
+// whose accumulated time is scaled by 4 / 2 (statistics.cc).
+std::vector<benchmark::BenchmarkReporter::Run> TwoOfFourRepetitions() {
+  std::vector<benchmark::BenchmarkReporter::Run> runs;
+  for (int i = 0; i < 4; ++i) {
+    benchmark::BenchmarkReporter::Run r = MakeRun("BM_R", i == 0 ? 2.0 : 2.4, /*error=*/i >= 2);
+    r.repetitions = 4;
+    r.repetition_index = i;
+    r.iterations = 2;
+    runs.push_back(r);
+  }
+  benchmark::BenchmarkReporter::Run mean = runs[0];
+  mean.run_type = benchmark::BenchmarkReporter::Run::RT_Aggregate;
+  mean.aggregate_name = "mean";
+  mean.aggregate_unit = benchmark::StatisticUnit::kTime;
+  mean.iterations = 4;
+  mean.real_accumulated_time = 2.2 * 4 / 2;
+  mean.cpu_accumulated_time = 2.2 * 4 / 2;
+  benchmark::BenchmarkReporter::Run cv = mean;
+  cv.aggregate_name = "cv";
+  cv.aggregate_unit = benchmark::StatisticUnit::kPercentage;
+  cv.real_accumulated_time = 0.128;
+  cv.cpu_accumulated_time = 0.128;
+  runs.push_back(mean);
+  runs.push_back(cv);
+  return runs;
+}
+
+TEST(ReporterTest, AnAggregateCountsTheRepetitionsItWasComputedFrom) {
+  const auto runs = TwoOfFourRepetitions();
+  RepetitionsByName counts;
+  CountRepetitions(runs, counts);
+  EXPECT_EQ(counts["BM_R"].reported, 4);
+  EXPECT_EQ(counts["BM_R"].finished, 2);
+  EXPECT_EQ(counts["BM_R"].first_error, "not run: interrupted by SIGINT");
+  const auto fixed = AggregatesOverFinishedRepetitions(runs, counts);
+  ASSERT_EQ(fixed.size(), runs.size());
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(fixed[i].iterations, 2);
+  const auto& mean = fixed[4];
+  EXPECT_EQ(mean.iterations, 2);
+  // The printed time (accumulated / iterations) is the mean iteration time either way: 1.1 s.
+  EXPECT_DOUBLE_EQ(mean.GetAdjustedRealTime(), runs[4].GetAdjustedRealTime());
+  EXPECT_DOUBLE_EQ(mean.GetAdjustedRealTime(), 1.1);
+  EXPECT_DOUBLE_EQ(mean.GetAdjustedCPUTime(), 1.1);
+  EXPECT_EQ(fixed[5].iterations, 2);
+  EXPECT_DOUBLE_EQ(fixed[5].real_accumulated_time, 0.128);  // a percentage is not divided
+  // Nothing errored: unchanged.
+  auto all_finished = runs;
+  for (auto& r : all_finished) r.error_occurred = false;
+  RepetitionsByName all_counts;
+  CountRepetitions(all_finished, all_counts);
+  EXPECT_EQ(AggregatesOverFinishedRepetitions(all_finished, all_counts)[4].iterations, 4);
+}
+
+TEST(ReporterTest, RepetitionsCutShortCountAsInterruptedWithTheFinishedOnesKept) {
+  std::ostringstream sink;
+  auto display = std::make_unique<benchmark::JSONReporter>();
+  display->SetOutputStream(&sink);
+  display->SetErrorStream(&sink);
+  RunReporter counted(std::move(display), nullptr);
+  // As Google Benchmark reports them: the repetitions, then the aggregates on their own.
+  const auto runs = TwoOfFourRepetitions();
+  counted.ReportRuns({runs.begin(), runs.begin() + 4});
+  counted.ReportRuns({runs.begin() + 4, runs.end()});
+  counted.ReportRuns({MakeRun("BM_S", 1.0, true)});
+  const RunCounts c = counted.counts();
+  EXPECT_EQ(c.finished, 0);
+  EXPECT_EQ(c.interrupted, 1);
+  EXPECT_EQ(c.not_run, 1);
+  EXPECT_EQ(c.kept_repetitions, 2);
+  // The aggregate the reporters got says 2.
+  EXPECT_TRUE(absl::StrContains(sink.str(), "\"iterations\": 2,")) << sink.str();
+  EXPECT_FALSE(absl::StrContains(sink.str(), "\"iterations\": 4,")) << sink.str();
+}
+
 TEST(ReporterTest, TakeBenchmarkOutRemovesTheFlagAndForcesItEmptyForTheLibrary) {
   ::unsetenv("BENCHMARK_OUT");
   ::unsetenv("BENCHMARK_OUT_FORMAT");

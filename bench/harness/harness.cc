@@ -174,7 +174,19 @@ std::vector<std::string>& RegisteredNames() {
 
 benchmark::internal::Benchmark* RegisterNamed(const std::string& name, std::function<void(benchmark::State&)> body) {
   RegisteredNames().push_back(name);
-  return benchmark::RegisterBenchmark(name.c_str(), std::move(body));
+  return benchmark::RegisterBenchmark(name.c_str(), [body = std::move(body)](benchmark::State& state) {
+    body(state);
+    // With --benchmark_repetitions, Google Benchmark (1.7.1, statistics.cc) checks that every
+    // repetition ran the same iteration count before it leaves the errored ones out of the
+    // aggregates, and aborts the process otherwise; a repetition skipped before its timing
+    // loop started reports 0 iterations (an interrupted one, or each "not run" one after a
+    // stop). Entering the loop after the skip runs no iteration and reports the count the
+    // repetition was given, so the finished repetitions are kept and aggregated.
+    if (state.error_occurred() && state.iterations() == 0) {
+      for (auto _ : state) {
+      }
+    }
+  });
 }
 
 benchmark::internal::Benchmark* RegisterGuarded(const std::string& name, std::function<void(benchmark::State&)> body) {

@@ -97,7 +97,9 @@ bool RunOrSkip(benchmark::State& state, const std::string& name, const std::stri
 // not run). The tracer is stopped however span ends.
 std::optional<KernelTrace> TraceKernels(const Harness& env, DeviceContext& ctx, const std::function<void()>& span);
 
-// Registers body as the benchmark name, and notes the name in RegisteredNames.
+// Registers body as the benchmark name, and notes the name in RegisteredNames. A run that body
+// skips before its timing loop still reports the iterations it was given, so that Google
+// Benchmark can aggregate the finished --benchmark_repetitions around it.
 benchmark::internal::Benchmark* RegisterNamed(const std::string& name, std::function<void(benchmark::State&)> body);
 // Every name registered through RegisterNamed (and RegisterGuarded), in order: what the ranks
 // of a world compare before they run (CheckSameRun).

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -29,6 +30,41 @@ std::unique_ptr<benchmark::BenchmarkReporter> MakeFormatReporter(const std::stri
 }
 
 }  // namespace
+
+void CountRepetitions(const std::vector<benchmark::BenchmarkReporter::Run>& runs, RepetitionsByName& counts) {
+  for (const benchmark::BenchmarkReporter::Run& run : runs) {
+    if (run.run_type != benchmark::BenchmarkReporter::Run::RT_Iteration) continue;
+    RepetitionCounts& c = counts[run.run_name.str()];
+    ++c.reported;
+    if (!run.error_occurred) {
+      ++c.finished;
+    } else if (c.first_error.empty()) {
+      c.first_error = run.error_message.empty() ? "error" : run.error_message;
+    }
+  }
+}
+
+std::vector<benchmark::BenchmarkReporter::Run> AggregatesOverFinishedRepetitions(
+    const std::vector<benchmark::BenchmarkReporter::Run>& runs, const RepetitionsByName& counts) {
+  using Run = benchmark::BenchmarkReporter::Run;
+  std::vector<Run> out = runs;
+  for (Run& run : out) {
+    if (run.run_type != Run::RT_Aggregate) continue;
+    const auto it = counts.find(run.run_name.str());
+    if (it == counts.end()) continue;
+    const int64_t n = it->second.reported;
+    const int64_t k = it->second.finished;
+    if (n == 0 || k == n || run.iterations != n) continue;
+    // A time aggregate is printed as accumulated time / iterations; the accumulated time was
+    // scaled for n, so it is scaled to k with the count, and the printed time stays the same.
+    if (run.aggregate_unit == benchmark::StatisticUnit::kTime) {
+      run.real_accumulated_time *= static_cast<double>(k) / static_cast<double>(n);
+      run.cpu_accumulated_time *= static_cast<double>(k) / static_cast<double>(n);
+    }
+    run.iterations = k;
+  }
+  return out;
+}
 
 std::string ShortenJsonContextLines(const std::string& header) {
   std::string out;
@@ -129,11 +165,11 @@ bool RunReporter::ReportContext(const Context& context) {
   return ok;
 }
 
-void RunReporter::ReportRuns(const std::vector<Run>& runs) {
-  for (const Run& run : runs) {
-    std::string& outcome = outcome_[run.run_name.str()];
-    if (run.error_occurred && outcome.empty()) outcome = run.error_message.empty() ? "error" : run.error_message;
-  }
+void RunReporter::ReportRuns(const std::vector<Run>& reported) {
+  // Google Benchmark reports a benchmark's repetitions, then (in a call of their own) its
+  // aggregates.
+  CountRepetitions(reported, repetitions_);
+  const std::vector<Run> runs = AggregatesOverFinishedRepetitions(reported, repetitions_);
   display_->ReportRuns(runs);
   if (file_) file_->ReportRuns(runs);
 }
@@ -145,9 +181,15 @@ void RunReporter::Finalize() {
 
 RunCounts RunReporter::counts() const {
   RunCounts c;
-  for (const auto& [name, error] : outcome_) {
+  for (const auto& [name, outcome] : repetitions_) {
+    const std::string& error = outcome.first_error;
+    const bool stopped = absl::StartsWith(error, kNotRunPrefix) || absl::StartsWith(error, kInterruptedPrefix);
     if (error.empty()) {
       ++c.finished;
+    } else if (stopped && outcome.finished > 0) {
+      // Repetitions cut short: the finished ones are in the results.
+      ++c.interrupted;
+      c.kept_repetitions += outcome.finished;
     } else if (absl::StartsWith(error, kNotRunPrefix)) {
       ++c.not_run;
     } else if (absl::StartsWith(error, kInterruptedPrefix)) {

@@ -69,13 +69,33 @@ class ResultsFileReporter final : public benchmark::BenchmarkReporter {
 inline constexpr size_t kLongContextLineChars = 160;
 [[nodiscard]] std::string ShortenJsonContextLines(const std::string& header);
 
+// Repetitions reported so far, by benchmark name (the run name, without an aggregate's suffix).
+struct RepetitionCounts {
+  int64_t reported = 0;
+  int64_t finished = 0;     // without an error
+  std::string first_error;  // "" when none has one
+};
+using RepetitionsByName = std::map<std::string, RepetitionCounts>;
+void CountRepetitions(const std::vector<benchmark::BenchmarkReporter::Run>& runs, RepetitionsByName& counts);
+
+// With --benchmark_repetitions, Google Benchmark computes the aggregates (mean, median,
+// stddev, cv) over the repetitions that finished but reports as their iterations the count of
+// all of them, errored ones included (1.7.1, statistics.cc). The runs with each aggregate's
+// iterations set to the finished repetitions in counts (its printed times unchanged), so an
+// interrupted run's "_mean" says it is the mean of the 2 that finished, not of 4.
+[[nodiscard]] std::vector<benchmark::BenchmarkReporter::Run> AggregatesOverFinishedRepetitions(
+    const std::vector<benchmark::BenchmarkReporter::Run>& runs, const RepetitionsByName& counts);
+
 // How the benchmarks of a run ended, by name (repetitions and aggregates of one benchmark
 // count once).
 struct RunCounts {
   int finished = 0;     // no error
-  int interrupted = 0;  // cut short by SIGINT/SIGTERM ("interrupted by ...")
+  int interrupted = 0;  // cut short by SIGINT/SIGTERM ("interrupted by ..."), repetitions too
   int not_run = 0;      // started after the stop ("not run: ...")
   int skipped = 0;      // any other error (unsupported precision, out of memory, memory guard)
+  // Finished repetitions of the interrupted benchmarks (--benchmark_repetitions): kept in the
+  // results, with aggregates over them when there are at least 2.
+  int kept_repetitions = 0;
   [[nodiscard]] int total() const { return finished + interrupted + not_run + skipped; }
 };
 
@@ -99,7 +119,7 @@ class RunReporter final : public benchmark::BenchmarkReporter {
  private:
   std::unique_ptr<benchmark::BenchmarkReporter> display_;
   std::unique_ptr<benchmark::BenchmarkReporter> file_;  // null without --benchmark_out
-  std::map<std::string, std::string> outcome_;          // benchmark name -> "" or its first error
+  RepetitionsByName repetitions_;
 };
 
 }  // namespace trainbench

@@ -73,8 +73,9 @@ void RunBenchmarks(const BenchmarkOut& out, std::optional<ResultsFile> results_f
     const std::string line =
         absl::StrCat("trainbench: ", InterruptedMessage(StopSignal()), ": ", c.finished, " of ", c.total(),
                      " benchmarks finished (", c.interrupted, " interrupted, ", c.not_run, " not run",
-                     c.skipped > 0 ? absl::StrCat(", ", c.skipped, " skipped") : "", ")",
-                     out.path.empty() ? "" : absl::StrCat("; results in ", out.path));
+                     c.skipped > 0 ? absl::StrCat(", ", c.skipped, " skipped") : "",
+                     c.kept_repetitions > 0 ? absl::StrCat("; ", c.kept_repetitions, " finished repetitions kept") : "",
+                     ")", out.path.empty() ? "" : absl::StrCat("; results in ", out.path));
     std::fprintf(stderr, "%s\n", line.c_str());
   }
 }
