@@ -179,7 +179,7 @@ BAD_INPUTS = """
 --model=Huge            => --model=Huge: unknown model
 --device=cuda           => --device=cuda: no CUDA GPU is available
 --pin=1 --device=cpu    => --pin=1: pinned memory exists only with --device=cuda
---epochs=0              => --epochs=0: must be >= 1
+--epochs=0              => --epochs=0: out of range 1..100000
 --epochs=two            => --epochs=two:
 --no_such_flag=1        => --no_such_flag: unknown flag
 --dataset=imagenet      => --dataset=imagenet: unknown dataset
@@ -187,7 +187,7 @@ BAD_INPUTS = """
 --graph=1 --device=cpu  => --graph=1: CUDA graphs exist only with --device=cuda
 --graph=yes             => --graph=yes: not an integer
 --adam=sgd              => --adam=sgd: unknown Adam update (expected fused or loop)
---warmup_seconds=-2     => --warmup_seconds=-2: must be >= 0 (or -1, the default)
+--warmup_seconds=-2     => --warmup_seconds=-2: out of range 0..3600 s, or -1 (the default
 """
 
 
