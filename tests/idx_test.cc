@@ -1,7 +1,9 @@
 // IDX reader and Fashion-MNIST loading on files the tests write: good, truncated, corrupt,
 // wrong magic, wrong dimensions and wrong item counts, damaged gzip members (cut trailer, bad
-// CRC-32 or length, trailing garbage), directories, and dimensions whose product overflows.
+// CRC-32 or length, trailing garbage), gzip bombs, directories, FIFOs and devices, and
+// dimensions whose product overflows.
 // Each error names the file exactly once.
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cstdio>
@@ -186,6 +188,33 @@ TEST_F(IdxTest, BadGzipCrcOrLengthIsRejected) {
   std::vector<uint8_t> length = GzLabels();
   length[length.size() - 4] ^= 0x01;
   EXPECT_EQ(LabelsError("length.gz", length), Path("length.gz") + ": corrupt gzip data (length mismatch)");
+}
+
+TEST_F(IdxTest, InflatingStopsOneBytePastWhatTheHeaderHolds) {
+  // A gzip bomb: a valid header and data, then a member of 16 MiB of zeros whose CRC-32 is
+  // broken. Were the zeros inflated (into memory), the CRC-32 would be the error; reading stops
+  // one byte past the 6 labels the header announces, and the error is that byte.
+  std::vector<uint8_t> zeros = Gzip(std::vector<uint8_t>(size_t{16} << 20, 0));
+  zeros[zeros.size() - 8] ^= 0x01;
+  EXPECT_EQ(LabelsError("bomb.gz", Concat(GzLabels(), zeros)), Path("bomb.gz") + ": trailing bytes after 6 data bytes");
+  // A wrong magic number stops it at the header too.
+  std::vector<uint8_t> wrong = IdxBytes({6}, {0, 1, 2, 3, 4, 9});
+  wrong[3] = 3;  // rank 3 where labels are rank 1
+  EXPECT_EQ(LabelsError("magic_bomb.gz", Concat(Gzip(wrong), zeros)),
+            Path("magic_bomb.gz") + ": bad magic number 0x00000803, expected 0x00000801");
+}
+
+TEST_F(IdxTest, AFifoADeviceOrALinkToOneIsNotARegularFile) {
+  // A FIFO with no writer: open(2) would wait for one for ever without O_NONBLOCK.
+  ASSERT_EQ(mkfifo(Path("fifo.gz").c_str(), 0600), 0);
+  EXPECT_EQ(ReadIdxFile(Path("fifo.gz"), 1).status().message(), Path("fifo.gz") + ": not a regular file");
+  fs::create_symlink(Path("fifo.gz"), Path("link.gz"));
+  EXPECT_EQ(ReadIdxFile(Path("link.gz"), 1).status().message(), Path("link.gz") + ": not a regular file");
+  EXPECT_EQ(ReadIdxFile("/dev/zero", 1).status().message(), "/dev/zero: not a regular file");
+  // A link to a regular file reads as the file.
+  WriteBytes(Path("labels.gz"), GzLabels());
+  fs::create_symlink(Path("labels.gz"), Path("labels_link.gz"));
+  EXPECT_TRUE(ReadIdxFile(Path("labels_link.gz"), 1).ok());
 }
 
 TEST_F(IdxTest, ConcatenatedGzipMembersAreOneFile) {
