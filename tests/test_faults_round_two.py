@@ -76,3 +76,88 @@ def test_a_signal_during_repetitions_keeps_the_finished_ones(tmp_path, sig, stat
         f"trainbench: interrupted by {name}: 0 of 1 benchmarks finished (1 interrupted, 0 not run;"
         f" 2 finished repetitions kept); results in {out}"]
     gbench.load_run(str(out))
+
+
+# ---- 2 and 8. numeric flags out of range, Google Benchmark's included
+
+
+@pytest.mark.parametrize("arg, line", [
+    ("--benchmark_repetitions=-1", "--benchmark_repetitions=-1: out of range 1..100000"),
+    ("--benchmark_repetitions=0", "--benchmark_repetitions=0: out of range 1..100000"),
+    ("--benchmark_min_time=-1", "--benchmark_min_time=-1: out of range 0..86400 s"),
+    ("--benchmark_min_warmup_time=inf", "--benchmark_min_warmup_time=inf: out of range 0..86400 s"),
+    ("--warmup_seconds=inf", "--warmup_seconds=inf: out of range 0..3600 s, or -1"),
+    ("--warmup_seconds=1e308", "--warmup_seconds=1e+308: out of range 0..3600 s, or -1"),
+    ("--warmup_seconds=nan", "--warmup_seconds=nan: out of range 0..3600 s, or -1"),
+    ("--warmup_steps=-1", "--warmup_steps=-1: out of range 0..1000000"),
+])
+def test_a_numeric_flag_out_of_range_is_one_line_and_the_file_is_untouched(tmp_path, arg, line):
+    out = tmp_path / "run.json"
+    out.write_text('{"previous": "run"}')
+    proc = run(SMALL + [arg, f"--benchmark_out={out}"], timeout=60)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(proc.stderr.splitlines()) == 1
+    assert proc.stderr.startswith(f"trainbench: {line}"), proc.stderr
+    assert out.read_text() == '{"previous": "run"}'
+
+
+def test_help_states_every_numeric_range():
+    text = run(["--help"], timeout=60).stdout
+    assert "Range: 0..3600 s, or -1 (the default: 0.5 s on cuda, none on cpu)." in text
+    assert "--benchmark_repetitions: 1..100000" in text
+    assert "--benchmark_min_time: 0..86400 s" in text
+
+
+# ---- 6 and 9. data files
+
+
+def test_a_gzip_bomb_is_refused_with_the_memory_of_the_real_data(tmp_path):
+    # A valid 60000x28x28 header and data (a 47 MB member), then 4 GiB of zeros in 4 members
+    # of 1 GiB each (about 4 MB of gzip each).
+    import gzip
+    import os
+    import struct
+    import zlib
+    compress = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros_gib = b"".join([compress.compress(bytes(64 << 20)) for _ in range(16)] + [compress.flush()])
+    header = struct.pack(">IIII", 0x803, 60000, 28, 28)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(
+        gzip.compress(header + bytes(60000 * 28 * 28), compresslevel=1) + zeros_gib * 4)
+
+    def peak_rss_mb(data_dir):
+        proc = subprocess.Popen([str(BINARY), f"--data_dir={data_dir}", "--device=cpu"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stderr = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        return os.waitstatus_to_exitcode(status), stderr, usage.ru_maxrss / 1024
+
+    rc, stderr, bomb_mb = peak_rss_mb(tmp_path)
+    assert rc == 2
+    assert stderr.splitlines() == [
+        f"trainbench: {tmp_path}/train-images-idx3-ubyte.gz: trailing bytes after 47040000 data bytes"]
+    # Against the same binary stopping at a missing file: LibTorch alone takes some 460 MB.
+    _, _, baseline_mb = peak_rss_mb(tmp_path / "missing")
+    assert bomb_mb - baseline_mb < 300, (bomb_mb, baseline_mb)
+
+
+def test_a_data_file_that_is_a_fifo_is_refused_at_once(tmp_path):
+    import os
+    os.mkfifo(tmp_path / "train-images-idx3-ubyte.gz")
+    proc = run([f"--data_dir={tmp_path}", "--device=cpu"], timeout=30)  # blocked for ever before
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"trainbench: {tmp_path}/train-images-idx3-ubyte.gz: not a regular file"]
+
+
+# ---- 10. a batch larger than the samples
+
+
+def test_a_batch_larger_than_the_samples_trains_one_batch_of_all_of_them(tmp_path):
+    out = tmp_path / "run.json"
+    args = [a for a in SMALL if not a.startswith(("--samples", "--batch"))]
+    proc = run(args + ["--samples=64", "--batch=16777216", "--epochs=1", "--quiet",
+                       f"--benchmark_out={out}"], timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (row,) = json.loads(out.read_text())["benchmarks"]
+    assert not row.get("error_occurred"), row.get("error_message")  # was out of memory (52 GB)
+    assert row["samples_per_second"] > 0
