@@ -21,6 +21,14 @@ TEST(InterruptTest, FirstSignalOnlyRequestsAStop) {
         std::_Exit(42);  // still alive after the first signal
       },
       ::testing::ExitedWithCode(42), "");
+  EXPECT_EXIT(
+      {
+        InstallInterruptHandlers();
+        raise(SIGHUP);  // a closed terminal: a stop, as SIGTERM
+        if (!StopRequested() || StopSignal() != SIGHUP) std::_Exit(2);
+        std::_Exit(42);
+      },
+      ::testing::ExitedWithCode(42), "");
 }
 
 TEST(InterruptTest, SecondSignalExitsAtOnceWith128PlusTheSignal) {
@@ -45,6 +53,8 @@ TEST(InterruptTest, SecondSignalExitsAtOnceWith128PlusTheSignal) {
 TEST(InterruptTest, NamesMessagesAndExitStatus) {
   EXPECT_EQ(SignalName(SIGINT), "SIGINT");
   EXPECT_EQ(SignalName(SIGTERM), "SIGTERM");
+  EXPECT_EQ(SignalName(SIGHUP), "SIGHUP");
+  EXPECT_EQ(InterruptExitStatus(SIGHUP), 129);
   EXPECT_EQ(InterruptExitStatus(SIGINT), 130);
   EXPECT_EQ(InterruptExitStatus(SIGTERM), 143);
   EXPECT_EQ(InterruptedMessage(SIGINT), "interrupted by SIGINT");

@@ -75,6 +75,16 @@ TEST(ResultsFileTest, BadPathsAreNamedWithTheReason) {
   ASSERT_FALSE(f.ok());
   EXPECT_TRUE(absl::StartsWith(f.status().message(), file + "/run.json: ")) << f.status();
   EXPECT_TRUE(dir.Entries() == std::vector<std::string>{"plain"});
+
+  // A dangling link is refused, and stays a link (the first update's rename replaced it).
+  const std::string link = dir.path() + "/dangling.json";
+  ASSERT_EQ(::symlink((dir.path() + "/gone/run.json").c_str(), link.c_str()), 0);
+  f = ResultsFile::Open(link);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.status().message(), absl::StrCat(link, ": a symbolic link to a file that does not exist"));
+  struct stat st;
+  ASSERT_EQ(::lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
 }
 
 TEST(ResultsFileTest, ANonWritableDirectoryIsNamed) {

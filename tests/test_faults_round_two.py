@@ -78,6 +78,17 @@ def test_a_signal_during_repetitions_keeps_the_finished_ones(tmp_path, sig, stat
     gbench.load_run(str(out))
 
 
+def test_sighup_stops_the_run_as_sigterm_does(tmp_path):
+    out = tmp_path / "run.json"
+    rc, stderr = signal_after_lines(SMALL + ["--epochs=3", "--model=Small,Medium",
+                                             f"--benchmark_out={out}"], "epoch 1/3", 1, signal.SIGHUP)
+    assert rc == 129, stderr[-3000:]
+    (line,) = trainbench_lines(stderr)
+    assert line.startswith("trainbench: interrupted by SIGHUP: 0 of 2 benchmarks finished (1 interrupted, 1 not run")
+    messages = [b.get("error_message") for b in json.loads(out.read_text())["benchmarks"]]
+    assert messages == ["interrupted by SIGHUP", "not run: interrupted by SIGHUP"]
+
+
 # ---- 2 and 8. numeric flags out of range, Google Benchmark's included
 
 

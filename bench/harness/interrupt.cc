@@ -40,6 +40,9 @@ void InstallInterruptHandlers() {
   action.sa_flags = SA_RESTART;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  // A closed terminal or ssh session: stop as for SIGTERM (exit 129), with the summary line and
+  // the rows marked, rather than die of the default action with neither.
+  sigaction(SIGHUP, &action, nullptr);
 }
 
 bool StopRequested() { return g_stop_signal.load(std::memory_order_relaxed) != 0; }
@@ -55,6 +58,7 @@ std::string SignalName(int signal_number) {
   switch (signal_number) {
     case SIGINT: return "SIGINT";
     case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
     default: return absl::StrCat("signal ", signal_number);
   }
 }

@@ -1,9 +1,9 @@
-// SIGINT and SIGTERM as a request to stop the run at the next step boundary.
+// SIGINT, SIGTERM and SIGHUP as a request to stop the run at the next step boundary.
 //
 // The first signal only sets an async-signal-safe flag: the training and loader loops check it
 // between steps (ThrowIfInterrupted in bench/harness/harness.h), the running benchmark is recorded as
 // skipped with "interrupted by SIGINT", every later one returns at once as "not run:
-// interrupted by SIGINT", and main exits with 128 + the signal number (130, 143) after the
+// interrupted by SIGINT", and main exits with 128 + the signal number (130, 143, 129) after the
 // results file is final. A second signal exits at once with the same status; the results file
 // on disk is still the complete one from the last finished benchmark (bench/harness/results_file.h).
 //
@@ -14,10 +14,10 @@
 
 namespace trainbench {
 
-// Installs the handlers for SIGINT and SIGTERM. Call once, before the benchmarks run.
+// Installs the handlers for SIGINT, SIGTERM and SIGHUP. Call once, before the benchmarks run.
 void InstallInterruptHandlers();
 
-// True once SIGINT or SIGTERM has arrived.
+// True once SIGINT, SIGTERM or SIGHUP has arrived.
 [[nodiscard]] bool StopRequested();
 
 // The first signal that arrived (SIGINT or SIGTERM), 0 if none.
@@ -28,7 +28,7 @@ void InstallInterruptHandlers();
 // benchmark boundary, once they have agreed on it (bench/dist/distributed.h, AgreedStopSignal).
 void RequestStop(int signal_number);
 
-// "SIGINT", "SIGTERM", or "signal N".
+// "SIGINT", "SIGTERM", "SIGHUP", or "signal N".
 [[nodiscard]] std::string SignalName(int signal_number);
 
 // The exit status after stopping on signal_number: 128 + signal_number, as shells report a

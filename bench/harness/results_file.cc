@@ -79,6 +79,10 @@ absl::StatusOr<ResultsFile> ResultsFile::Open(const std::string& path) {
     ::close(fd);
   } else if (errno != ENOENT) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", ErrnoText(errno)));
+  } else if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    // A dangling link: the rename of every update would replace the link with a file, and
+    // whatever the link was meant to reach would never get the results.
+    return absl::InvalidArgumentError(absl::StrCat(path, ": a symbolic link to a file that does not exist"));
   }
   const std::string dir = SplitPath(target).first;
   if (::stat(dir.c_str(), &st) != 0) {
