@@ -20,7 +20,8 @@ TEST(ResultsFileTest, ReplacesTheWholeFileAndLeavesNoTemporaryFile) {
   absl::StatusOr<ResultsFile> f = ResultsFile::Open(path);
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_TRUE(f->atomic());
-  EXPECT_TRUE(dir.Entries().empty());  // the check's probe file is gone
+  // The check's probe file is gone; the run's lock is there until the final write.
+  EXPECT_EQ(dir.Entries(), std::vector<std::string>{".run.json.lock"});
   ASSERT_TRUE(f->Write("{[a", "]}", /*final=*/false).ok());
   EXPECT_EQ(ReadAll(path), "{[a]}");
   ASSERT_TRUE(f->Write("{[a,b", "]}", /*final=*/false).ok());
@@ -28,6 +29,28 @@ TEST(ResultsFileTest, ReplacesTheWholeFileAndLeavesNoTemporaryFile) {
   ASSERT_TRUE(f->Write("{[a,b]}", "", /*final=*/true).ok());
   EXPECT_EQ(ReadAll(path), "{[a,b]}");
   EXPECT_EQ(dir.Entries(), std::vector<std::string>{"run.json"});
+}
+
+TEST(ResultsFileTest, ASecondRunOnTheSameFileIsRefusedWithTheFirstOnesPid) {
+  TempDir dir;
+  const std::string path = dir.path() + "/run.json";
+  absl::StatusOr<ResultsFile> first = ResultsFile::Open(path);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->Write("{[a", "]}", /*final=*/false).ok());
+  // Another open file description, as another process would have: flock(2) refuses it.
+  absl::StatusOr<ResultsFile> second = ResultsFile::Open(path);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().message(), absl::StrCat(path, ": in use by another trainbench run (pid ", ::getpid(),
+                                                    "); wait for it to end or choose another --benchmark_out"));
+  EXPECT_EQ(ReadAll(path), "{[a]}");  // untouched by the refused run
+  // Through a symlink too: the lock is the target's.
+  const std::string link = dir.path() + "/link.json";
+  ASSERT_EQ(::symlink(path.c_str(), link.c_str()), 0);
+  EXPECT_FALSE(ResultsFile::Open(link).ok());
+  ASSERT_TRUE(first->Write("{[a]}", "", /*final=*/true).ok());
+  // The final write releases it.
+  absl::StatusOr<ResultsFile> third = ResultsFile::Open(path);
+  EXPECT_TRUE(third.ok()) << third.status();
 }
 
 TEST(ResultsFileTest, AFileOpenedBeforeAnUpdateStillReadsTheOldCompleteContents) {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +44,48 @@ int WriteAll(int fd, absl::string_view bytes) {
     bytes.remove_prefix(static_cast<size_t>(n));
   }
   return 0;
+}
+
+// "<dir>/.<base>.lock": beside the target, for the run that writes it.
+std::string LockPath(const std::string& target) {
+  const auto [dir, base] = SplitPath(target);
+  return absl::StrCat(dir == "/" ? "" : dir, "/.", base, ".lock");
+}
+
+// An exclusive flock(2) on LockPath(target), with this process's PID in the file, or an error
+// naming the run that holds it. Two runs with one --benchmark_out would otherwise take turns
+// replacing the file, and one run's results would be lost.
+absl::StatusOr<int> LockResults(const std::string& path, const std::string& target) {
+  const std::string lock = LockPath(target);
+  // A holder that ends removes the file (Unlock): a lock then taken on the removed file guards
+  // nothing, and the file is opened again.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+      return absl::PermissionDeniedError(absl::StrCat(path, ": cannot create ", lock, ": ", ErrnoText(errno)));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int e = errno;
+      char pid[32] = {};
+      const ssize_t n = ::pread(fd, pid, sizeof(pid) - 1, 0);
+      ::close(fd);
+      if (e != EWOULDBLOCK)
+        return absl::UnavailableError(absl::StrCat(path, ": cannot lock ", lock, ": ", ErrnoText(e)));
+      const std::string holder = n > 0 ? absl::StrCat(" (pid ", std::string(pid, static_cast<size_t>(n)), ")") : "";
+      return absl::FailedPreconditionError(absl::StrCat(path, ": in use by another trainbench run", holder,
+                                                        "; wait for it to end or choose another --benchmark_out"));
+    }
+    struct stat held, now;
+    if (::fstat(fd, &held) == 0 && ::stat(lock.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
+        held.st_dev == now.st_dev) {
+      const std::string pid = absl::StrCat(::getpid());
+      if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+        // The lock holds without the PID; the message of a refused run then names none.
+      }
+      return fd;
+    }
+    ::close(fd);
+  }
+  return absl::UnavailableError(absl::StrCat(path, ": cannot lock ", lock, ": it keeps being replaced"));
 }
 
 unsigned CurrentUmask() {
@@ -101,7 +144,20 @@ absl::StatusOr<ResultsFile> ResultsFile::Open(const std::string& path) {
   }
   ::close(fd);
   ::unlink(probe.c_str());
-  return ResultsFile(path, target, /*atomic=*/true, mode);
+  absl::StatusOr<int> lock = LockResults(path, target);
+  if (!lock.ok()) return lock.status();
+  ResultsFile file(path, target, /*atomic=*/true, mode);
+  file.lock_fd_ = *lock;
+  file.lock_path_ = LockPath(target);
+  return file;
+}
+
+void ResultsFile::Unlock() {
+  if (lock_fd_ < 0) return;
+  // Removed while still held: a run waiting on this file finds it replaced and opens the new one.
+  ::unlink(lock_path_.c_str());
+  ::close(lock_fd_);
+  lock_fd_ = -1;
 }
 
 ResultsFile::ResultsFile(std::string path, std::string target, bool atomic, unsigned mode)
@@ -113,27 +169,39 @@ ResultsFile::ResultsFile(ResultsFile&& other) noexcept
       atomic_(other.atomic_),
       mode_(other.mode_),
       stream_fd_(std::exchange(other.stream_fd_, -1)),
-      streamed_bytes_(other.streamed_bytes_) {}
+      streamed_bytes_(other.streamed_bytes_),
+      lock_fd_(std::exchange(other.lock_fd_, -1)),
+      lock_path_(std::move(other.lock_path_)) {}
 
 ResultsFile& ResultsFile::operator=(ResultsFile&& other) noexcept {
   if (this != &other) {
     if (stream_fd_ >= 0) ::close(stream_fd_);
+    Unlock();
     path_ = std::move(other.path_);
     target_ = std::move(other.target_);
     atomic_ = other.atomic_;
     mode_ = other.mode_;
     stream_fd_ = std::exchange(other.stream_fd_, -1);
     streamed_bytes_ = other.streamed_bytes_;
+    lock_fd_ = std::exchange(other.lock_fd_, -1);
+    lock_path_ = std::move(other.lock_path_);
   }
   return *this;
 }
 
 ResultsFile::~ResultsFile() {
   if (stream_fd_ >= 0) ::close(stream_fd_);
+  Unlock();
 }
 
 absl::Status ResultsFile::Write(absl::string_view body, absl::string_view tail, bool final) {
-  if (atomic_) return Replace(body, tail);
+  if (atomic_) {
+    absl::Status s = Replace(body, tail);
+    // The run's last write, or a failed one (the run then ends: FailWrite): the process exits
+    // without destructors (bench/harness/flags.h).
+    if (final || !s.ok()) Unlock();
+    return s;
+  }
   if (body.size() < streamed_bytes_) {
     return absl::InternalError(absl::StrCat(path_, ": contents shrank between writes"));
   }
