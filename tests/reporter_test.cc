@@ -123,7 +123,7 @@ TEST(ReporterTest, TheConsoleHeaderShortensLongJsonEntriesOnly) {
       "Run on (2 X 2300 MHz CPU s)\nadam: fused\naxes: " + json + "\nsmall: {\"a\": 1}\ntest_samples: 10000\n";
   EXPECT_EQ(ShortenJsonContextLines(header),
             absl::StrCat("Run on (2 X 2300 MHz CPU s)\nadam: fused\naxes: JSON, ", json.size(),
-                         " bytes (written in full to --benchmark_out)\nsmall: {\"a\": 1}\ntest_samples: 10000\n"));
+                         " bytes (whole in the JSON output)\nsmall: {\"a\": 1}\ntest_samples: 10000\n"));
   EXPECT_EQ(ShortenJsonContextLines("no newline at the end"), "no newline at the end");
 }
 

@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,10 +50,10 @@ def signal_after_lines(args, marker, count, sig):
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_during_repetitions_keeps_the_finished_ones(tmp_path, sig, status):
     out = tmp_path / "run.json"
-    # Each repetition prints "epoch 1/2" after its first timed epoch: the third one's comes
-    # once the first two have finished.
-    rc, stderr = signal_after_lines(SMALL + ["--epochs=2", "--benchmark_repetitions=4",
-                                             f"--benchmark_out={out}"], "epoch 1/2", 3, sig)
+    # Each repetition prints "epoch 1/20" after its first timed epoch: the third one's comes
+    # once the first two have finished, and 19 epochs before the third can.
+    rc, stderr = signal_after_lines(SMALL + ["--epochs=20", "--benchmark_repetitions=4",
+                                             f"--benchmark_out={out}"], "epoch 1/20", 3, sig)
     assert rc == status, stderr[-3000:]
     assert "Check" not in stderr and "failed" not in stderr
     doc = json.loads(out.read_text())
@@ -80,13 +81,40 @@ def test_a_signal_during_repetitions_keeps_the_finished_ones(tmp_path, sig, stat
 
 def test_sighup_stops_the_run_as_sigterm_does(tmp_path):
     out = tmp_path / "run.json"
-    rc, stderr = signal_after_lines(SMALL + ["--epochs=3", "--model=Small,Medium",
-                                             f"--benchmark_out={out}"], "epoch 1/3", 1, signal.SIGHUP)
+    rc, stderr = signal_after_lines(SMALL + ["--epochs=20", "--model=Small,Medium",
+                                             f"--benchmark_out={out}"], "epoch 1/20", 1, signal.SIGHUP)
     assert rc == 129, stderr[-3000:]
     (line,) = trainbench_lines(stderr)
     assert line.startswith("trainbench: interrupted by SIGHUP: 0 of 2 benchmarks finished (1 interrupted, 1 not run")
     messages = [b.get("error_message") for b in json.loads(out.read_text())["benchmarks"]]
     assert messages == ["interrupted by SIGHUP", "not run: interrupted by SIGHUP"]
+
+
+# ---- 3. two runs, one results file
+
+
+def test_a_second_run_on_the_same_file_is_refused_naming_the_first(tmp_path):
+    out = tmp_path / "run.json"
+    first = subprocess.Popen([str(BINARY)] + SMALL + ["--epochs=100000", "--quiet", f"--benchmark_out={out}"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not out.exists():  # the context is written once the lock is held
+            assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()[-2000:]
+            time.sleep(0.05)
+        before = out.read_text()
+        second = run(SMALL + ["--epochs=1", f"--benchmark_out={out}"], timeout=60)
+        assert second.returncode == 2, second.stderr[-2000:]
+        assert second.stderr.splitlines() == [
+            f"trainbench: {out}: in use by another trainbench run (pid {first.pid}); wait for it to end"
+            " or choose another --benchmark_out"]
+        assert out.read_text() == before
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=120)
+    assert first.returncode == 130
+    gbench.load_run(str(out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]  # the lock file is gone
 
 
 # ---- 2 and 8. numeric flags out of range, Google Benchmark's included

@@ -17,8 +17,9 @@ trainbench file mixes s, ms and us); real_time_s and cpu_time_s are the same
 times converted to seconds, so one column has one unit.  They are blank where
 the times are not durations (aggregates whose aggregate_unit is not "time",
 such as cv, which is a fraction) and where the row has no time.  Errored rows
-(error_occurred) leave iterations and all four time cells blank: Google
-Benchmark writes 0 there, which is not a measurement.
+(error_occurred) leave iterations and all four time cells blank: none of them
+is a measurement (Google Benchmark writes 0 times, and the iteration count the
+run was given).
 
 The axes are the ``key:value`` segments of the name (batch, model, workers,
 precision, pin, device, bytes, pinned...; unnamed numeric arguments become

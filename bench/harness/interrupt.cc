@@ -42,7 +42,9 @@ void InstallInterruptHandlers() {
   sigaction(SIGTERM, &action, nullptr);
   // A closed terminal or ssh session: stop as for SIGTERM (exit 129), with the summary line and
   // the rows marked, rather than die of the default action with neither.
-  sigaction(SIGHUP, &action, nullptr);
+  // Under nohup (SIGHUP ignored) it stays ignored: the run goes on after the terminal closes.
+  struct sigaction hup;
+  if (sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN) sigaction(SIGHUP, &action, nullptr);
 }
 
 bool StopRequested() { return g_stop_signal.load(std::memory_order_relaxed) != 0; }

@@ -33,8 +33,10 @@ std::unique_ptr<benchmark::BenchmarkReporter> MakeFormatReporter(const std::stri
 
 void CountRepetitions(const std::vector<benchmark::BenchmarkReporter::Run>& runs, RepetitionsByName& counts) {
   for (const benchmark::BenchmarkReporter::Run& run : runs) {
-    if (run.run_type != benchmark::BenchmarkReporter::Run::RT_Iteration) continue;
     RepetitionCounts& c = counts[run.run_name.str()];
+    // With --benchmark_*_aggregates_only the aggregates may come alone: the benchmark is
+    // then counted (as finished), its repetitions unknown.
+    if (run.run_type != benchmark::BenchmarkReporter::Run::RT_Iteration) continue;
     ++c.reported;
     if (!run.error_occurred) {
       ++c.finished;
@@ -72,7 +74,7 @@ std::string ShortenJsonContextLines(const std::string& header) {
     const size_t colon = line.find(": {");
     if (colon != absl::string_view::npos && line.size() > kLongContextLineChars) {
       absl::StrAppend(&out, line.substr(0, colon), ": JSON, ", line.size() - colon - 2,
-                      " bytes (written in full to --benchmark_out)\n");
+                      " bytes (whole in the JSON output)\n");
     } else {
       absl::StrAppend(&out, line, "\n");
     }

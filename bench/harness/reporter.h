@@ -64,8 +64,8 @@ class ResultsFileReporter final : public benchmark::BenchmarkReporter {
 };
 
 // The console's context header with each long JSON entry (the declarations the tools read:
-// axes, counters, lab_parts, models; several KB each) shortened to "axes: JSON, 1431 bytes (written in
-// full to --benchmark_out)". Lines up to kLongContextLineChars, and every other line, stay.
+// axes, counters, lab_parts, models; several KB each) shortened to "axes: JSON, 1431 bytes (whole in the
+// JSON output)". Lines up to kLongContextLineChars, and every other line, stay.
 inline constexpr size_t kLongContextLineChars = 160;
 [[nodiscard]] std::string ShortenJsonContextLines(const std::string& header);
 
