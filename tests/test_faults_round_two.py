@@ -200,3 +200,20 @@ def test_a_batch_larger_than_the_samples_trains_one_batch_of_all_of_them(tmp_pat
     (row,) = json.loads(out.read_text())["benchmarks"]
     assert not row.get("error_occurred"), row.get("error_message")  # was out of memory (52 GB)
     assert row["samples_per_second"] > 0
+
+
+# ---- 10. --fail_on_skip: a run without data is not a pass
+
+
+@pytest.mark.parametrize("extra, status", [([], 0), (["--fail_on_skip"], 4)])
+def test_fail_on_skip_turns_a_skipped_benchmark_into_exit_4(tmp_path, extra, status):
+    out = tmp_path / "run.json"
+    # fp16 is not run on the CPU: that benchmark is skipped with its reason, fp32 runs.
+    proc = run(SMALL + ["--precision=fp32,fp16", "--epochs=1", "--quiet", f"--benchmark_out={out}"] + extra,
+               timeout=120)
+    assert proc.returncode == status, proc.stderr[-2000:]
+    rows = json.loads(out.read_text())["benchmarks"]
+    assert [bool(r.get("error_occurred")) for r in rows] == [False, True]  # both kept either way
+    lines = trainbench_lines(proc.stderr)
+    assert lines == ([f"trainbench: 1 of 2 benchmarks skipped (--fail_on_skip); results in {out}"]
+                     if status else [])

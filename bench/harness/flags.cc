@@ -46,6 +46,9 @@ ABSL_FLAG(int32_t, cpu_threads, 0,
           "LibTorch intra-op threads (0: all cores, or 1 per rank with WORLD_SIZE>1; at most 4x "
           "the cores).");
 ABSL_FLAG(bool, quiet, false, "No per-epoch progress lines on stderr.");
+ABSL_FLAG(bool, fail_on_skip, false,
+          "Exit with status 4 when any benchmark was skipped (out of memory, the memory guard, no GPU, a "
+          "precision the device does not run), so that CI sees a run without data.");
 ABSL_FLAG(std::string, adam, "fused",
           "Adam update: fused (one multi-tensor kernel per step) or loop (torch::optim::Adam, "
           "kernels per parameter).");
@@ -276,6 +279,7 @@ CommandLine ParseCommandLine(int argc, char** argv) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (absl::Status s = CheckCpuThreads(cl.cpu_threads, cores); !s.ok()) Fail(std::string(s.message()));
   cl.cores = cores;
+  cl.fail_on_skip = absl::GetFlag(FLAGS_fail_on_skip);
   cl.run = ReadRunOptions();
   return cl;
 }

@@ -16,6 +16,8 @@
 
 namespace trainbench {
 
+// --fail_on_skip: a benchmark was skipped (out of memory, the memory guard, no GPU, ...).
+inline constexpr int kSkippedExit = 4;
 inline constexpr int kBadInput = 2;  // the exit status of every bad-input line
 
 struct CommandLine {
@@ -28,6 +30,7 @@ struct CommandLine {
   bool random_interleaving = false;  // --benchmark_enable_random_interleaving
   int cpu_threads = 0;               // --cpu_threads (0: main's default)
   int cores = 1;                     // this machine's hardware threads
+  bool fail_on_skip = false;         // exit kSkippedExit when a benchmark was skipped
   std::chrono::seconds dist_timeout{120};
 };
 

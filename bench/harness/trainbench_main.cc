@@ -49,7 +49,7 @@ namespace {
 
 // Runs what is registered: rank 0 prints the table and writes the file, the other ranks of a
 // world report to a QuietReporter. Ends with one line after SIGINT/SIGTERM.
-void RunBenchmarks(const BenchmarkOut& out, std::optional<ResultsFile> results_file, bool rank0) {
+RunCounts RunBenchmarks(const BenchmarkOut& out, std::optional<ResultsFile> results_file, bool rank0) {
   std::unique_ptr<benchmark::BenchmarkReporter> file_reporter;
   if (results_file) {
     file_reporter = std::make_unique<ResultsFileReporter>(*std::move(results_file), out.format, FailWrite);
@@ -78,6 +78,7 @@ void RunBenchmarks(const BenchmarkOut& out, std::optional<ResultsFile> results_f
                      ")", out.path.empty() ? "" : absl::StrCat("; results in ", out.path));
     std::fprintf(stderr, "%s\n", line.c_str());
   }
+  return reporter.counts();
 }
 
 }  // namespace
@@ -136,9 +137,15 @@ int TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
   // here, before any of them waits at the rendezvous.
   CheckFilter();
   if (dist.world.distributed()) JoinWorld(dist, cl.run_lines, cuda_problem);
-  RunBenchmarks(cl.out, std::move(results_file), rank0);
+  const RunCounts counts = RunBenchmarks(cl.out, std::move(results_file), rank0);
   ShutdownWorld(dist);
-  return StopRequested() ? InterruptExitStatus(StopSignal()) : 0;
+  if (StopRequested()) return InterruptExitStatus(StopSignal());
+  if (cl.fail_on_skip && rank0 && counts.skipped > 0) {
+    std::fprintf(stderr, "trainbench: %d of %d benchmarks skipped (--fail_on_skip)%s\n", counts.skipped, counts.total(),
+                 cl.out.path.empty() ? "" : absl::StrCat("; results in ", cl.out.path).c_str());
+    return kSkippedExit;
+  }
+  return 0;
 }
 
 }  // namespace trainbench
