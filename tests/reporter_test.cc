@@ -94,13 +94,17 @@ TEST(ReporterTest, AFailedWriteIsReportedAndTheLastCompleteFileStays) {
   EXPECT_EQ(errors[0], "/dev/full: write failed: No space left on device");
 }
 
-TEST(ReporterTest, CountsOutcomesOncePerBenchmark) {
-  std::ostringstream sink;
-  // The display writes to the sink, not the test's stdout.
+// A JSON display reporter that writes into sink, not the test's stdout.
+std::unique_ptr<benchmark::BenchmarkReporter> JsonInto(std::ostringstream& sink) {
   auto display = std::make_unique<benchmark::JSONReporter>();
   display->SetOutputStream(&sink);
   display->SetErrorStream(&sink);
-  RunReporter counted(std::move(display), nullptr);
+  return display;
+}
+
+TEST(ReporterTest, CountsOutcomesOncePerBenchmark) {
+  std::ostringstream sink;
+  RunReporter counted(JsonInto(sink), nullptr);
   auto interrupted = MakeRun("BM_B", 1.0, true);
   interrupted.error_message = "interrupted by SIGTERM";
   auto skipped = MakeRun("BM_D", 1.0, true);
@@ -204,10 +208,7 @@ TEST(ReporterTest, AnAggregateCountsTheRepetitionsItWasComputedFrom) {
 
 TEST(ReporterTest, RepetitionsCutShortCountAsInterruptedWithTheFinishedOnesKept) {
   std::ostringstream sink;
-  auto display = std::make_unique<benchmark::JSONReporter>();
-  display->SetOutputStream(&sink);
-  display->SetErrorStream(&sink);
-  RunReporter counted(std::move(display), nullptr);
+  RunReporter counted(JsonInto(sink), nullptr);
   // As Google Benchmark reports them: the repetitions, then the aggregates on their own.
   const auto runs = TwoOfFourRepetitions();
   counted.ReportRuns({runs.begin(), runs.begin() + 4});
