@@ -173,6 +173,19 @@ TEST(CounterSpecsTest, EveryEmittedCounterIsDeclaredForItsFamily) {
   }
 }
 
+TEST(CounterSpecsTest, APausedRowGetsPerturbedAndPausedSecondsAndACleanOneNeither) {
+  EXPECT_TRUE(PerturbationCounters(Perturbation{}).empty());
+  const CounterList c = PerturbationCounters(Perturbation{2, 6.5});
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0], (std::pair<std::string, double>{"perturbed", 2.0}));
+  EXPECT_EQ(c[1], (std::pair<std::string, double>{"paused_s", 6.5}));
+  for (const char* family : {"BM_TrainEpoch", "BM_TrainStep", "BM_DataLoader", "BM_HostToDevice", "BM_AllReduce"}) {
+    for (const auto& [name, value] : c) {
+      EXPECT_NE(FindCounter(name)->families.find(family), absl::string_view::npos) << name << " " << family;
+    }
+  }
+}
+
 TEST(CounterSpecsTest, NamesAreUniqueAndEveryFieldIsFilled) {
   std::set<std::string> names;
   for (const CounterSpec& c : CounterSpecs()) {

@@ -90,6 +90,34 @@ def test_sighup_stops_the_run_as_sigterm_does(tmp_path):
     assert messages == ["interrupted by SIGHUP", "not run: interrupted by SIGHUP"]
 
 
+# ---- 4. a paused run
+
+
+def test_a_paused_benchmark_is_kept_marked_perturbed_and_said_so(tmp_path):
+    out = tmp_path / "run.json"
+    pause_s = 1.5
+    proc = subprocess.Popen([str(BINARY)] + SMALL + ["--epochs=20", f"--benchmark_out={out}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "epoch 1/20" in line:  # inside the timed epochs
+            proc.send_signal(signal.SIGSTOP)
+            time.sleep(pause_s)
+            proc.send_signal(signal.SIGCONT)
+    assert proc.wait(timeout=TIMEOUT_S) == 0, "".join(lines)[-3000:]
+    (b,) = json.loads(out.read_text())["benchmarks"]
+    assert not b.get("error_occurred") and b["samples_per_second"] > 0
+    assert b["perturbed"] == 1
+    # The watchdog's clock: the pause, less up to one 50 ms tick, plus scheduling slack.
+    assert pause_s - 0.1 <= b["paused_s"] <= pause_s + 1.0
+    (line,) = trainbench_lines("".join(lines))
+    assert line.startswith(f"trainbench: {EPOCH_NAME}: perturbed: the process was paused 1 time(s) for ")
+    assert line.endswith("s while it ran; its numbers are not comparable (tools/compare.py does not judge it)")
+    (bench,) = gbench.collect_benchmarks(gbench.load_run(str(out))).values()
+    assert bench.perturbation() == {"pauses": 1, "paused_s": b["paused_s"]}  # what the tools read
+
+
 # ---- 3. two runs, one results file
 
 

@@ -182,6 +182,14 @@ def impossible_time(path: str, benches: dict) -> Optional[str]:
     return None
 
 
+def perturbed_sides(old: gbench.Benchmark, new: gbench.Benchmark) -> list:
+    """[{"side": "baseline" or "run", "pauses", "paused_s"}] for each side trainbench saw
+    paused while the benchmark ran (``Benchmark.perturbation``); such a pair is shown, not
+    judged."""
+    return [{"side": side, **p} for side, bench in (("baseline", old), ("run", new))
+            if (p := bench.perturbation()) is not None]
+
+
 def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark,
                       across: Optional[str] = None,
                       direction=declarations.counter_direction,
@@ -220,6 +228,7 @@ def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark,
         "counters": counters,
         "missing_in_run": missing_counters(old, new, direction, unit),
         "non_finite_in_run": non_finite_metrics(new),
+        "perturbed": perturbed_sides(old, new),
         "regressions": [],
     } | ({"across": across_values(old, new, across)} if across is not None else {})
 

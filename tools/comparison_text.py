@@ -112,6 +112,7 @@ def benchmark_rows(row: dict) -> list:
              gbench.format_seconds(row["new"]["time_s"]),
              _fmt_ratio(row["time_ratio"]), _fmt_change(row["time_change_pct"]),
              _fmt_p(row),
+             "PERTURBED" if row.get("perturbed") else
              _mark(row["time_change_pct"], gbench.LOWER, "time" in row["regressions"]),
              pair_note(row.get("settings_note", ""), row.get("across")))]
     for c in row["counters"]:
@@ -176,6 +177,22 @@ def regression_lines(report: dict, threshold_pct: Optional[float]) -> list:
     return lines
 
 
+def not_judged_lines(report: dict) -> list:
+    """'Not judged, paused while measuring (N):' and a line per benchmark naming the side
+    that was paused and for how long; none when no side was."""
+    rows = [r for r in report["benchmarks"] if r.get("perturbed")]
+    if not rows:
+        return []
+    run_path = report["run"]["path"]
+    lines = [f"Not judged, paused while measuring ({len(rows)}):"]
+    for row in rows:
+        sides = "; ".join(
+            f"{'baseline' if p['side'] == 'baseline' else run_path}: perturbed, "
+            f"paused {p['pauses']} time(s) for {p['paused_s']:.1f} s" for p in row["perturbed"])
+        lines.append(f"  {row['name']} ({sides})")
+    return lines
+
+
 def format_report(report: dict, threshold_pct: Optional[float] = None,
                   checked: Optional[bool] = None) -> str:
     """Human-readable text for one difference report.
@@ -197,6 +214,7 @@ def format_report(report: dict, threshold_pct: Optional[float] = None,
     lines += _table(table + geomean_rows(report["geomean"]))
     lines += unmatched_lines(report)
     if checked:
+        lines += not_judged_lines(report)
         lines += regression_lines(report, threshold_pct)
     return "\n".join(lines)
 

@@ -55,7 +55,7 @@ LOWER_IS_BETTER = frozenset({
     "step_ms", "kernel_ms_per_step", "amp_skipped_steps",
     "comm_exposed_pct", "rank_max_s", "rank_min_s",
 })
-NEUTRAL = frozenset({"params_M"})
+NEUTRAL = frozenset({"params_M", "ddp_buckets", "perturbed", "paused_s"})
 
 # Counters renamed since an earlier trainbench release: old name -> current name. Rows are
 # read under the current name, so an old run and a new one compare counter for counter.

@@ -97,6 +97,11 @@ class Run:
         return run_label(self.context, self.path)
 
 
+# trainbench's counters of a row the process was paused in (bench/families/counters.cc).
+PERTURBED = "perturbed"
+PAUSED_S = "paused_s"
+
+
 @dataclass
 class Benchmark:
     """All rows of one run name in one run, reduced to samples.
@@ -127,6 +132,15 @@ class Benchmark:
     def counter(self, name: str) -> Optional[float]:
         """Mean of a counter's samples, or None if the counter is absent."""
         return mean(self.counters.get(name, []))
+
+    def perturbation(self) -> Optional[dict]:
+        """{"pauses", "paused_s"} when trainbench saw the process paused while this benchmark
+        ran (its ``perturbed`` counter, on any sample), else None: such numbers are not
+        comparable, and compare's check does not judge them."""
+        pauses = [v for v in self.counters.get(PERTURBED, []) if v > 0]
+        if not pauses:
+            return None
+        return {"pauses": int(sum(pauses)), "paused_s": sum(self.counters.get(PAUSED_S, []))}
 
     def axis(self, name: str) -> Optional[str]:
         """The value of an axis of the name, else what its absence means (``absent``:

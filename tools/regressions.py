@@ -5,6 +5,7 @@ What it does: :func:`find_regressions` marks, in a difference report of comparis
 on: a time, or a higher-is-better counter, worse by more than the threshold; a NaN or
 infinite value in the run; a higher-is-better counter of the baseline that the run lacks
 or has as no number; a benchmark that errored in the run only; one missing from the run.
+A benchmark either side was paused in (trainbench's ``perturbed`` counter) is not judged.
 :func:`check_reports` does it for every report.  comparison.py re-exports all of it.
 
 What it deliberately doesn't do: no comparing (comparison.py), no text
@@ -43,6 +44,11 @@ def row_regressions(row: dict, threshold_pct: float) -> list:
     sample in the run, each higher-is-better counter of the baseline the run lacks or has
     as no number, then the time and each higher-is-better counter that got worse by
     more than ``threshold_pct`` percent.  Fills ``row["regressions"]`` with their names."""
+    if row.get("perturbed"):
+        # A paused side's numbers say how long the pause was, not how fast the code is:
+        # neither a regression nor a pass; listed as not judged (comparison_text.py).
+        row["regressions"] = []
+        return []
     found = []
     non_finite = {entry["metric"]: entry["value"] for entry in row.get("non_finite_in_run", [])}
     for metric, value in non_finite.items():

@@ -15,8 +15,9 @@ plus a precision table, a small-models table (BM_TrainStep on cpu, cuda eager
 and cuda graph, the launch-bound share and the batch where the GPU overtakes
 the CPU) and a host<->device bandwidth table when the run has them, a "Scaling" section
 for a run of several ranks (BM_TrainEpoch by ranks with the scaling counters, BM_AllReduce
-bandwidth by size), the settings each table was measured with, the device context, a list
-of errored benchmarks, and image links (relative to the report) to the
+bandwidth by size), the settings each table was measured with, a warning naming each
+benchmark the process was paused in (trainbench's ``perturbed`` counter), the device
+context, a list of errored benchmarks, and image links (relative to the report) to the
 plots in ``--plots DIR`` that exist.  Points are picked by
 ``labparts.select_part`` exactly as the plots pick them.  Times are the mean
 real time per iteration (one iteration of BM_TrainEpoch is one epoch)
@@ -327,6 +328,19 @@ def plot_link(title: str, filename: str, plots_dir: Optional[str],
     return f"![{title}]({rel})"
 
 
+def perturbed_note(benches: dict) -> list:
+    """A warning naming each benchmark the process was paused in (its numbers below are
+    not comparable), or nothing."""
+    paused = [(b.name, b.perturbation()) for b in benches.values() if b.perturbation()]
+    if not paused:
+        return []
+    lines = ["> **Perturbed:** the process was paused while these benchmarks ran; their "
+             "numbers below are not comparable:"]
+    lines += [f"> - `{name}`: paused {p['pauses']} time(s) for {p['paused_s']:.1f} s"
+              for name, p in paused]
+    return lines + [""]
+
+
 def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
                  report_dir: str = ".") -> str:
     """The whole Markdown report for ``run`` as a string."""
@@ -337,6 +351,7 @@ def build_report(run: gbench.Run, plots_dir: Optional[str] = None,
     if run.context.get("cpu_scaling_enabled") is True:
         out += ["> CPU frequency scaling was enabled during the run; "
                 "CPU timings may be noisy.", ""]
+    out += perturbed_note(benches)
     renderers = {"part1": part1_section, "part2": part2_section, "part3": part3_section,
                  "part4": functools.partial(part4_section, benches=benches),
                  "precision": precision_section}

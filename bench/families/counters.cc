@@ -12,6 +12,8 @@ namespace {
 constexpr char kEpoch[] = "BM_TrainEpoch";
 constexpr char kEpochStep[] = "BM_TrainEpoch, BM_TrainStep";
 constexpr char kTransfers[] = "BM_HostToDevice, BM_DeviceToHost";
+constexpr char kEveryFamily[] =
+    "BM_TrainEpoch, BM_TrainStep, BM_DataLoader, BM_HostToDevice, BM_DeviceToHost, BM_AllReduce";
 
 // The declaration. A counter added here, and computed below or in its family, is in the
 // context, the tools' directions and (by the docs test) docs/counters.md.
@@ -54,6 +56,11 @@ constexpr CounterSpec kCounters[] = {
     {"ddp_buckets", "count", Better::kNeither, kEpoch, "data-parallel: gradient buckets after the rebuild"},
     {"algbw_GB_per_s", "10^9 bytes/s", Better::kHigher, "BM_AllReduce", "bytes over all-reduce time"},
     {"busbw_GB_per_s", "10^9 bytes/s", Better::kHigher, "BM_AllReduce", "algbw x 2(N-1)/N, as nccl-tests defines it"},
+    {"perturbed", "pauses", Better::kNeither, kEveryFamily,
+     "present only when the process was paused while the row ran (SIGSTOP/SIGCONT, a suspend, a stall of 1 s "
+     "or more): its numbers are not comparable, and tools/compare.py does not judge it"},
+    {"paused_s", "s", Better::kNeither, kEveryFamily,
+     "with perturbed: how long those pauses lasted (0 when each was under 1 s)"},
 };
 
 void AddKernelCounters(const std::optional<KernelBusy>& k, CounterList& c) {
@@ -141,6 +148,11 @@ CounterList StepCounters(const StepMeasurements& m) {
     c.emplace_back("mfu_pct", MfuPct(m.forward_flops_per_sample, samples_per_second, *m.peak_flops));
   }
   return c;
+}
+
+CounterList PerturbationCounters(const Perturbation& p) {
+  if (!p.any()) return {};
+  return {{"perturbed", static_cast<double>(p.pauses)}, {"paused_s", p.paused_seconds}};
 }
 
 }  // namespace trainbench

@@ -15,6 +15,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "bench/harness/perturbation.h"
 
 namespace trainbench {
 
@@ -111,6 +112,10 @@ struct StepMeasurements {
 // gpu_kernel_busy_pct, kernel_ms_per_step, amp_skipped_steps, peak_alloc_MB, mfu_pct when
 // measured.
 CounterList StepCounters(const StepMeasurements& m);
+
+// perturbed (pauses) and paused_s, for a row of any family that was paused while it ran; none
+// for a row that was not (so a clean run's rows are as before).
+CounterList PerturbationCounters(const Perturbation& p);
 
 // Model FLOPs utilization, %: the model's training FLOP/s (forward + backward = 3x the
 // forward FLOPs per sample, times samples/s) against the device's dense peak FLOP/s.

@@ -7,7 +7,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "bench/families/counters.h"
 #include "bench/harness/interrupt.h"
+#include "bench/harness/perturbation.h"
 #include "fixtures/host_memory.h"
 #include "models/trainer.h"
 
@@ -174,8 +176,15 @@ std::vector<std::string>& RegisteredNames() {
 
 benchmark::internal::Benchmark* RegisterNamed(const std::string& name, std::function<void(benchmark::State&)> body) {
   RegisteredNames().push_back(name);
-  return benchmark::RegisterBenchmark(name.c_str(), [body = std::move(body)](benchmark::State& state) {
+  return benchmark::RegisterBenchmark(name.c_str(), [name, body = std::move(body)](benchmark::State& state) {
+    const PerturbationMark before = PerturbationNow();
     body(state);
+    // A row the process was paused in (set-up, warm-up and diagnostics included: a pause there
+    // can leave the timed part cold) is kept, marked, and said so; a skipped row has no numbers.
+    if (const Perturbation p = PerturbationBetween(before, PerturbationNow()); p.any() && !state.error_occurred()) {
+      for (const auto& [key, value] : PerturbationCounters(p)) state.counters[key] = value;
+      std::fprintf(stderr, "trainbench: %s\n", PerturbedLine(name, p).c_str());
+    }
     // With --benchmark_repetitions, Google Benchmark (1.7.1, statistics.cc) checks that every
     // repetition ran the same iteration count before it leaves the errored ones out of the
     // aggregates, and aborts the process otherwise; a repetition skipped before its timing

@@ -38,6 +38,7 @@
 #include "bench/harness/flags.h"
 #include "bench/harness/harness.h"
 #include "bench/harness/interrupt.h"
+#include "bench/harness/perturbation.h"
 #include "bench/harness/registration_plan.h"
 #include "bench/harness/reporter.h"
 #include "bench/harness/results_file.h"
@@ -65,6 +66,7 @@ RunCounts RunBenchmarks(const BenchmarkOut& out, std::optional<ResultsFile> resu
   // of killing the process with SIGXFSZ.
   signal(SIGXFSZ, SIG_IGN);
   InstallInterruptHandlers();
+  StartPerturbationWatch();
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   if (StopRequested() && rank0) {

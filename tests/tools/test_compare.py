@@ -426,3 +426,34 @@ def test_a_real_run_s_declared_units_show_in_the_text():
     assert proc.returncode == 0, proc.stderr
     assert "    samples_per_second (samples/s) [higher is better]" in proc.stdout
     assert "    params_M (millions) [neutral]" in proc.stdout
+
+
+# ---- a benchmark the process was paused in (trainbench's perturbed counter) -------------
+
+@pytest.mark.parametrize("paused_side", ["run", "baseline"])
+def test_a_perturbed_benchmark_is_shown_and_not_judged(tmp_path, capsys, paused_side):
+    clean = [row("BM_paused", 10.0, samples_per_second=300.0), row("BM_slower", 10.0)]
+    # 6 s stopped inside the timed epoch: the time doubles, the throughput halves.
+    paused = [row("BM_paused", 20.0, samples_per_second=150.0, perturbed=1, paused_s=6.0),
+              row("BM_slower", 20.0)]
+    base = write_doc(tmp_path / "base.json", paused if paused_side == "baseline" else clean)
+    new = write_doc(tmp_path / "new.json", paused if paused_side == "run" else clean)
+    out_json = tmp_path / "cmp.json"
+    # BM_slower still fails the check in the direction it got slower; BM_paused never does.
+    status = compare.main([base, new, "--threshold", "5", "--json", str(out_json)])
+    captured = capsys.readouterr()
+    assert status == (1 if paused_side == "run" else 0)
+    assert "Not judged, paused while measuring (1):" in captured.out
+    side = "baseline" if paused_side == "baseline" else new
+    assert f"  BM_paused ({side}: perturbed, paused 1 time(s) for 6.0 s)" in captured.out
+    assert re.search(r"^BM_paused .*PERTURBED", captured.out, re.M)
+    doc = json.loads(out_json.read_text())
+    assert [r["name"] for r in doc["regressions"]] == (["BM_slower"] if paused_side == "run" else [])
+    (paused_row,) = [r for r in doc["comparisons"][0]["benchmarks"] if r["name"] == "BM_paused"]
+    assert paused_row["perturbed"] == [{"side": paused_side, "pauses": 1, "paused_s": 6.0}]
+    assert paused_row["regressions"] == []
+
+
+def test_a_clean_pair_has_no_not_judged_list(capsys):
+    assert compare.main([CPU, CPU, "--threshold", "5"]) == 0
+    assert "Not judged" not in capsys.readouterr().out

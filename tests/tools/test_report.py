@@ -357,3 +357,16 @@ def test_small_models_follow_the_model_order_the_run_declares(tmp_path):
         {"key": "part3", "vary": "model", "families": ["BM_TrainEpoch"], "centre": {},
          "sweeps": [{"axis": "model", "values": ["Large", "Medium", "Small"]}]}]})}
     assert models_in_table(declared) == ["Large", "Small"]
+
+
+def test_a_perturbed_benchmark_is_named_in_a_warning_before_the_tables(tmp_path):
+    doc = json.loads(open(input_path("trainbench_cpu.json"), encoding="utf-8").read())
+    first = next(b for b in doc["benchmarks"] if b["name"].startswith("BM_TrainEpoch"))
+    first.update(perturbed=1, paused_s=6.04)
+    path = write_doc(tmp_path / "paused.json", doc["benchmarks"], doc["context"])
+    md = report.build_report(gbench.load_run(path))
+    warning = md.index("> **Perturbed:**")
+    assert warning < md.index("## ")
+    assert f"> - `{first['name'].rsplit('/iterations:', 1)[0]}`" in md or f"`{first['name']}`" in md
+    assert "paused 1 time(s) for 6.0 s" in md
+    assert "Perturbed" not in report.build_report(load("trainbench_cpu.json"))
