@@ -4,8 +4,9 @@
 #   - Debian packages: compiler, CMake, Ninja, Google Benchmark, Abseil, GoogleTest, zlib,
 #     Gloo's headers (libgloo-dev: c10d's ProcessGroupGloo.hpp includes them, the wheel lacks them),
 #     the Fashion-MNIST data (dataset-fashion-mnist), and clang with its sanitizer and
-#     libFuzzer runtimes (libclang-rt-dev) for scripts/sanitize.sh, and clang-format for
-#     tests/test_format.py.
+#     libFuzzer runtimes (libclang-rt-dev) for scripts/sanitize.sh, clang-format for
+#     tests/test_format.py, and chromium with chromium-driver for the history page's browser
+#     test (tests/tools/test_history_page.py; selenium drives it, never a downloaded browser).
 #   - .venv/: the PyTorch wheel (its LibTorch is what we link) and the tools' numpy, scipy,
 #     matplotlib and pytest (requirements.txt).
 # The CUDA toolkit is expected on the machine already (it is on ours); without it, CMake's
@@ -14,7 +15,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-debs="g++ cmake ninja-build git python3-venv libbenchmark-dev libabsl-dev libgtest-dev libgmock-dev libgloo-dev zlib1g-dev dataset-fashion-mnist clang libclang-rt-dev clang-format"
+debs="g++ cmake ninja-build git python3-venv libbenchmark-dev libabsl-dev libgtest-dev libgmock-dev libgloo-dev zlib1g-dev dataset-fashion-mnist clang libclang-rt-dev clang-format chromium chromium-driver"
 missing=""
 for p in $debs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
