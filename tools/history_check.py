@@ -9,7 +9,7 @@ What it does: :func:`classify_all` gives each series (machine key x benchmark x 
   * ``improvement``: the newest run flagged better;
   * ``insufficient data``: fewer than ``MIN_BASELINE_RUNS`` earlier runs to judge it by;
   * ``unchanged``: not flagged; ``not measured``: the newest run has no value (skipped,
-    interrupted, or errored on a machine where it never ran).
+    interrupted, or errored on a machine where it never ran) or was perturbed (paused).
 
 A run is flagged (:func:`flag`) when its change against the median of up to
 ``BASELINE_RUNS`` earlier ok runs of the series (never a run from a dirty tree) exceeds the
@@ -111,9 +111,10 @@ class Classified:
 
 
 def baseline_of(points: list, index: int) -> list:
-    """Up to BASELINE_RUNS ok points before ``points[index]``, none from a dirty tree."""
+    """Up to BASELINE_RUNS ok points before ``points[index]``, none from a dirty tree or
+    perturbed (paused while it ran)."""
     earlier = [p for p in points[:index] if p.status == history_db.STATUS_OK
-               and p.value is not None and not p.run.dirty]
+               and p.value is not None and not p.run.dirty and not p.perturbed]
     return earlier[-BASELINE_RUNS:]
 
 
@@ -164,6 +165,9 @@ def classify(history, series, floors: Floors) -> Optional[Classified]:
         return found
     if series.direction not in (gbench.LOWER, gbench.HIGHER):
         return None
+    if newest.perturbed:        # paused while it ran: its numbers say nothing (compare too)
+        found.klass = NOT_MEASURED
+        return found
     found.flag = flag(history, series, len(points) - 1, floors)
     if found.flag is None:
         found.klass = INSUFFICIENT
@@ -172,7 +176,8 @@ def classify(history, series, floors: Floors) -> Optional[Classified]:
     if verdict is None:
         return found
     index = first_index = len(points) - 1
-    while index >= 0 and points[index].status == history_db.STATUS_OK:
+    while index >= 0 and points[index].status == history_db.STATUS_OK \
+            and not points[index].perturbed:
         earlier = found.flag if index == len(points) - 1 else flag(history, series, index, floors)
         if earlier is None or earlier.verdict != verdict:
             break

@@ -13,7 +13,8 @@ opens (``create=True``: creates) a database and refuses one that is not this sch
   axes       the benchmark's axes, one row each;
   results    one row per run x benchmark x metric: value (the mean of the samples, as
              the other tools take it), unit, better direction, status (``STATUSES``)
-             and message.  ``time`` is the real time per iteration in seconds; every
+             and message, ``perturbed`` (trainbench saw the process paused: shown, never
+             judged or a baseline).  ``time`` is the real time per iteration in seconds; every
              counter is a metric of its own.  A benchmark that did not measure has one
              row, metric ``time``, value NULL and its status: a failure is a status,
              never a 0;
@@ -60,7 +61,7 @@ CREATE TABLE results (
   result_id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs,
   name TEXT NOT NULL REFERENCES benchmarks, raw_name TEXT NOT NULL, metric TEXT NOT NULL,
   unit TEXT, value REAL, direction TEXT NOT NULL, status TEXT NOT NULL, message TEXT,
-  sample_count INTEGER NOT NULL);
+  sample_count INTEGER NOT NULL, perturbed INTEGER NOT NULL);
 CREATE TABLE samples (result_id INTEGER NOT NULL REFERENCES results,
   sample_index INTEGER NOT NULL, value REAL NOT NULL, PRIMARY KEY (result_id, sample_index));
 CREATE INDEX results_by_run ON results (run_id);
@@ -214,7 +215,7 @@ def sha256_of(path: str) -> str:
 
 def result_rows(run: gbench.Run) -> list:
     """(name, family, axes, raw name, metric, unit, value, direction, status, message,
-    samples) for every benchmark and metric of a run."""
+    perturbed, samples) for every benchmark and metric of a run."""
     added = declarations.merged_added_axes(run.context, {})
     benches = declarations.collect_benchmarks(run, added)
     keys = comparison.match_keys(list(benches), added=[added])[0]
@@ -229,8 +230,11 @@ def result_rows(run: gbench.Run) -> list:
             if bench.source == "none" and status == STATUS_OK:
                 continue    # only aggregates that are not samples (stddev, cv): nothing measured
             rows.append(base + (TIME_METRIC, TIME_UNIT, None, gbench.LOWER, status,
-                                bench.error, []))
+                                bench.error, False, []))
             continue
+        paused = bench.perturbation()
+        note = (f"perturbed: paused {paused['pauses']} times, {paused['paused_s']:.1f} s"
+                if paused else None)
         metrics = [(TIME_METRIC, TIME_UNIT, bench.times_s)]
         metrics += [(counter, declarations.counter_unit(counter, run.context), values)
                     for counter, values in bench.counters.items()]
@@ -239,10 +243,11 @@ def result_rows(run: gbench.Run) -> list:
             value = gbench.mean(values)
             if value is None:   # every sample NaN or infinite: no number, not a 0
                 rows.append(base + (metric, unit, None, direction, STATUS_ERRORED,
-                                    f"{metric} is not a finite number in the run", []))
+                                    f"{metric} is not a finite number in the run", False, []))
                 continue
             samples = values if len(values) >= 2 else []
-            rows.append(base + (metric, unit, value, direction, STATUS_OK, None, samples))
+            rows.append(base + (metric, unit, value, direction, STATUS_OK, note, bool(paused),
+                                samples))
     return rows
 
 
@@ -282,11 +287,12 @@ def ingest_file(db: sqlite3.Connection, path: str, known: set) -> bool:
     first_id = db.execute("SELECT COALESCE(MAX(result_id), 0) + 1 FROM results").fetchone()[0]
     db.executemany(
         "INSERT INTO results (result_id, run_id, name, raw_name, metric, unit, value, "
-        "direction, status, message, sample_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "direction, status, message, sample_count, perturbed) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(first_id + i, run_id, bench, raw, metric, unit, value, direction, status, message,
-          len(samples) or (1 if value is not None else 0))
-         for i, (bench, _, _, raw, metric, unit, value, direction, status, message, samples)
-         in enumerate(rows)])
+          len(samples) or (1 if value is not None else 0), int(perturbed))
+         for i, (bench, _, _, raw, metric, unit, value, direction, status, message, perturbed,
+                 samples) in enumerate(rows)])
     db.executemany("INSERT INTO samples VALUES (?, ?, ?)",
                    [(first_id + i, index, value) for i, row in enumerate(rows)
                     for index, value in enumerate(row[-1])])

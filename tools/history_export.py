@@ -20,11 +20,11 @@ import history_db
 RUN_COLUMNS = ["path", "sha256", "machine_key", "machine_name", "date_utc", "git_commit",
                "dirty", *history_db.ANNOTATIONS]
 RESULT_COLUMNS = ["benchmark", "family", "raw_name", "metric", "unit", "value", "direction",
-                  "status", "message", "sample_count"]
+                  "status", "message", "sample_count", "perturbed"]
 QUERY = ("SELECT " + ", ".join(f"runs.{c}" for c in RUN_COLUMNS)
          + ", results.name, benchmarks.family, results.raw_name, results.metric, "
          "results.unit, results.value, results.direction, results.status, results.message, "
-         "results.sample_count FROM results JOIN runs USING (run_id) "
+         "results.sample_count, results.perturbed FROM results JOIN runs USING (run_id) "
          "JOIN benchmarks ON benchmarks.name = results.name "
          "ORDER BY runs.date_utc, runs.run_id, results.result_id")
 
@@ -42,7 +42,7 @@ def export_rows(db):
     columns = RUN_COLUMNS + RESULT_COLUMNS
     for values in db.execute(QUERY):
         row = dict(zip(columns, values))
-        row["dirty"] = bool(row["dirty"])
+        row["dirty"], row["perturbed"] = bool(row["dirty"]), bool(row["perturbed"])
         yield row, axes.get(row["benchmark"], {})
 
 

@@ -48,6 +48,7 @@ class Point:
     message: Optional[str]
     result_id: int
     sample_count: int
+    perturbed: bool = False     # the process was paused while it ran: shown, not judged
 
 
 @dataclass
@@ -146,8 +147,9 @@ def load_history(db, repo: Optional[str] = None, machine: Optional[str] = None,
     families = dict(db.execute("SELECT name, family FROM benchmarks"))
     series: dict = {}
     for (result_id, run_id, name, metric, unit, value, direction, status, message,
-         count) in db.execute("SELECT result_id, run_id, name, metric, unit, value, "
-                              "direction, status, message, sample_count FROM results"):
+         count, perturbed) in db.execute("SELECT result_id, run_id, name, metric, unit, value, "
+                                         "direction, status, message, sample_count, perturbed "
+                                         "FROM results"):
         info = infos[run_id]
         if machine is not None and info.machine_key != machine:
             continue
@@ -160,7 +162,7 @@ def load_history(db, repo: Optional[str] = None, machine: Optional[str] = None,
         if status == history_db.STATUS_OK:
             entry.direction, entry.unit = direction, unit
         entry.points.append(Point(info.position, info, value, status, message, result_id,
-                                  count))
+                                  count, bool(perturbed)))
     for entry in series.values():
         entry.points.sort(key=lambda p: p.position)
     return History(runs, names, series, db)

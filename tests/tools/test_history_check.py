@@ -187,3 +187,23 @@ def test_the_machine_key_is_the_hardware_only():
     assert history_db.machine_key(cpu) == ("cpu: AMD EPYC | 2 threads", "AMD EPYC")
     assert history_db.machine_key(dict(cpu, mhz_per_cpu=1200, host_name="x"))[0] == \
         "cpu: AMD EPYC | 2 threads"
+
+
+def test_a_perturbed_run_is_shown_but_never_judged_or_a_baseline(tmp_path):
+    # trainbench marks a benchmark the process was paused in (perturbed, paused_s): its
+    # 50% slower time is neither a regression nor, later, part of a baseline.
+    paths = synthetic.write_history(str(tmp_path / "runs"), machines=("h100",), runs=12,
+                                    benchmarks=NAMES)
+    for path in paths[-2:]:
+        doc = json.loads(open(path).read())
+        for row in doc["benchmarks"]:
+            if row["name"] == SLOW:
+                row.update(real_time=row["real_time"] * 1.5, perturbed=1, paused_s=6.0)
+        open(path, "w").write(json.dumps(doc))
+    db = str(tmp_path / "h.sqlite")
+    assert history.main(["ingest", db, *paths]) == 0
+    assert history.main(["check", db, "--json", str(tmp_path / "c.json")]) == 0
+    series = json.loads((tmp_path / "c.json").read_text())["series"]
+    [paused] = [s for s in series if s["metric"] == "time" and s["class"] == "not measured"]
+    assert paused["message"] == "perturbed: paused 1 times, 6.0 s"
+    assert not [s for s in series if s["class"] not in ("unchanged", "not measured")]
