@@ -88,6 +88,33 @@ TEST(WarmupTest, RunsTheSmallerLastBatchToo) {
   EXPECT_TRUE(WarmupSizes(1000, 256, 0, 0).empty());
 }
 
+TEST(WarmupTest, ByStabilityEndsWhenStepTimeHasSettledEachStepTimedAfterItsSynchronize) {
+  FashionMnist d = MakeSyntheticFashionMnist(512, 10, 6);
+  double clock_s = 0;
+  // The steps' times on the test's clock: slow first steps (allocator, kernels loading), then
+  // steady; the synchronize after each adds the rest of the step's device time.
+  const std::vector<double> step_s = {9, 3, 1.0, 1.02, 0.99, 1.0, 1.0, 1.0};
+  size_t steps = 0;
+  int synchronized = 0;
+  WarmupOptions w{/*min_steps=*/1, /*min_seconds=*/0, [&clock_s] { return clock_s; }};
+  w.stability = WarmupStability{/*floor_steps=*/4, /*window_steps=*/3, /*tolerance_pct=*/5, /*ceiling_steps=*/8};
+  w.synchronize = [&] {
+    ++synchronized;
+    clock_s += step_s.at(steps - 1) / 2;
+  };
+  const std::vector<int64_t> sizes = WarmUpOnLoader(d.train, LoaderOptions{64, 0, false, 0}, w,
+                                                    [&](const HostBatch&) { clock_s += step_s.at(steps++) / 2; });
+  EXPECT_EQ(sizes.size(), 5u);  // 1.0, 1.02, 0.99 are within 5% of their median
+  EXPECT_EQ(synchronized, 5);
+  // Never steady: the ceiling.
+  steps = 0;
+  clock_s = 0;
+  const std::vector<double> jumpy = {1, 2, 1, 2, 1, 2, 1, 2, 1, 2};
+  const auto jumpy_sizes = WarmUpOnLoader(d.train, LoaderOptions{64, 0, false, 0}, w,
+                                          [&](const HostBatch&) { clock_s += jumpy.at(steps++); });
+  EXPECT_EQ(jumpy_sizes.size(), 8u);
+}
+
 TEST(WarmupTest, LastsAtLeastMinSeconds) {
   // A clock the test owns: each step advances it by 0.25 s (exact in binary), so 1 s of
   // warm-up is exactly 4 steps however long the steps really take here.

@@ -245,3 +245,56 @@ TEST(ReporterTest, TakeBenchmarkOutRemovesTheFlagAndForcesItEmptyForTheLibrary) 
 
 }  // namespace
 }  // namespace trainbench
+
+namespace trainbench {
+namespace {
+
+TEST(ReporterTest, TheConsoleDropsTheSamplesLabelAndKeepsAnyOther) {
+  benchmark::BenchmarkReporter::Run sampled;
+  sampled.report_label = "samples_s=1,1.1,0.9";
+  benchmark::BenchmarkReporter::Run labelled;
+  labelled.report_label = "a user's label";
+  const auto shown = WithoutSamplesLabels({sampled, labelled});
+  ASSERT_EQ(shown.size(), 2u);
+  EXPECT_EQ(shown[0].report_label, "");
+  EXPECT_EQ(shown[1].report_label, "a user's label");
+}
+
+}  // namespace
+}  // namespace trainbench
+
+namespace trainbench {
+namespace {
+
+TEST(ReporterTest, TheSuitesTimesGoAtTheEndOfTheContextAndIntoOneLine) {
+  const std::string json =
+      "{\n  \"context\": {\n    \"date\": \"x\",\n    \"library_build_type\": \"release\"\n  },\n  \"benchmarks\": [\n"
+      "  ]\n}\n";
+  const SuiteTimes t{151.04, 40.26};
+  const std::string with = WithContextEntries(json, SuiteContext(t));
+  EXPECT_TRUE(absl::StrContains(
+      with,
+      "\"library_build_type\": \"release\",\n    \"suite_wall_s\": \"151.0\",\n    \"suite_timed_s\": \"40.3\"\n  },"))
+      << with;
+  EXPECT_EQ(WithContextEntries("not a results file", SuiteContext(t)), "not a results file");
+  EXPECT_EQ(SuiteLine(t), "suite: 151 s, 40 s timed (27%)");
+}
+
+TEST(ReporterTest, ARowThatTookItsSamplesInOneIterationCountsThemAllAsTimed) {
+  benchmark::BenchmarkReporter::Run plain;
+  plain.iterations = 2;
+  plain.real_accumulated_time = 3.0;  // two epochs, 1.5 s each
+  EXPECT_DOUBLE_EQ(TimedSeconds(plain), 3.0);
+  benchmark::BenchmarkReporter::Run sampled = plain;
+  sampled.iterations = 1;
+  sampled.real_accumulated_time = 1.5;  // the mean of 4 epochs
+  sampled.counters["noise_samples"] = 4;
+  sampled.counters["noise_met"] = 1;
+  EXPECT_DOUBLE_EQ(TimedSeconds(sampled), 6.0);
+  benchmark::BenchmarkReporter::Run failed = plain;
+  failed.error_occurred = true;
+  EXPECT_EQ(TimedSeconds(failed), 0.0);
+}
+
+}  // namespace
+}  // namespace trainbench

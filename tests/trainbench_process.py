@@ -32,9 +32,19 @@ def run(args, check_rc=None, preexec_fn=None, timeout=TIMEOUT_S):
     return proc
 
 
+SUITE_LINE_PREFIX = "trainbench: suite: "
+
+
 def trainbench_lines(stderr):
-    """trainbench's own lines (not Google Benchmark's header, not [trainbench] progress)."""
-    return [l for l in stderr.splitlines() if l.startswith("trainbench:")]
+    """trainbench's own lines (not Google Benchmark's header, not [trainbench] progress, not
+    the closing "suite: 151 s, 40 s timed (27%)" that every run prints: suite_line)."""
+    return [l for l in stderr.splitlines()
+            if l.startswith("trainbench:") and not l.startswith(SUITE_LINE_PREFIX)]
+
+
+def suite_line(stderr):
+    """The run's closing suite line, or None."""
+    return next((l for l in stderr.splitlines() if l.startswith(SUITE_LINE_PREFIX)), None)
 
 
 def read_if_there(path):

@@ -4,8 +4,9 @@ What it does: :func:`get_difference_report` matches the benchmarks of a baseline
 another run (:func:`match_keys`: names without run settings such as ``iterations:N``, with
 the axes a name may lack filled in, optionally paired across one axis) and, for each pair,
 the time ratio and change (run over baseline), each shared counter's ratio, change and
-better direction, and the two-sided Mann-Whitney U p-value of the time samples
-(:func:`p_value`); it lists benchmarks on one side only and errored ones, and the
+better direction, each side's noise (:func:`noise_of`), and the two-sided Mann-Whitney U
+p-value of the time samples (:func:`p_value`: the samples inside trainbench's rows where both
+sides have them, else the repetitions, :func:`u_test_samples`); it lists benchmarks on one side only and errored ones, and the
 geometric mean of the ratios.  :func:`find_regressions` (regressions.py, re-exported here)
 marks what a ``--threshold`` or ``--fail-on-missing`` check fails on; a time no time can be
 (zero, negative, NaN, infinite) is bad input (:func:`impossible_time`, through
@@ -97,10 +98,36 @@ def verdict(change_pct: Optional[float], direction: str) -> str:
     return "better" if improved else "worse"
 
 
+def noise_of(bench: gbench.Benchmark) -> tuple:
+    """(noise_pct, its sample count) of one side: trainbench's noise_pct and noise_samples
+    counters (means over repetitions), else computed from the samples in its rows, else from
+    its repetitions; (None, 0) with fewer than 2 samples."""
+    if bench.counter("noise_pct") is not None and bench.counter("noise_samples"):
+        return bench.counter("noise_pct"), int(sum(bench.counters["noise_samples"]))
+    samples = bench.samples_s if len(bench.samples_s) >= 2 else bench.times_s
+    if len(samples) < 2:
+        return None, 0
+    m = sum(samples) / len(samples)
+    sd = math.sqrt(sum((x - m) ** 2 for x in samples) / (len(samples) - 1))
+    return (100.0 * sd / m if m else None), len(samples)
+
+
+def u_test_samples(old: gbench.Benchmark, new: gbench.Benchmark) -> tuple:
+    """(old samples, new samples, where from) for the U-test: the timed samples inside the rows
+    (trainbench's per-epoch or per-iteration times, "row samples") when both sides have at
+    least 2, else one sample per row ("repetitions")."""
+    if len(old.samples_s) >= 2 and len(new.samples_s) >= 2:
+        return old.samples_s, new.samples_s, "row samples"
+    return old.times_s, new.times_s, "repetitions"
+
+
 def side_summary(bench: gbench.Benchmark) -> dict:
     """JSON-friendly summary of one side of a comparison."""
+    noise_pct, noise_samples = noise_of(bench)
     return {"time_s": bench.time_s, "samples": len(bench.times_s),
-            "source": bench.source, "times_s": list(bench.times_s)}
+            "source": bench.source, "times_s": list(bench.times_s),
+            "row_samples_s": list(bench.samples_s),
+            "noise_pct": noise_pct, "noise_samples": noise_samples}
 
 
 def settings_note(old_name: str, new_name: str) -> str:
@@ -214,7 +241,8 @@ def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark,
             "ratio": calculate_ratio(base_value, new_value),
             "change_pct": calculate_change(base_value, new_value),
         })
-    p, reason = p_value(old.times_s, new.times_s)
+    old_samples, new_samples, samples_from = u_test_samples(old, new)
+    p, reason = p_value(old_samples, new_samples)
     return {
         "name": old.name,
         "run_name": new.name,
@@ -225,6 +253,7 @@ def compare_benchmark(old: gbench.Benchmark, new: gbench.Benchmark,
         "time_change_pct": calculate_change(old.time_s, new.time_s),
         "p_value": p,
         "p_value_reason": reason,
+        "p_value_from": samples_from,
         "counters": counters,
         "missing_in_run": missing_counters(old, new, direction, unit),
         "non_finite_in_run": non_finite_metrics(new),

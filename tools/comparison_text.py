@@ -80,6 +80,16 @@ def _fmt_p(row: dict) -> str:
     return comparison.P_N_TOO_SMALL if too_small else "n/a"
 
 
+def _fmt_noise(row: dict) -> str:
+    """Noise cell: each side's noise_pct and sample count, '1.2% (n=5) / 0.8% (n=3)'; 'n/a'
+    for a side without 2 samples."""
+    def side(summary: dict) -> str:
+        if summary.get("noise_pct") is None:
+            return "n/a"
+        return f"{summary['noise_pct']:.1f}% (n={summary['noise_samples']})"
+    return f"{side(row['base'])} / {side(row['new'])}"
+
+
 def describe_regression(found: dict, changes: dict) -> str:
     """One metric of the regression list: 'time +30.0%', 'errored in the run ...'."""
     if found["metric"] == "error":
@@ -111,18 +121,18 @@ def benchmark_rows(row: dict) -> list:
     rows = [(row["name"], gbench.format_seconds(row["base"]["time_s"]),
              gbench.format_seconds(row["new"]["time_s"]),
              _fmt_ratio(row["time_ratio"]), _fmt_change(row["time_change_pct"]),
-             _fmt_p(row),
+             _fmt_p(row), _fmt_noise(row),
              "PERTURBED" if row.get("perturbed") else
              _mark(row["time_change_pct"], gbench.LOWER, "time" in row["regressions"]),
              pair_note(row.get("settings_note", ""), row.get("across")))]
     for c in row["counters"]:
         rows.append((counter_label(c), _fmt_value(c["base"]), _fmt_value(c["new"]),
-                     _fmt_ratio(c["ratio"]), _fmt_change(c["change_pct"]), "",
+                     _fmt_ratio(c["ratio"]), _fmt_change(c["change_pct"]), "", "",
                      _mark(c["change_pct"], c["direction"], c["name"] in row["regressions"]),
                      ""))
     for c in row.get("missing_in_run", []):
         new = "missing" if c["message"] == comparison.COUNTER_MISSING else "not a number"
-        rows.append((counter_label(c), _fmt_value(c["base"]), new, "n/a", "n/a", "",
+        rows.append((counter_label(c), _fmt_value(c["base"]), new, "n/a", "n/a", "", "",
                      "REGRESSION" if c["name"] in row["regressions"] else "", ""))
     return rows
 
@@ -131,9 +141,9 @@ def geomean_rows(geo: dict) -> list:
     """The table rows of the geometric means: time, then each counter."""
     plural = "" if geo["benchmarks"] == 1 else "s"
     rows = [(f"geomean ({geo['benchmarks']} benchmark{plural}, time)", "", "",
-             _fmt_ratio(geo["time_ratio"]), "", "", "", "")]
+             _fmt_ratio(geo["time_ratio"]), "", "", "", "", "")]
     rows += [(f"    {name} [{info['direction']}]", "", "", _fmt_ratio(info["ratio"]),
-              "", "", "", "") for name, info in geo["counters"].items()]
+              "", "", "", "", "") for name, info in geo["counters"].items()]
     return rows
 
 
@@ -208,7 +218,8 @@ def format_report(report: dict, threshold_pct: Optional[float] = None,
     if report.get("across"):
         lines.append(f"Paired across {report['across']}: names that differ only in "
                      f"{report['across']} are compared; Ratio is the run over the baseline.")
-    table = [("Benchmark", "Baseline", "New", "Ratio", "Change", "p-value", "", "")]
+    table = [("Benchmark", "Baseline", "New", "Ratio", "Change", "p-value",
+              "Noise (base / new)", "", "")]
     for row in report["benchmarks"]:
         table += benchmark_rows(row)
     lines += _table(table + geomean_rows(report["geomean"]))

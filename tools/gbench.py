@@ -97,6 +97,23 @@ class Run:
         return run_label(self.context, self.path)
 
 
+# trainbench's row label holding the row's samples, "samples_s=0.512,0.509,0.520"
+# (bench/families/sampling.h).
+SAMPLES_LABEL_PREFIX = "samples_s="
+
+
+def label_samples(label) -> list:
+    """The finite positive seconds of a trainbench samples label, or [] for any other label
+    (or a damaged one: a sample that is no number drops the whole list)."""
+    if not isinstance(label, str) or not label.startswith(SAMPLES_LABEL_PREFIX):
+        return []
+    try:
+        values = [float(x) for x in label[len(SAMPLES_LABEL_PREFIX):].split(",")]
+    except ValueError:
+        return []
+    return values if all(math.isfinite(v) and v > 0 for v in values) else []
+
+
 # trainbench's counters of a row the process was paused in (bench/families/counters.cc).
 PERTURBED = "perturbed"
 PAUSED_S = "paused_s"
@@ -123,6 +140,9 @@ class Benchmark:
     error: Optional[str] = None
     absent: dict = field(default_factory=dict)   # {axis: value a name without it means}
     not_numbers: dict = field(default_factory=dict)  # {key: a sample's non-numeric value}
+    # Seconds per iteration of each timed sample inside the rows (trainbench's per-epoch or
+    # per-iteration times, from a row's "samples_s=..." label), pooled over the rows.
+    samples_s: list = field(default_factory=list)
 
     @property
     def time_s(self) -> Optional[float]:
@@ -407,5 +427,6 @@ def collect_benchmarks(run: Run, added_axes: Optional[dict] = None,
                 bench.counters.setdefault(key, []).append(float(value))
             bench.not_numbers.update({(renamed or {}).get(k, k): v for k, v in row.items()
                                       if k not in STANDARD_KEYS and not is_number(v)})
+            bench.samples_s += label_samples(row.get("label"))
         result[name] = bench
     return result

@@ -59,6 +59,19 @@ def fmt(value: Optional[float], spec: str = ".3f") -> str:
     return format(value, spec)
 
 
+def fmt_time(bench: gbench.Benchmark, spec: str = ".3f") -> str:
+    """A time cell with its noise where trainbench measured it: '0.512 ±1.2%', and
+    ' (noisy)' when the row stopped at --max_seconds above --max_noise (noise_met 0)."""
+    cell = fmt(bench.time_s, spec)
+    noise = bench.counter("noise_pct")
+    if cell == "-" or noise is None:
+        return cell
+    cell += f" ±{noise:.1f}%"
+    if bench.counter("noise_met") == 0:
+        cell += " (noisy)"
+    return cell
+
+
 def fmt_pct(fraction: Optional[float]) -> str:
     """A 0..1 fraction as a percentage cell ('91.23%')."""
     return "-" if fraction is None else f"{fraction * 100:.2f}%"
@@ -89,7 +102,7 @@ def settings_line(selection: labparts.Selection) -> str:
 
 def part1_section(sel: labparts.Selection) -> str:
     """Part 1 table: Device, Epoch Time (s), Samples/s."""
-    rows = [(x, fmt(b.time_s), fmt(b.counter("samples_per_second"), ".1f"))
+    rows = [(x, fmt_time(b), fmt(b.counter("samples_per_second"), ".1f"))
             for x, b in sel.points]
     return md_table(["Device", "Epoch Time (s)", "Samples/s"], rows)
 
@@ -97,7 +110,7 @@ def part1_section(sel: labparts.Selection) -> str:
 def part2_section(sel: labparts.Selection) -> str:
     """Part 2 table: Batch Size, Epoch Time (s), Peak Memory (MB), Test Accuracy."""
     counter, _ = labparts.peak_memory(sel.points, sel.settings.get("device"))
-    rows = [(x, fmt(b.time_s), fmt(b.counter(counter), ".1f") if counter else "-",
+    rows = [(x, fmt_time(b), fmt(b.counter(counter), ".1f") if counter else "-",
              fmt_pct(b.counter("test_acc"))) for x, b in sel.points]
     table = md_table(["Batch Size", "Epoch Time (s)", "Peak Memory (MB)",
                       "Test Accuracy"], rows)
@@ -111,7 +124,7 @@ def part3_section(sel: labparts.Selection) -> str:
     counter, _ = labparts.peak_memory(sel.points, sel.settings.get("device"))
     memory_header = ("Peak Host RSS (MB)" if counter == "host_peak_rss_MB"
                      else "Peak GPU Memory (MB)")
-    rows = [(x, fmt(b.time_s), fmt(b.counter(counter), ".1f") if counter else "-",
+    rows = [(x, fmt_time(b), fmt(b.counter(counter), ".1f") if counter else "-",
              fmt(b.counter("params_M"), ".2f")) for x, b in sel.points]
     return (md_table(["Model Complexity", "Training Time (s)", memory_header,
                       "Parameters (M)"], rows)
@@ -133,7 +146,7 @@ def part4_section(sel: labparts.Selection, benches: Optional[dict] = None) -> st
               + (["Loader Alone (samples/s)"] if has_alone else []))
     rows = []
     for x, b in sel.points:
-        row = [x, fmt(b.time_s), fmt(b.counter("samples_per_second"), ".1f")]
+        row = [x, fmt_time(b), fmt(b.counter("samples_per_second"), ".1f")]
         if wait:
             row.append(fmt(b.counter("data_wait_pct"), ".1f"))
         if has_alone:

@@ -56,12 +56,26 @@ constexpr CounterSpec kCounters[] = {
     {"ddp_buckets", "count", Better::kNeither, kEpoch, "data-parallel: gradient buckets after the rebuild"},
     {"algbw_GB_per_s", "10^9 bytes/s", Better::kHigher, "BM_AllReduce", "bytes over all-reduce time"},
     {"busbw_GB_per_s", "10^9 bytes/s", Better::kHigher, "BM_AllReduce", "algbw x 2(N-1)/N, as nccl-tests defines it"},
+    {"noise_pct", "%", Better::kLower, kEpochStep,
+     "relative standard deviation of the row's samples (epochs; BM_TrainStep: iterations), 100 x stddev / mean"},
+    {"noise_samples", "samples", Better::kNeither, kEpochStep, "how many samples noise_pct is computed from"},
+    {"noise_met", "0 or 1", Better::kNeither, kEpochStep,
+     "with --max_noise: 1 when the row stopped on noise, 0 when it stopped at --max_seconds above the limit"},
+    {"warmup_steps", "steps", Better::kNeither, kEpochStep,
+     "untimed warm-up steps before the first timed one: the --warmup_steps floor, then until step time settled"},
+    {"warmup_s", "s", Better::kNeither, kEpochStep, "the warm-up's host-clock seconds"},
     {"perturbed", "pauses", Better::kNeither, kEveryFamily,
      "present only when the process was paused while the row ran (SIGSTOP/SIGCONT, a suspend, a stall of 1 s "
      "or more): its numbers are not comparable, and tools/compare.py does not judge it"},
     {"paused_s", "s", Better::kNeither, kEveryFamily,
      "with perturbed: how long those pauses lasted (0 when each was under 1 s)"},
 };
+
+void AddWarmupCounters(const std::optional<WarmupTaken>& w, CounterList& c) {
+  if (!w) return;
+  c.emplace_back("warmup_steps", static_cast<double>(w->steps));
+  c.emplace_back("warmup_s", w->seconds);
+}
 
 void AddKernelCounters(const std::optional<KernelBusy>& k, CounterList& c) {
   if (!k || k->wall_seconds <= 0 || k->steps <= 0) return;
@@ -121,6 +135,7 @@ CounterList EpochCounters(const EpochMeasurements& m) {
   c.emplace_back("params_M", static_cast<double>(m.parameters) / 1e6);
   c.emplace_back("train_loss", m.train_loss);
   c.emplace_back("test_acc", m.test_acc);
+  AddWarmupCounters(m.warmup, c);
   if (const auto& dp = m.data_parallel; dp && dp->nosync_seconds > 0 && m.epochs > 0 && m.timed_seconds > 0) {
     const double synced_epoch_s = m.timed_seconds / m.epochs;
     const double efficiency = dp->nosync_seconds / synced_epoch_s;
@@ -141,6 +156,7 @@ CounterList StepCounters(const StepMeasurements& m) {
   c.emplace_back("samples_per_second", samples_per_second);
   c.emplace_back("step_ms", m.steps > 0 ? 1e3 * m.timed_seconds / m.steps : 0.0);
   c.emplace_back("tflops", 3.0 * m.forward_flops_per_sample * samples_per_second / 1e12);
+  AddWarmupCounters(m.warmup, c);
   AddKernelCounters(m.kernel_busy, c);
   if (m.amp_skipped_steps) c.emplace_back("amp_skipped_steps", static_cast<double>(*m.amp_skipped_steps));
   if (m.peak_alloc_bytes) c.emplace_back("peak_alloc_MB", *m.peak_alloc_bytes / kBytesPerMB);

@@ -61,8 +61,16 @@ struct DataParallelMeasurements {
   int64_t buckets = 0;
 };
 
+// Warm-up before the timed samples: the steps it took (floor, stability, the tail batch) and
+// its host-clock seconds.
+struct WarmupTaken {
+  int64_t steps = 0;
+  double seconds = 0;
+};
+
 struct EpochMeasurements {
   int epochs = 0;
+  std::optional<WarmupTaken> warmup;
   int64_t samples_per_epoch = 0;
   double timed_seconds = 0;                    // sum of the epochs' manual (event or steady-clock) times
   double wall_seconds = 0;                     // sum of the epochs' host-clock times, synchronized
@@ -99,6 +107,7 @@ CounterList EpochCounters(const EpochMeasurements& m);
 
 struct StepMeasurements {
   int64_t steps = 0;
+  std::optional<WarmupTaken> warmup;
   int64_t batch = 0;
   double timed_seconds = 0;
   double forward_flops_per_sample = 0;

@@ -8,8 +8,10 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "bench/families/counters.h"
 #include "bench/families/epoch_loop.h"
+#include "bench/families/sampling.h"
 #include "bench/harness/interrupt.h"
 #include "fixtures/host_memory.h"
 #include "fixtures/loader.h"
@@ -57,6 +59,7 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
   if (ctx != nullptr && c.pin) lo.pinned_memory = ctx->PinnedAllocator();
   if (!cannot) cannot = WhyNotInMemory(env, *ctx, c, dist.ranks_per_node);
   const bool rss_resettable = ResetPeakRss();
+  SampleRecord samples;
   if (!cannot) {
     const absl::Status s = RunGuarded(*ctx, BatchAndModel(c.batch, c.model), [&] {
       ctx->SetTf32(c.precision == Precision::kTf32);
@@ -101,11 +104,12 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
     ctx->ResetPeakMemory();
     UtilizationSampling sampling(*ctx);
     int64_t epoch = 0;
-    for (auto _ : state) {
+    // Every rank sees the same samples (the slowest rank's epoch time, over the world), so the
+    // stopping criterion stops every rank after the same epoch with no extra collective.
+    samples = TakeSamples(state, env.run.criterion, [&] {
       const EpochResult r = RunEpoch(*trainer, *ctx, train, lo, epoch, /*stop_between_steps=*/false);
       // An epoch of the world ends when its slowest rank's does.
       const double slowest_s = MaxOverRanks(dist, r.timed_seconds);
-      state.SetIterationTime(slowest_s);
       m.timed_seconds += slowest_s;
       m.wall_seconds += MaxOverRanks(dist, r.wall_seconds);
       m.data_wait_seconds += r.wait_seconds;  // rank 0's, as its memory peaks
@@ -113,14 +117,15 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
       m.train_loss = SumOverRanks(dist, r.mean_loss) / static_cast<double>(w.size);
       ++epoch;
       if (!env.run.quiet && rank0) {
-        std::fprintf(stderr, "[trainbench] %s epoch %lld/%lld: %.0f samples/s, %.2f s, loss %.4f (rank 0)\n",
-                     name.c_str(), static_cast<long long>(epoch), static_cast<long long>(state.max_iterations),
-                     static_cast<double>(train.count) / slowest_s, slowest_s, r.mean_loss);
+        const std::string of =
+            env.run.criterion.on() ? "" : absl::StrCat("/", static_cast<long long>(state.max_iterations));
+        std::fprintf(stderr, "[trainbench] %s epoch %lld%s: %.0f samples/s, %.2f s, loss %.4f (rank 0)\n", name.c_str(),
+                     static_cast<long long>(epoch), of.c_str(), static_cast<double>(train.count) / slowest_s, slowest_s,
+                     r.mean_loss);
       }
-      if (epoch < static_cast<int64_t>(state.max_iterations)) {
-        if (const int signal_number = AgreedStopSignal(dist)) throw Interrupted{signal_number};
-      }
-    }
+      if (const int signal_number = AgreedStopSignal(dist)) throw Interrupted{signal_number};
+      return slowest_s;
+    });
     m.epochs = static_cast<int>(epoch);
     m.nvml_util_pct = sampling.Stop();
     if (auto peaks = ctx->PeakMemory()) {
@@ -165,6 +170,10 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
   if (rss_resettable) m.host_peak_rss_bytes = PeakRssBytes();
   m.data_parallel = dp;
   for (const auto& [key, value] : EpochCounters(m)) state.counters[key] = value;
+  AddNoiseCounters(samples, state);
+  if (const std::string line = NoiseLine(name, env.run.criterion, samples); !line.empty() && rank0) {
+    std::fprintf(stderr, "trainbench: %s\n", line.c_str());
+  }
 }
 
 }  // namespace
@@ -174,7 +183,7 @@ void RegisterDataParallelEpoch(const std::vector<EpochConfig>& configs, const Ha
     RegisterNamed(DataParallelBenchmarkName(c, dist.world.size),
                   [c, &env, &dist](benchmark::State& st) { DataParallelEpochBenchmark(st, c, env, dist); })
         ->UseManualTime()
-        ->Iterations(env.run.epochs)
+        ->Iterations(RegisterIterations(env.run.criterion, env.run.epochs))
         ->Unit(benchmark::kSecond);
   }
 }

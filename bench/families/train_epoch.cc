@@ -10,9 +10,11 @@
 #include <chrono>
 #include <cstdio>
 
+#include "absl/strings/str_cat.h"
 #include "bench/families/counters.h"
 #include "bench/harness/harness.h"
 #include "bench/families/epoch_loop.h"
+#include "bench/families/sampling.h"
 #include "fixtures/host_memory.h"
 #include "fixtures/loader.h"
 #include "fixtures/warmup.h"
@@ -35,6 +37,7 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Ha
   m.forward_flops_per_sample = ForwardFlopsPerSample(c.model);
   m.peak_flops = ctx->PeakFlops(c.precision);
   const bool rss_resettable = ResetPeakRss();
+  SampleRecord samples;
   const bool ok = RunOrSkip(state, name, BatchAndModel(c.batch, c.model), *ctx, [&] {
     ctx->SetTf32(c.precision == Precision::kTf32);
     Trainer trainer(c.model, c.precision, *ctx, env.run.seed, env.run.adam, env.run.channels_last);
@@ -49,20 +52,25 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Ha
       ctx->Use(b);
       trainer.CaptureStep(b.images, b.labels);
     }
-    WarmUpOnLoader(train, lo, {env.run.warmup_steps, env.run.WarmupSeconds(c.device)}, [&](const HostBatch& h) {
-      ThrowIfInterrupted();  // SIGINT/SIGTERM stop at a step boundary
-      DeviceBatch b = ctx->Stage(h, lo.pinned);
-      ctx->Use(b);
-      trainer.Step(b.images, b.labels);
-    });
+    WarmupOptions warmup{env.run.warmup_steps, env.run.WarmupSeconds(c.device)};
+    warmup.stability = env.run.Stability();
+    warmup.synchronize = [&] { ctx->Synchronize(); };
+    const auto warmup_start = std::chrono::steady_clock::now();
+    m.warmup = WarmupTaken{};
+    m.warmup->steps = static_cast<int64_t>(WarmUpOnLoader(train, lo, warmup, [&](const HostBatch& h) {
+                                             ThrowIfInterrupted();  // SIGINT/SIGTERM stop at a step boundary
+                                             DeviceBatch b = ctx->Stage(h, lo.pinned);
+                                             ctx->Use(b);
+                                             trainer.Step(b.images, b.labels);
+                                           }).size());
+    m.warmup->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - warmup_start).count();
     ctx->Synchronize();
     const int64_t skipped_before = trainer.scaler() ? trainer.scaler()->skipped_steps() : 0;
     ctx->ResetPeakMemory();
     UtilizationSampling sampling(*ctx);
     int64_t epoch = 0;
-    for (auto _ : state) {
+    samples = TakeSamples(state, env.run.criterion, [&] {
       const EpochResult r = RunEpoch(trainer, *ctx, train, lo, epoch);
-      state.SetIterationTime(r.timed_seconds);
       m.timed_seconds += r.timed_seconds;
       m.wall_seconds += r.wall_seconds;
       m.data_wait_seconds += r.wait_seconds;
@@ -72,11 +80,15 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Ha
       m.train_loss = r.mean_loss;
       ++epoch;
       if (!env.run.quiet) {
-        std::fprintf(stderr, "[trainbench] %s epoch %lld/%lld: %.0f samples/s, %.2f s, loss %.4f\n", name.c_str(),
-                     static_cast<long long>(epoch), static_cast<long long>(state.max_iterations),
-                     static_cast<double>(train.count) / r.timed_seconds, r.timed_seconds, r.mean_loss);
+        // "epoch 3/20" with a fixed count; "epoch 3" under the stopping criterion.
+        const std::string of =
+            env.run.criterion.on() ? "" : absl::StrCat("/", static_cast<long long>(state.max_iterations));
+        std::fprintf(stderr, "[trainbench] %s epoch %lld%s: %.0f samples/s, %.2f s, loss %.4f\n", name.c_str(),
+                     static_cast<long long>(epoch), of.c_str(), static_cast<double>(train.count) / r.timed_seconds,
+                     r.timed_seconds, r.mean_loss);
       }
-    }
+      return r.timed_seconds;
+    });
     m.epochs = static_cast<int>(epoch);
     m.nvml_util_pct = sampling.Stop();
     if (auto peaks = ctx->PeakMemory()) {
@@ -97,12 +109,17 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Ha
   if (!ok) return;
   if (rss_resettable) m.host_peak_rss_bytes = PeakRssBytes();
   for (const auto& [key, value] : EpochCounters(m)) state.counters[key] = value;
+  AddNoiseCounters(samples, state);
+  if (const std::string line = NoiseLine(name, env.run.criterion, samples); !line.empty()) {
+    std::fprintf(stderr, "trainbench: %s\n", line.c_str());
+  }
 }
 
 }  // namespace
 
 void RegisterTrainEpoch(const std::vector<EpochConfig>& configs, const Harness& env) {
-  RegisterEach(configs, env, TrainEpochBenchmark, benchmark::kSecond, env.run.epochs);
+  RegisterEach(configs, env, TrainEpochBenchmark, benchmark::kSecond,
+               RegisterIterations(env.run.criterion, env.run.epochs));
 }
 
 }  // namespace trainbench

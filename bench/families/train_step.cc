@@ -12,9 +12,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include <ATen/ops/empty.h>
 #include "bench/families/counters.h"
+#include "bench/families/sampling.h"
 #include "bench/harness/harness.h"
 #include "fixtures/loader.h"
 #include "fixtures/transform.h"
@@ -60,6 +62,7 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Harn
   m.batch = c.batch;
   m.forward_flops_per_sample = ForwardFlopsPerSample(c.model);
   m.peak_flops = ctx->PeakFlops(c.precision);
+  SampleRecord samples;
   const bool ok = RunOrSkip(state, BenchmarkName(c), BatchAndModel(c.batch, c.model), *ctx, [&] {
     ctx->SetTf32(c.precision == Precision::kTf32);
     Trainer trainer(c.model, c.precision, *ctx, env.run.seed, env.run.adam, env.run.channels_last);
@@ -71,30 +74,35 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Harn
       trainer.Step(batches[next].images, batches[next].labels);
       next = (next + 1) % batches.size();
     };
-    // Warm-up: at least warmup_steps, and at least WarmupSeconds on the host clock,
-    // synchronized every iteration's worth of steps so that it follows the device.
+    // Warm-up: at least warmup_steps and WarmupSeconds on the host clock, then until step time
+    // has settled (each step synchronized, so that its time is the device's too).
     const double warmup_seconds = env.run.WarmupSeconds(c.device);
+    const WarmupStability stability = env.run.Stability();
     const auto warmup_start = std::chrono::steady_clock::now();
-    for (int i = 0;
-         i < env.run.warmup_steps ||
-         std::chrono::duration<double>(std::chrono::steady_clock::now() - warmup_start).count() < warmup_seconds;
-         ++i) {
+    const auto since_s = [](auto start) {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    std::vector<double> warmup_step_s;
+    while (static_cast<int>(warmup_step_s.size()) < env.run.warmup_steps || since_s(warmup_start) < warmup_seconds ||
+           !WarmupSettled(stability, warmup_step_s)) {
+      const auto before = std::chrono::steady_clock::now();
       step();
-      if (i % steps_per_iteration == steps_per_iteration - 1) ctx->Synchronize();
+      ctx->Synchronize();
+      warmup_step_s.push_back(since_s(before));
     }
-    ctx->Synchronize();
+    m.warmup = WarmupTaken{static_cast<int64_t>(warmup_step_s.size()), since_s(warmup_start)};
     const int64_t skipped_before = trainer.scaler() ? trainer.scaler()->skipped_steps() : 0;
     ctx->ResetPeakMemory();
     std::unique_ptr<IntervalTimer> timer = ctx->NewTimer();
-    for (auto _ : state) {
+    samples = TakeSamples(state, env.run.criterion, [&] {
       timer->Start();
       for (int i = 0; i < steps_per_iteration; ++i) step();
       timer->Stop();
       const double seconds = timer->ElapsedSeconds();
-      state.SetIterationTime(seconds);
       m.timed_seconds += seconds;
       m.steps += steps_per_iteration;
-    }
+      return seconds;
+    });
     if (auto peaks = ctx->PeakMemory()) m.peak_alloc_bytes = peaks->allocated_bytes;
     if (trainer.scaler()) m.amp_skipped_steps = trainer.scaler()->skipped_steps() - skipped_before;
     // ---- diagnostics: one untimed iteration under the kernel tracer.
@@ -106,12 +114,16 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Harn
   });
   if (!ok) return;
   for (const auto& [key, value] : StepCounters(m)) state.counters[key] = value;
+  AddNoiseCounters(samples, state);
+  if (const std::string line = NoiseLine(BenchmarkName(c), env.run.criterion, samples); !line.empty()) {
+    std::fprintf(stderr, "trainbench: %s\n", line.c_str());
+  }
 }
 
 }  // namespace
 
 void RegisterTrainStep(const std::vector<StepConfig>& configs, const Harness& env) {
-  RegisterEach(configs, env, TrainStepBenchmark, benchmark::kMillisecond);
+  RegisterEach(configs, env, TrainStepBenchmark, benchmark::kMillisecond, RegisterIterations(env.run.criterion, 0));
 }
 
 }  // namespace trainbench

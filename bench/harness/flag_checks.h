@@ -32,6 +32,9 @@ inline constexpr FlagRange kFlagRanges[] = {
     {"warmup_seconds", 0, 3600, "s", -1, "the default: 0.5 s on cuda, none on cpu"},
     {"epochs", 1, 100'000, ""},
     {"dist_timeout_s", 1, 86'400, "s"},
+    {"max_noise", 0.01, 100, "%", 0, "off: a fixed count of samples"},
+    {"min_samples", 2, 100'000, ""},
+    {"max_seconds", 0.001, 86'400, "s"},
     // Google Benchmark's.
     {"benchmark_repetitions", 1, 100'000, ""},
     {"benchmark_min_time", 0, 86'400, "s"},

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "absl/flags/commandlineflag.h"
@@ -34,11 +35,19 @@ ABSL_FLAG(int64_t, samples, 0,
           "Training images per epoch, the first N of 60000 (0: all 60000 with a GPU, 2048 on "
           "a CPU-only machine).");
 ABSL_FLAG(uint64_t, seed, 0, "Seed for model init, shuffling, augmentation and synthetic data.");
-ABSL_FLAG(int32_t, warmup_steps, 20,
-          "Untimed optimizer steps before the first timed one, at least (warm-up also runs the "
-          "epoch's smaller last batch).");
+ABSL_FLAG(int32_t, warmup_steps, 5,
+          "Untimed optimizer steps before the first timed one, at least; then on until step time has "
+          "settled (the last 5 within 10% of their median, at most 100 steps), and the epoch's smaller "
+          "last batch.");
 ABSL_FLAG(double, warmup_seconds, -1, "Warm-up lasts at least this many seconds too.");
 ABSL_FLAG(int32_t, epochs, 2, "Timed epochs per BM_TrainEpoch benchmark.");
+ABSL_FLAG(double, max_noise, 0,
+          "Stopping criterion, percent: each BM_TrainEpoch/BM_TrainStep row takes samples (epochs, "
+          "iterations of steps) until their relative standard deviation is at most this, with at "
+          "least --min_samples, or until --max_seconds of timed work (0: off, --epochs samples; the lab "
+          "suite, with no axis flag, has its own, docs/command-line.md).");
+ABSL_FLAG(int32_t, min_samples, 3, "With --max_noise: the fewest samples a row takes before it may stop on noise.");
+ABSL_FLAG(double, max_seconds, 60, "With --max_noise: timed seconds after which a row stops, noisy or not.");
 ABSL_FLAG(bool, channels_last, false, "Weights and activations in NHWC (channels_last) memory format.");
 ABSL_FLAG(bool, cudnn_benchmark, false,
           "cuDNN autotunes convolution algorithms per shape (every shape is warmed up first).");
@@ -124,6 +133,25 @@ void PrintHelp() {
   }
 }
 
+// trainbench's own flags given on the command line (Abseil's IsSpecifiedOnCommandLine is not
+// set by ParseFrom), for the defaults that depend on what was given.
+std::set<std::string>& GivenFlags() {
+  static auto* const given = new std::set<std::string>;
+  return *given;
+}
+
+// The stopping criterion: the flags as given; for the lab suite (no axis flag), the suite's own
+// (LabSuiteCriterion) where --max_noise, --min_samples or --max_seconds is not given.
+StoppingCriterion ReadCriterion(bool lab_suite) {
+  const auto given = [](const char* flag) { return GivenFlags().count(flag) > 0; };
+  const bool lab = lab_suite && !given("max_noise");
+  StoppingCriterion c = lab ? LabSuiteCriterion() : StoppingCriterion{};
+  if (!lab) c.max_noise_pct = absl::GetFlag(FLAGS_max_noise);
+  if (!lab || given("min_samples")) c.min_samples = absl::GetFlag(FLAGS_min_samples);
+  if (!lab || given("max_seconds")) c.max_seconds = absl::GetFlag(FLAGS_max_seconds);
+  return c;
+}
+
 // Parses what benchmark::Initialize left: only trainbench's own flags, as --name=value (or
 // --name / --noname for booleans), and the axis flags of bench/suite/axis_table.h. absl::ParseCommandLine would exit
 // with status 1 and several lines on a bad value; users and scripts get one line and status 2 instead.
@@ -168,6 +196,7 @@ AxisFlags ParseOwnFlags(int argc, char** argv) {
     }
     std::string error;
     if (!flag->ParseFrom(value, &error)) Fail(absl::StrCat("--", name, "=", value, ": ", error));
+    GivenFlags().insert(std::string(name));
   }
   return given_axes;
 }
@@ -281,6 +310,7 @@ CommandLine ParseCommandLine(int argc, char** argv) {
   cl.cores = cores;
   cl.fail_on_skip = absl::GetFlag(FLAGS_fail_on_skip);
   cl.run = ReadRunOptions();
+  cl.run.criterion = ReadCriterion(cl.axes.empty());
   return cl;
 }
 

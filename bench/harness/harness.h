@@ -2,6 +2,7 @@
 // from the flags once in main. Families register themselves against it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -15,13 +16,14 @@
 #include "bench/suite/lab_suite.h"
 #include "bench/harness/memory_guard.h"
 #include "common/first_line.h"
+#include "common/sample_stats.h"
 #include "fixtures/dataset.h"
 #include "fixtures/device.h"
 
 namespace trainbench {
 
 struct RunOptions {
-  int warmup_steps = 20;  // untimed optimizer steps before the first timed one, at least
+  int warmup_steps = 5;  // untimed optimizer steps before the first timed one, at least
   // Untimed warm-up lasts at least this long too (clocks up, caches and plans built);
   // negative: kCudaWarmupSeconds on CUDA, none on CPU.
   double warmup_seconds = -1;
@@ -33,6 +35,19 @@ struct RunOptions {
   bool memory_guard = true;      // skip benchmarks whose estimated memory need does not fit
   bool channels_last = false;    // NHWC weights and activations
   bool cudnn_benchmark = false;  // autotuned cuDNN convolutions
+  // How many timed samples (epochs, iterations of steps) a row takes: --epochs for
+  // BM_TrainEpoch, Google Benchmark's choice for BM_TrainStep, unless --max_noise turns the
+  // criterion on (bench/families/sampling.h).
+  StoppingCriterion criterion;
+
+  // Warm-up by stability after the --warmup_steps floor: the last 5 steps within 10% of their
+  // median, or 100 steps. 5 and 10%: a CPU step on the development VM varies by a few % once
+  // warm, while the first steps (allocator, lazily loaded kernels, cuDNN plans) take 2-40x a
+  // warm one.
+  [[nodiscard]] WarmupStability Stability() const {
+    return WarmupStability{warmup_steps, /*window_steps=*/5, /*tolerance_pct=*/10,
+                           /*ceiling_steps=*/std::max<int64_t>(warmup_steps, 100)};
+  }
 
   static constexpr double kCudaWarmupSeconds = 0.5;
   [[nodiscard]] double WarmupSeconds(DeviceKind d) const {

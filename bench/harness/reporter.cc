@@ -8,6 +8,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/json.h"
+#include "absl/strings/str_format.h"
+#include "bench/families/sampling.h"
 #include "bench/harness/interrupt.h"
 
 namespace trainbench {
@@ -116,7 +119,10 @@ BenchmarkOut TakeBenchmarkOut(int* argc, char** argv) {
 
 ResultsFileReporter::ResultsFileReporter(ResultsFile file, const std::string& format,
                                          std::function<void(const absl::Status&)> on_error)
-    : file_(std::move(file)), format_(MakeFormatReporter(format)), on_error_(std::move(on_error)) {
+    : file_(std::move(file)),
+      format_(MakeFormatReporter(format)),
+      on_error_(std::move(on_error)),
+      json_(format == "json") {
   // Google Benchmark's file reporters write their context to the error stream too.
   format_->SetOutputStream(&body_);
   format_->SetErrorStream(&body_);
@@ -143,13 +149,45 @@ void ResultsFileReporter::Publish(bool final) {
   format_->SetOutputStream(final ? static_cast<std::ostream*>(&body_) : &tail);
   format_->Finalize();
   format_->SetOutputStream(&body_);
-  const absl::Status s = file_.Write(body_.str(), tail.str(), final);
+  const std::string body = final && json_ ? WithContextEntries(body_.str(), final_context_) : body_.str();
+  const absl::Status s = file_.Write(body, tail.str(), final);
   if (!s.ok()) on_error_(s);
 }
 
+std::string WithContextEntries(const std::string& json,
+                               const std::vector<std::pair<std::string, std::string>>& entries) {
+  // Google Benchmark's JSONReporter (1.7.1) closes the context with this, once.
+  static constexpr char kContextEnd[] = "\n  },\n  \"benchmarks\": [";
+  const size_t at = json.find(kContextEnd);
+  if (at == std::string::npos || entries.empty()) return json;
+  std::string added;
+  for (const auto& [key, value] : entries) absl::StrAppend(&added, ",\n    ", JsonString(key), ": ", JsonString(value));
+  return absl::StrCat(absl::string_view(json).substr(0, at), added, absl::string_view(json).substr(at));
+}
+
+double TimedSeconds(const benchmark::BenchmarkReporter::Run& run) {
+  if (run.error_occurred || run.run_type != benchmark::BenchmarkReporter::Run::RT_Iteration) return 0;
+  const auto samples = run.counters.find("noise_samples");
+  if (run.counters.count("noise_met") > 0 && samples != run.counters.end() && run.iterations > 0) {
+    return run.real_accumulated_time / static_cast<double>(run.iterations) * samples->second.value;
+  }
+  return run.real_accumulated_time;
+}
+
+std::string SuiteLine(const SuiteTimes& t) {
+  const double pct = t.wall_seconds > 0 ? 100.0 * t.timed_seconds / t.wall_seconds : 0.0;
+  return absl::StrFormat("suite: %.0f s, %.0f s timed (%.0f%%)", t.wall_seconds, t.timed_seconds, pct);
+}
+
+std::vector<std::pair<std::string, std::string>> SuiteContext(const SuiteTimes& t) {
+  return {{"suite_wall_s", absl::StrFormat("%.1f", t.wall_seconds)},
+          {"suite_timed_s", absl::StrFormat("%.1f", t.timed_seconds)}};
+}
+
 RunReporter::RunReporter(std::unique_ptr<benchmark::BenchmarkReporter> display,
-                         std::unique_ptr<benchmark::BenchmarkReporter> file)
-    : display_(std::move(display)), file_(std::move(file)) {}
+                         std::unique_ptr<benchmark::BenchmarkReporter> file,
+                         std::chrono::steady_clock::time_point suite_start)
+    : display_(std::move(display)), file_(std::move(file)), suite_start_(suite_start) {}
 
 bool RunReporter::ReportContext(const Context& context) {
   // The file first: a results file that cannot be written (/dev/full) is then the run's only
@@ -167,18 +205,32 @@ bool RunReporter::ReportContext(const Context& context) {
   return ok;
 }
 
+std::vector<benchmark::BenchmarkReporter::Run> WithoutSamplesLabels(
+    const std::vector<benchmark::BenchmarkReporter::Run>& runs) {
+  std::vector<benchmark::BenchmarkReporter::Run> out = runs;
+  for (auto& run : out) {
+    if (absl::StartsWith(run.report_label, kSamplesLabelPrefix)) run.report_label.clear();
+  }
+  return out;
+}
+
 void RunReporter::ReportRuns(const std::vector<Run>& reported) {
   // Google Benchmark reports a benchmark's repetitions, then (in a call of their own) its
   // aggregates.
   CountRepetitions(reported, repetitions_);
   const std::vector<Run> runs = AggregatesOverFinishedRepetitions(reported, repetitions_);
-  display_->ReportRuns(runs);
+  for (const Run& run : runs) suite_.timed_seconds += TimedSeconds(run);
+  display_->ReportRuns(WithoutSamplesLabels(runs));
   if (file_) file_->ReportRuns(runs);
 }
 
 void RunReporter::Finalize() {
+  suite_.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - suite_start_).count();
   display_->Finalize();
-  if (file_) file_->Finalize();
+  if (file_) {
+    if (auto* results = dynamic_cast<ResultsFileReporter*>(file_.get())) results->AddFinalContext(SuiteContext(suite_));
+    file_->Finalize();
+  }
 }
 
 RunCounts RunReporter::counts() const {

@@ -8,11 +8,13 @@
 // would truncate before the first benchmark and leave empty when the filter matches nothing.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -53,6 +55,11 @@ class ResultsFileReporter final : public benchmark::BenchmarkReporter {
   bool ReportContext(const Context& context) override;
   void ReportRuns(const std::vector<Run>& runs) override;
   void Finalize() override;
+  // Context entries known only at the end (the suite's times), added to a JSON file's context
+  // when it is finalized; the intermediate files lack them. Other formats have no context.
+  void AddFinalContext(std::vector<std::pair<std::string, std::string>> entries) {
+    final_context_ = std::move(entries);
+  }
 
  private:
   void Publish(bool final);
@@ -61,7 +68,29 @@ class ResultsFileReporter final : public benchmark::BenchmarkReporter {
   std::unique_ptr<benchmark::BenchmarkReporter> format_;
   std::ostringstream body_;  // everything format_ has written so far
   std::function<void(const absl::Status&)> on_error_;
+  bool json_ = false;
+  std::vector<std::pair<std::string, std::string>> final_context_;
 };
+
+// A JSON document's text with entries added at the end of its context object (after Google
+// Benchmark's own and the custom ones), as JSON strings; the text unchanged when it has no
+// context block.
+[[nodiscard]] std::string WithContextEntries(const std::string& json,
+                                             const std::vector<std::pair<std::string, std::string>>& entries);
+
+// A suite's wall time and the part of it that was timed work, s.
+struct SuiteTimes {
+  double wall_seconds = 0;
+  double timed_seconds = 0;
+};
+// The timed seconds a run stands for: its manual time; for a row that took its samples inside
+// one iteration (--max_noise: noise_met is set), the mean times noise_samples. 0 for an
+// errored run or an aggregate.
+[[nodiscard]] double TimedSeconds(const benchmark::BenchmarkReporter::Run& run);
+// "suite: 151 s, 40 s timed (27%)".
+[[nodiscard]] std::string SuiteLine(const SuiteTimes& t);
+// The context entries "suite_wall_s" and "suite_timed_s", in seconds with 0.1 s.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> SuiteContext(const SuiteTimes& t);
 
 // The console's context header with each long JSON entry (the declarations the tools read:
 // axes, counters, lab_parts, models; several KB each) shortened to "axes: JSON, 1431 bytes (whole in the
@@ -86,6 +115,11 @@ void CountRepetitions(const std::vector<benchmark::BenchmarkReporter::Run>& runs
 [[nodiscard]] std::vector<benchmark::BenchmarkReporter::Run> AggregatesOverFinishedRepetitions(
     const std::vector<benchmark::BenchmarkReporter::Run>& runs, const RepetitionsByName& counts);
 
+// The runs without the samples label of each row (bench/families/sampling.h: up to 1000
+// numbers, for the tools): the console shows the row's noise counters instead.
+[[nodiscard]] std::vector<benchmark::BenchmarkReporter::Run> WithoutSamplesLabels(
+    const std::vector<benchmark::BenchmarkReporter::Run>& runs);
+
 // How the benchmarks of a run ended, by name (repetitions and aggregates of one benchmark
 // count once).
 struct RunCounts {
@@ -108,18 +142,24 @@ struct RunCounts {
 // --benchmark_display_aggregates_only the file, like the console, gets only the aggregates.
 class RunReporter final : public benchmark::BenchmarkReporter {
  public:
-  RunReporter(std::unique_ptr<benchmark::BenchmarkReporter> display,
-              std::unique_ptr<benchmark::BenchmarkReporter> file);
+  // suite_start: when the run began (before the data loaded), for the suite's wall time.
+  RunReporter(std::unique_ptr<benchmark::BenchmarkReporter> display, std::unique_ptr<benchmark::BenchmarkReporter> file,
+              std::chrono::steady_clock::time_point suite_start = std::chrono::steady_clock::now());
   bool ReportContext(const Context& context) override;
   void ReportRuns(const std::vector<Run>& runs) override;
   void Finalize() override;
 
   [[nodiscard]] RunCounts counts() const;
+  // Set at Finalize (the wall time up to then).
+  [[nodiscard]] const SuiteTimes& suite_times() const { return suite_; }
 
  private:
   std::unique_ptr<benchmark::BenchmarkReporter> display_;
-  std::unique_ptr<benchmark::BenchmarkReporter> file_;  // null without --benchmark_out
+  // null without --benchmark_out; a ResultsFileReporter gets the suite's times in its context
+  std::unique_ptr<benchmark::BenchmarkReporter> file_;
   RepetitionsByName repetitions_;
+  std::chrono::steady_clock::time_point suite_start_;
+  SuiteTimes suite_;
 };
 
 }  // namespace trainbench

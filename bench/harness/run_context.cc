@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "bench/families/counters.h"
 #include "bench/suite/axis_table.h"
 #include "bench/suite/configs.h"
@@ -20,6 +21,18 @@ void AddContext(const Harness& env) {
   benchmark::AddCustomContext("adam", std::string(AdamName(env.run.adam)));
   benchmark::AddCustomContext("channels_last", env.run.channels_last ? "true" : "false");
   benchmark::AddCustomContext("cudnn_benchmark", env.run.cudnn_benchmark ? "true" : "false");
+  // How many samples each row took: a fixed count, or the stopping criterion's rule.
+  const StoppingCriterion& c = env.run.criterion;
+  benchmark::AddCustomContext(
+      "stopping_criterion",
+      c.on() ? absl::StrFormat("max_noise %g%%, min_samples %d, max_seconds %g s", c.max_noise_pct, c.min_samples,
+                               c.max_seconds)
+             : absl::StrCat("off: ", env.run.epochs, " epochs; BM_TrainStep as Google Benchmark chooses"));
+  benchmark::AddCustomContext("warmup",
+                              absl::StrFormat("at least %d steps, then until the last %d are within %g%% "
+                                              "of their median, at most %d",
+                                              env.run.warmup_steps, env.run.Stability().window_steps,
+                                              env.run.Stability().tolerance_pct, env.run.Stability().ceiling_steps));
   benchmark::AddCustomContext("git_commit", TRAINBENCH_GIT_COMMIT);
   benchmark::AddCustomContext("libtorch_version", TORCH_VERSION);
   benchmark::AddCustomContext("cpu_threads", absl::StrCat(at::get_num_threads()));

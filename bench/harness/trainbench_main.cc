@@ -23,6 +23,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -50,7 +51,8 @@ namespace {
 
 // Runs what is registered: rank 0 prints the table and writes the file, the other ranks of a
 // world report to a QuietReporter. Ends with one line after SIGINT/SIGTERM.
-RunCounts RunBenchmarks(const BenchmarkOut& out, std::optional<ResultsFile> results_file, bool rank0) {
+RunCounts RunBenchmarks(const BenchmarkOut& out, std::optional<ResultsFile> results_file, bool rank0,
+                        std::chrono::steady_clock::time_point suite_start) {
   std::unique_ptr<benchmark::BenchmarkReporter> file_reporter;
   if (results_file) {
     file_reporter = std::make_unique<ResultsFileReporter>(*std::move(results_file), out.format, FailWrite);
@@ -61,7 +63,7 @@ RunCounts RunBenchmarks(const BenchmarkOut& out, std::optional<ResultsFile> resu
   } else {
     display = std::make_unique<QuietReporter>(/*run=*/true);
   }
-  RunReporter reporter(std::move(display), std::move(file_reporter));
+  RunReporter reporter(std::move(display), std::move(file_reporter), suite_start);
   // A file-size limit (ulimit -f) then fails the write with EFBIG and its one line, instead
   // of killing the process with SIGXFSZ.
   signal(SIGXFSZ, SIG_IGN);
@@ -69,6 +71,10 @@ RunCounts RunBenchmarks(const BenchmarkOut& out, std::optional<ResultsFile> resu
   StartPerturbationWatch();
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
+  // How much of the run was measurement (the rest: data, models, warm-up, evaluation, traces).
+  if (rank0 && reporter.counts().total() > 0) {
+    std::fprintf(stderr, "trainbench: %s\n", SuiteLine(reporter.suite_times()).c_str());
+  }
   if (StopRequested() && rank0) {
     const RunCounts c = reporter.counts();
     // The one line that says what the run got done; the JSON has a row for each benchmark.
@@ -95,6 +101,7 @@ int TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
   // would die of it with no line (CPython ignores SIGPIPE, so PyTorch jobs see EPIPE). Ignored,
   // the write fails with EPIPE, the collective throws, and EndWorld names the rank.
   signal(SIGPIPE, SIG_IGN);
+  const auto suite_start = std::chrono::steady_clock::now();
   CommandLine cl = ParseCommandLine(argc, argv);
   WorldComm& dist = OpenWorld(cl);
   const bool rank0 = dist.world.rank == 0;
@@ -139,7 +146,7 @@ int TrainbenchMain(int argc, char** argv, const CudaDevices& gpus) {
   // here, before any of them waits at the rendezvous.
   CheckFilter();
   if (dist.world.distributed()) JoinWorld(dist, cl.run_lines, cuda_problem);
-  const RunCounts counts = RunBenchmarks(cl.out, std::move(results_file), rank0);
+  const RunCounts counts = RunBenchmarks(cl.out, std::move(results_file), rank0, suite_start);
   ShutdownWorld(dist);
   if (StopRequested()) return InterruptExitStatus(StopSignal());
   if (cl.fail_on_skip && rank0 && counts.skipped > 0) {

@@ -15,6 +15,7 @@
 #include "bench/suite/axis_table.h"
 #include "bench/suite/configs.h"
 #include "common/axes.h"
+#include "common/sample_stats.h"
 
 namespace trainbench {
 
@@ -58,6 +59,18 @@ std::vector<AxisValues> PartPoints(const LabPart& part);
 // {"parts": [{"key": ..., "title": ..., "families": [...], "centre": {axis: value, ...},
 //             "vary": ..., "sweeps": [{"axis": ..., "values": [...]}, ...]}, ...]}
 std::string LabPartsJson(const std::vector<LabPart>& parts);
+
+// The lab suite's stopping criterion (common/sample_stats.h), when no axis flag and no
+// --max_noise is given: at least 3 samples a row (a spread to report, and a U-test between two
+// runs that can reach p < 0.1), up to 5% noise, and at most 10 s of timed work a row, so that a
+// noisy row (a CPU step of a few ms varies by 10% and more on a shared machine) costs 10 s
+// and says so rather than running on. A plain run (any axis flag) keeps --epochs.
+inline constexpr double kLabMaxNoisePct = 5;
+inline constexpr int64_t kLabMinSamples = 3;
+inline constexpr double kLabMaxSeconds = 10;
+[[nodiscard]] inline StoppingCriterion LabSuiteCriterion() {
+  return StoppingCriterion{kLabMaxNoisePct, kLabMinSamples, kLabMaxSeconds};
+}
 
 // The suite's BM_TrainEpoch points, deduplicated, in declaration order (the parts share
 // their centres, so e.g. Part 2's batch 256 is Part 3's Medium).

@@ -457,3 +457,35 @@ def test_a_perturbed_benchmark_is_shown_and_not_judged(tmp_path, capsys, paused_
 def test_a_clean_pair_has_no_not_judged_list(capsys):
     assert compare.main([CPU, CPU, "--threshold", "5"]) == 0
     assert "Not judged" not in capsys.readouterr().out
+
+
+# ---- the samples inside trainbench's rows: noise and the U-test without repetitions -------
+
+def sampled_row(name, samples_s, **counters):
+    mean_s = sum(samples_s) / len(samples_s)
+    return row(name, mean_s, unit="s", iterations=len(samples_s),
+               label="samples_s=" + ",".join(f"{s:g}" for s in samples_s), **counters)
+
+
+def test_a_plain_pair_gets_its_u_test_and_each_sides_noise_from_the_row_samples(tmp_path, capsys):
+    base = write_doc(tmp_path / "base.json", [sampled_row("BM_e", [1.00, 1.01, 0.99, 1.00, 1.02])])
+    new = write_doc(tmp_path / "new.json", [sampled_row("BM_e", [1.20, 1.21, 1.19, 1.22, 1.20])])
+    out_json = tmp_path / "cmp.json"
+    assert compare.main([base, new, "--threshold", "5", "--json", str(out_json)]) == 1
+    (r,) = json.loads(out_json.read_text())["comparisons"][0]["benchmarks"]
+    assert r["p_value_from"] == "row samples"
+    assert r["p_value"] < 0.05   # 5 vs 5 fully separated: significant without any repetition
+    assert r["base"]["noise_samples"] == 5 and r["new"]["noise_samples"] == 5
+    assert r["base"]["noise_pct"] == pytest.approx(1.14, abs=0.01)
+    assert "1.1% (n=5) / 0.9% (n=5)" in capsys.readouterr().out
+
+
+def test_the_noise_counters_are_what_compare_reports_and_repetitions_are_the_fallback(tmp_path):
+    base = write_doc(tmp_path / "base.json", [sampled_row("BM_e", [1.0, 1.1], noise_pct=7.0, noise_samples=2)])
+    report = report_for(base, base)
+    (r,) = report["benchmarks"]
+    assert (r["base"]["noise_pct"], r["base"]["noise_samples"]) == (7.0, 2)
+    assert r["p_value_reason"] == comparison.P_N_TOO_SMALL
+    plain = write_doc(tmp_path / "plain.json", [row("BM_e", 10.0)])   # another program's row
+    (r,) = report_for(plain, base)["benchmarks"]
+    assert r["p_value_from"] == "repetitions" and r["base"]["noise_pct"] is None

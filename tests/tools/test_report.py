@@ -370,3 +370,13 @@ def test_a_perturbed_benchmark_is_named_in_a_warning_before_the_tables(tmp_path)
     assert f"> - `{first['name'].rsplit('/iterations:', 1)[0]}`" in md or f"`{first['name']}`" in md
     assert "paused 1 time(s) for 6.0 s" in md
     assert "Perturbed" not in report.build_report(load("trainbench_cpu.json"))
+
+
+def test_a_time_shows_its_noise_and_a_row_above_the_limit_is_marked(tmp_path):
+    rows = [row("BM_a", 2.0, unit="s", noise_pct=1.25, noise_samples=5),
+            row("BM_b", 2.0, unit="s", noise_pct=4.0, noise_samples=3, noise_met=0),
+            row("BM_c", 2.0, unit="s")]
+    benches = gbench.collect_benchmarks(gbench.load_run(write_doc(tmp_path / "n.json", rows)))
+    assert report.fmt_time(benches["BM_a"]) == "2.000 ±1.2%"
+    assert report.fmt_time(benches["BM_b"]) == "2.000 ±4.0% (noisy)"
+    assert report.fmt_time(benches["BM_c"]) == "2.000"

@@ -1,0 +1,55 @@
+#include "common/sample_stats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+namespace trainbench {
+
+SampleStats Summarize(absl::Span<const double> samples) {
+  SampleStats s;
+  s.count = static_cast<int64_t>(samples.size());
+  if (samples.empty()) return s;
+  s.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(s.count);
+  if (s.count < 2) return s;
+  double squares = 0;
+  for (double x : samples) squares += (x - s.mean) * (x - s.mean);
+  s.stddev = std::sqrt(squares / static_cast<double>(s.count - 1));
+  s.noise_pct = s.mean != 0 ? 100.0 * s.stddev / std::abs(s.mean) : 0.0;
+  return s;
+}
+
+const char* StopReasonName(StopReason r) {
+  switch (r) {
+    case StopReason::kCount: return "count";
+    case StopReason::kNoise: return "noise";
+    case StopReason::kTime: return "time";
+  }
+  return "count";
+}
+
+std::optional<StopReason> ShouldStop(const StoppingCriterion& c, absl::Span<const double> samples,
+                                     double timed_seconds) {
+  const auto n = static_cast<int64_t>(samples.size());
+  if (n == 0) return std::nullopt;
+  if (!c.on()) return StopReason::kCount;
+  if (n >= std::max<int64_t>(c.min_samples, 2) && Summarize(samples).noise_pct <= c.max_noise_pct) {
+    return StopReason::kNoise;
+  }
+  if (timed_seconds >= c.max_seconds) return StopReason::kTime;
+  return std::nullopt;
+}
+
+bool WarmupSettled(const WarmupStability& w, absl::Span<const double> step_seconds) {
+  const auto n = static_cast<int64_t>(step_seconds.size());
+  if (n >= w.ceiling_steps) return true;
+  if (n < std::max(w.floor_steps, w.window_steps) || w.window_steps <= 0) return false;
+  std::vector<double> last(step_seconds.end() - w.window_steps, step_seconds.end());
+  std::nth_element(last.begin(), last.begin() + static_cast<ptrdiff_t>(last.size() / 2), last.end());
+  const double median = last[last.size() / 2];
+  return std::all_of(step_seconds.end() - w.window_steps, step_seconds.end(),
+                     [&](double t) { return std::abs(t - median) <= median * w.tolerance_pct / 100.0; });
+}
+
+}  // namespace trainbench
