@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BINARY = ROOT / "build" / "trainbench"
+# TRAINBENCH_BUILD_DIR: another build of the same tree (a second checkout's, or one built
+# beside build/ while build/ is busy); build/ by default.
+BUILD_DIR = Path(os.environ.get("TRAINBENCH_BUILD_DIR") or ROOT / "build")
+BINARY = BUILD_DIR / "trainbench"
 TORCHRUN = ROOT / ".venv" / "bin" / "torchrun"
 TIMEOUT_S = 120
 

@@ -53,9 +53,13 @@ def test_rank0_json_holds_the_ranks2_rows_with_nccl_tests_bandwidths(two_ranks):
         # algbw is the bytes over the manual time of one all-reduce (real_time, in us).
         nbytes = int(name.split("/")[1].split(":")[1])
         assert b["algbw_GB_per_s"] == pytest.approx(nbytes / (b["real_time"] * 1e-6) / 1e9, rel=1e-6)
+        # Gloo keeps the host's clock around each call (issue 18, finding 4: CUDA's rows say
+        # "timing=cuda_events ops_per_span=N"), and each row says which.
+        assert b["label"] == "timing=host_per_call", name
     ctx = doc["context"]
     assert ctx["world_size"] == "2"
     assert ctx["dist_backend"] == "gloo"
+    assert ctx["all_reduce_timing"] == "host_per_call"
     assert ctx["launcher"] == "torchrun"
 
 
@@ -171,4 +175,7 @@ def test_a_world_that_never_arrives_ends_at_the_timeout(rank):
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("trainbench: rendezvous at 127.0.0.1:"), lines[0]
     assert f"rank {rank} of 2" in lines[0]
-    assert seconds < 30, seconds
+    # As docs/data-parallel.md says: rank 0 (the store's server) gives up at the timeout, a
+    # client's connection (c10d's TCPStore) after about twice it (6.0 s for 3 here), each plus
+    # start-up.
+    assert seconds < (2 * 3 if rank else 3) + 3, seconds

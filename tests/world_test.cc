@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace trainbench {
 namespace {
 
@@ -160,6 +162,56 @@ TEST(AllReduceTest, NamesSizesAndBusFactor) {
   EXPECT_DOUBLE_EQ(AllReduceBusFactor(4), 1.5);
   EXPECT_DOUBLE_EQ(AllReduceBusFactor(8), 1.75);
   EXPECT_DOUBLE_EQ(AllReduceBusFactor(1), 0.0);
+}
+
+// Issue 18, finding 4: on CUDA a row's time is a span of back-to-back all-reduces between
+// two events over the ops in it; the bandwidths follow from that time as nccl-tests' do.
+TEST(AllReduceTest, OpsPerSpanFillTheTargetSpanWithinBounds) {
+  // 10 ms of ops: 100 us ones make 100, 3 ms ones 4 (ceil: the span is never short of it).
+  EXPECT_EQ(AllReduceOpsPerSpan(100e-6), 100);
+  EXPECT_EQ(AllReduceOpsPerSpan(3e-3), 4);
+  EXPECT_EQ(AllReduceOpsPerSpan(kAllReduceSpanTarget_s), 1);
+  // A 256 MiB op across nodes (50 ms) is a span of its own; 4 KiB ones (5 us) stop at the cap.
+  EXPECT_EQ(AllReduceOpsPerSpan(50e-3), 1);
+  EXPECT_EQ(AllReduceOpsPerSpan(5e-6), kAllReduceMaxOpsPerSpan);
+  EXPECT_EQ(AllReduceOpsPerSpan(1e-9), kAllReduceMaxOpsPerSpan);
+  // An event pair that measured nothing (or garbage) gets the most ops, not a division by 0.
+  EXPECT_EQ(AllReduceOpsPerSpan(0.0), kAllReduceMaxOpsPerSpan);
+  EXPECT_EQ(AllReduceOpsPerSpan(-1.0), kAllReduceMaxOpsPerSpan);
+  EXPECT_EQ(AllReduceOpsPerSpan(std::numeric_limits<double>::quiet_NaN()), kAllReduceMaxOpsPerSpan);
+  EXPECT_EQ(AllReduceOpsPerSpan(std::numeric_limits<double>::infinity()), kAllReduceMaxOpsPerSpan);
+  // Every estimate gives a span of at least the target, unless the cap holds it shorter.
+  for (const double op_s : {1e-6, 7e-6, 13e-6, 99e-6, 1.7e-3, 9.9e-3}) {
+    const int64_t ops = AllReduceOpsPerSpan(op_s);
+    EXPECT_TRUE(ops == kAllReduceMaxOpsPerSpan || ops * op_s >= kAllReduceSpanTarget_s) << op_s;
+    EXPECT_LT((ops - 1) * op_s, kAllReduceSpanTarget_s) << op_s;  // and no more ops than that needs
+  }
+}
+
+TEST(AllReduceTest, TimePerOpAndBandwidthsFromTheSpan) {
+  // 200 ops of 1 MiB in a 10 ms span: 50 us each.
+  const double op_s = AllReduceSecondsPerOp(10e-3, 200);
+  EXPECT_DOUBLE_EQ(op_s, 50e-6);
+  EXPECT_DOUBLE_EQ(AllReduceSecondsPerOp(1.0, 0), 0.0);
+  // One such op per iteration, 4 iterations: 4 MiB in 200 us = 20.97152 GB/s; at 8 ranks the
+  // bus carries 2 x 7/8 of it.
+  const AllReduceBandwidth eight = AllReduceBandwidths(int64_t{1} << 20, 4, 4 * op_s, 8);
+  EXPECT_DOUBLE_EQ(eight.algbw_GB_per_s, 1048576.0 * 4 / 200e-6 / 1e9);
+  EXPECT_NEAR(eight.algbw_GB_per_s, 20.97152, 1e-9);
+  EXPECT_DOUBLE_EQ(eight.busbw_GB_per_s, eight.algbw_GB_per_s * 1.75);
+  // Two ranks: busbw is algbw; one rank: no bus.
+  const AllReduceBandwidth two = AllReduceBandwidths(4096, 1, 1e-6, 2);
+  EXPECT_DOUBLE_EQ(two.algbw_GB_per_s, 4.096);
+  EXPECT_DOUBLE_EQ(two.busbw_GB_per_s, 4.096);
+  EXPECT_DOUBLE_EQ(AllReduceBandwidths(4096, 1, 1e-6, 1).busbw_GB_per_s, 0.0);
+  // No time or no ops: nothing, rather than infinity.
+  EXPECT_DOUBLE_EQ(AllReduceBandwidths(4096, 1, 0.0, 2).algbw_GB_per_s, 0.0);
+  EXPECT_DOUBLE_EQ(AllReduceBandwidths(4096, 0, 1.0, 2).algbw_GB_per_s, 0.0);
+}
+
+TEST(AllReduceTest, TheLabelSaysHowTheRowWasTimed) {
+  EXPECT_EQ(AllReduceTimingLabel(/*cuda_events=*/false, 1), "timing=host_per_call");
+  EXPECT_EQ(AllReduceTimingLabel(/*cuda_events=*/true, 200), "timing=cuda_events ops_per_span=200");
 }
 
 TEST(WorldTest, LauncherNames) {

@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -77,6 +78,7 @@ bool StartOrSkip(benchmark::State& state, const std::string& name, WorldComm& di
 void LeaveTogether(const WorldComm& dist, const std::string& step) {
   // Rank 0, which may serve the store, waits (5 s at most) until the others have read what
   // they compared, so that each prints its line and not a lost store.
+  const QuietC10Log quiet;  // a store gone is expected here: everyone is leaving
   c10d::Store& store = *dist.groups->store;
   const auto done_key = [&step](int rank) { return absl::StrCat(kStorePrefix, step, "/", rank); };
   try {
@@ -91,6 +93,7 @@ void LeaveTogether(const WorldComm& dist, const std::string& step) {
 }
 
 absl::Status CheckSameRun(const WorldComm& dist, const std::vector<std::string>& lines) {
+  const QuietC10Log quiet;  // a store gone is the one line returned, not c10d's backtrace too
   c10d::Store& store = *dist.groups->store;
   const World& w = dist.world;
   try {
@@ -158,6 +161,7 @@ std::optional<std::string> FirstRankThatCannot(const WorldComm& dist, const std:
   const int64_t step = dist.groups->agreements++;
   const auto key = [step](int r) { return absl::StrCat(kStorePrefix, "cannot/", step, "/", r); };
   std::vector<at::Tensor> cannot{at::zeros({w.size}, at::kFloat)};
+  const QuietC10Log quiet;  // a failure ends in EndWorld's one line
   try {
     // The reason first, so that it is in the store before any rank learns there is one.
     if (mine) {
@@ -176,7 +180,29 @@ std::optional<std::string> FirstRankThatCannot(const WorldComm& dist, const std:
   return std::nullopt;
 }
 
+namespace {
+
+// EndWorld's last words, said once: by EndWorld, or by its guard when the store hangs.
+[[noreturn]] void SayAndExit(const World& w, const std::string& line) {
+  static std::atomic<bool> said{false};
+  if (said.exchange(true)) {
+    // The other thread is saying it and exiting the process.
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  std::cout.flush();
+  std::fflush(nullptr);
+  std::fprintf(stderr, "trainbench: rank %d of %d: %s\n", w.rank, w.size, line.c_str());
+  std::fflush(stderr);
+  // _Exit, as main's FailWrite: no static destructors under a broken group (Gloo's threads).
+  std::_Exit(1);
+}
+
+}  // namespace
+
 void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::exception& e) {
+  // A store whose host has gone (rank 0 killed) fails each call with a c10d WARNING and a
+  // 16-line C++ backtrace before the exception this reads; the one line below says it all.
+  const QuietC10Log quiet;
   const World& w = dist.world;
   const bool collective = IsCollectiveFailure(e);
   const std::string reason = Reason(e);
@@ -195,6 +221,24 @@ void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::ex
   // the others, so that the store outlives their reading of it.
   const bool serves_store = w.rank == 0 && !w.agent_store;
   const auto wait_limit = std::min<std::chrono::milliseconds>(std::chrono::seconds(5), dist.timeout);
+  const std::chrono::milliseconds extra_wait = serves_store ? std::chrono::seconds(2) : std::chrono::seconds(0);
+  // c10d's TCPStore client reads the answer to check() and get() with no timeout: a store host
+  // that hangs without closing its sockets (SIGSTOP, a frozen node) held this rank in check()
+  // for ever. This guard ends the rank with the line it would say without the store's answers,
+  // 1 s after the wait below would have ended.
+  {
+    const std::string store_gone = !serves_store && w.rank != 0 && !w.agent_store
+                                       ? "rank 0 stopped answering (it serves the store: killed, crashed or hung)"
+                                       : "the store stopped answering too";
+    const std::string fallback =
+        collective ? absl::StrCat(benchmark, ": ", store_gone, "; here: ", reason)
+                   : absl::StrCat(benchmark, ": ", reason, " (the other ranks stop at their next collective)");
+    const auto guard_deadline = std::chrono::steady_clock::now() + wait_limit + extra_wait + std::chrono::seconds(1);
+    std::thread([w, fallback, guard_deadline] {
+      std::this_thread::sleep_until(guard_deadline);
+      SayAndExit(w, fallback);
+    }).detach();
+  }
   std::string line;
   if (!collective) {
     line = absl::StrCat(benchmark, ": ", reason, " (the other ranks stop at their next collective)");
@@ -208,8 +252,7 @@ void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::ex
     // Who caused it: a rank that failed on its own says so in the store (above); the ranks it
     // left waiting see their collectives fail and say that; a rank killed says nothing.
     std::map<int, std::string> words;
-    const auto deadline = std::chrono::steady_clock::now() + wait_limit +
-                          (serves_store ? std::chrono::seconds(2) : std::chrono::seconds(0));
+    const auto deadline = std::chrono::steady_clock::now() + wait_limit + extra_wait;
     const auto has_own = [&] {
       return std::any_of(words.begin(), words.end(), [&](const auto& kv) { return absl::StartsWith(kv.second, kOwn); });
     };
@@ -255,12 +298,7 @@ void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::ex
     }
     line = absl::StrCat(benchmark, ": ", cause, "; here: ", reason);
   }
-  std::cout.flush();
-  std::fflush(nullptr);
-  std::fprintf(stderr, "trainbench: rank %d of %d: %s\n", w.rank, w.size, line.c_str());
-  std::fflush(stderr);
-  // _Exit, as main's FailWrite: no static destructors under a broken group (Gloo's threads).
-  std::_Exit(1);
+  SayAndExit(w, line);
 }
 
 }  // namespace trainbench
