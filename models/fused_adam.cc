@@ -24,6 +24,13 @@ FusedAdam::FusedAdam(std::vector<at::Tensor> params, double lr) : lr_(lr), param
   }
 }
 
+std::vector<at::Tensor> FusedAdam::state() const {
+  std::vector<at::Tensor> all = exp_avgs_;
+  all.insert(all.end(), exp_avg_sqs_.begin(), exp_avg_sqs_.end());
+  all.insert(all.end(), steps_.begin(), steps_.end());
+  return all;
+}
+
 void FusedAdam::ZeroGrad() {
   for (at::Tensor& p : params_) p.mutable_grad().reset();
 }

@@ -30,6 +30,9 @@ class FusedAdam {
 
   [[nodiscard]] std::vector<at::Tensor> Gradients() const;
   [[nodiscard]] const std::vector<at::Tensor>& parameters() const { return params_; }
+  // The optimizer's state (moments and step counts), as handles to the tensors it updates in
+  // place: what a snapshot of the training state copies and puts back (Trainer::Snapshot).
+  [[nodiscard]] std::vector<at::Tensor> state() const;
 
  private:
   double lr_;

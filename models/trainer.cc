@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include <ATen/autocast_mode.h>
+#include <c10/core/InferenceMode.h>
 #include <ATen/ops/_amp_foreach_non_finite_check_and_unscale.h>
 #include <ATen/ops/_amp_update_scale.h>
 #include <ATen/ops/full.h>
@@ -198,7 +199,9 @@ double Trainer::Evaluate(const ImageSet& set, int64_t eval_batch) {
 }
 
 int64_t Trainer::CountCorrect(const ImageSet& set, int64_t begin, int64_t end, int64_t eval_batch) {
-  torch::NoGradGuard no_grad;
+  // Inference mode, not just no-grad: no autograd records and no version counters on the
+  // evaluation's tensors (the pass is untimed, but it is machine time every row pays).
+  c10::InferenceMode inference;
   model_->eval();
   std::optional<AutocastScope> autocast;
   if (auto dtype = AutocastType(precision_)) autocast.emplace(ctx_.device().type(), *dtype);
@@ -218,5 +221,52 @@ int64_t Trainer::CountCorrect(const ImageSet& set, int64_t begin, int64_t end, i
 }
 
 int64_t Trainer::parameter_count() const { return CountParameters(*model_); }
+
+namespace {
+
+// AdamParamState's copy shares its tensors, which Adam updates in place: a copy of its own.
+std::unique_ptr<torch::optim::OptimizerParamState> DeepCopy(const torch::optim::OptimizerParamState& state) {
+  const auto& adam = static_cast<const torch::optim::AdamParamState&>(state);
+  auto copy = std::make_unique<torch::optim::AdamParamState>();
+  copy->step(adam.step());
+  copy->exp_avg(adam.exp_avg().clone());
+  copy->exp_avg_sq(adam.exp_avg_sq().clone());
+  if (adam.max_exp_avg_sq().defined()) copy->max_exp_avg_sq(adam.max_exp_avg_sq().clone());
+  return copy;
+}
+
+}  // namespace
+
+TrainingSnapshot::TrainingSnapshot(Trainer& trainer) : trainer_(trainer) {
+  torch::NoGradGuard no_grad;
+  live_ = trainer.model_->parameters();
+  for (const at::Tensor& b : trainer.model_->buffers()) live_.push_back(b);
+  if (trainer.fused_) {
+    for (const at::Tensor& t : trainer.fused_->state()) live_.push_back(t);
+  }
+  if (trainer.scaler_) {
+    for (const at::Tensor& t : trainer.scaler_->state()) live_.push_back(t);
+  }
+  saved_.reserve(live_.size());
+  // On the host: the device's memory peaks (reset after the warm-up) never see the copies.
+  for (const at::Tensor& t : live_) saved_.push_back(t.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true));
+  if (trainer.optimizer_) {
+    for (const auto& [key, state] : trainer.optimizer_->state()) {
+      loop_state_.emplace_back(key, DeepCopy(*state));
+    }
+  }
+}
+
+void TrainingSnapshot::Restore() {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < live_.size(); ++i) live_[i].copy_(saved_[i]);
+  if (trainer_.optimizer_) {
+    auto& state = trainer_.optimizer_->state();
+    state.clear();  // what the warm-up's steps created goes; what existed before comes back
+    for (const auto& [key, saved] : loop_state_) {
+      state[key] = DeepCopy(*saved);
+    }
+  }
+}
 
 }  // namespace trainbench

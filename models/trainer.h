@@ -50,6 +50,8 @@ class LossScaler {
   // NOTE: both read the device (synchronize): call once per benchmark, not per step.
   [[nodiscard]] double scale() const;
   [[nodiscard]] int64_t skipped_steps() const;
+  // Handles to the state above, updated in place (Trainer::Snapshot copies and restores it).
+  [[nodiscard]] std::vector<at::Tensor> state() const { return {scale_, growth_tracker_, found_inf_, skipped_}; }
 
  private:
   at::Tensor scale_;           // float32, one element
@@ -70,6 +72,31 @@ class StepHooks {
   virtual void BeforeForward() = 0;
   // Before backward on loss (the scaled loss with fp16): e.g. arm the gradient reducer.
   virtual void BeforeBackward(const at::Tensor& loss) = 0;
+};
+
+class Trainer;
+
+// The training state at one moment: parameters, buffers (BatchNorm's statistics), the
+// optimizer's moments and step counts, and the loss scale. A warm-up that lasts until step
+// times settle takes a different number of steps on each run and machine; restoring the state
+// it started from makes the timed epochs train from the same weights whatever it took, so
+// that train_loss and test_acc depend on the flags alone (and compare across machines).
+class TrainingSnapshot {
+ public:
+  // Copies trainer's state now, to host memory (about three times the parameters' bytes with
+  // Adam's moments).
+  explicit TrainingSnapshot(Trainer& trainer);
+  // Puts the copied state back into trainer's own tensors, in place, so that a captured CUDA
+  // graph, which reads them by address, trains on the restored values. Can be called again.
+  void Restore();
+
+ private:
+  Trainer& trainer_;
+  std::vector<at::Tensor> live_;   // the trainer's tensors
+  std::vector<at::Tensor> saved_;  // their copies, in the same order
+  // torch::optim::Adam (AdamKind::kLoop) creates its per-parameter state on the first step:
+  // the copies of what existed, keyed by the parameter's TensorImpl (Adam's own key).
+  std::vector<std::pair<void*, std::unique_ptr<torch::optim::OptimizerParamState>>> loop_state_;
 };
 
 class Trainer {
@@ -123,6 +150,7 @@ class Trainer {
   [[nodiscard]] const LossScaler* scaler() const { return scaler_ ? &*scaler_ : nullptr; }
 
  private:
+  friend class TrainingSnapshot;
   at::Tensor ForwardLoss(const at::Tensor& images, const at::Tensor& labels);
   at::Tensor EagerStep(const at::Tensor& images, const at::Tensor& labels);
 

@@ -157,8 +157,8 @@ def test_data_loader_family_follows_the_epoch_axes(tmp_path):
 def test_list_tests_shows_the_default_sweep():
     proc = run(["--benchmark_list_tests", "--dataset=synthetic"])
     names = proc.stdout.split()
-    assert "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0/iterations:2/manual_time" in names
-    assert "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cpu/graph:0/manual_time" in names
+    assert "BM_TrainEpoch/batch:64/model:Medium/workers:0/precision:fp32/pin:0/device:cpu/graph:0/iterations:1/manual_time" in names
+    assert "BM_TrainStep/batch:256/model:Large/precision:fp32/device:cpu/graph:0/iterations:1/manual_time" in names
     # One loader benchmark per loader setting the epochs use, which differ with and without
     # a GPU (the listed epochs say which sweep ran); pinned memory only with a GPU.
     loaders = {n for n in names if n.startswith("BM_DataLoader/")}

@@ -13,6 +13,10 @@
 #include <ATen/ops/zeros.h>
 #include <ATen/ops/zeros_like.h>
 #include <ATen/autocast_mode.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/optim/sgd.h>
 #include <torch/utils.h>
 
@@ -189,6 +193,59 @@ TEST(FusedAdamTest, ScaledStepWithInfChangesNothingAndIsCounted) {
   scaler.Update();
   EXPECT_TRUE(at::allclose(w.detach(), reference.parameters()[0].detach(), 1e-6, 1e-7));
   EXPECT_EQ(scaler.skipped_steps(), 1);
+}
+
+// ---- the training state before a warm-up, restored after it
+
+// Losses of `steps` steps on loader batches of epoch 0, from where the trainer is now.
+std::vector<float> StepLosses(Trainer& trainer, const FashionMnist& d, int64_t epoch, int steps) {
+  std::vector<float> losses;
+  EpochLoader loader(d.train, LoaderOptions{32, 0, false, 0}, epoch);
+  while (static_cast<int>(losses.size()) < steps) {
+    const HostBatch b = *loader.Next();
+    losses.push_back(trainer.Step(b.images, b.labels).item<float>());
+  }
+  return losses;
+}
+
+// A small network with BatchNorm, whose running statistics (buffers) move with every step;
+// seeded here, as the Trainer constructor for a caller's network asks.
+Trainer WithBatchNorm(DeviceContext& ctx, AdamKind adam) {
+  torch::manual_seed(4);
+  namespace nn = torch::nn;
+  nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(1, 4, 3).padding(1)), nn::BatchNorm2d(4), nn::ReLU(), nn::Flatten(),
+                     nn::Linear(4 * 28 * 28, 10));
+  return Trainer(net, Precision::kFp32, ctx, adam);
+}
+
+TEST(TrainingSnapshotTest, ARestoredTrainerTrainsAsIfTheWarmupNeverRan) {
+  // Parameters and BatchNorm's running statistics (buffers); both Adams: the fused one's
+  // moments are tensors updated in place, torch::optim::Adam creates its state on a step.
+  FashionMnist d = MakeSyntheticFashionMnist(32 * 16, 64, 6);
+  std::unique_ptr<DeviceContext> cpu = MakeCpuContext();
+  for (const AdamKind adam : {AdamKind::kFused, AdamKind::kLoop}) {
+    for (const int before : {0, 2}) {  // the snapshot before any step, or after some
+      Trainer plain = WithBatchNorm(*cpu, adam);
+      Trainer warmed = WithBatchNorm(*cpu, adam);
+      StepLosses(plain, d, 0, before);
+      StepLosses(warmed, d, 0, before);
+      TrainingSnapshot snapshot(warmed);
+      StepLosses(warmed, d, -1, 3);  // the warm-up: its own batches (negative epochs)
+      snapshot.Restore();
+      const std::vector<float> after = StepLosses(warmed, d, 1, 4);
+      EXPECT_EQ(after, StepLosses(plain, d, 1, 4)) << "before " << before;
+      // The warm-up did train (else the comparison proves nothing): without the restore the
+      // same steps differ.
+      Trainer unrestored = WithBatchNorm(*cpu, adam);
+      StepLosses(unrestored, d, 0, before);
+      StepLosses(unrestored, d, -1, 3);
+      EXPECT_NE(StepLosses(unrestored, d, 1, 4), after) << "before " << before;
+      // Restoring twice gives the same state again.
+      snapshot.Restore();
+      EXPECT_EQ(StepLosses(warmed, d, 1, 4), after) << "before " << before;
+      EXPECT_EQ(warmed.Evaluate(d.test), plain.Evaluate(d.test));
+    }
+  }
 }
 
 }  // namespace

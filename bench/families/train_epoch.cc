@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "bench/families/counters.h"
@@ -52,6 +53,9 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Ha
       ctx->Use(b);
       trainer.CaptureStep(b.images, b.labels);
     }
+    // The warm-up lasts until step times settle, a different number of steps on each run:
+    // the timed epochs start from the weights it started from (train_loss, test_acc).
+    std::optional<TrainingSnapshot> before_warmup(std::in_place, trainer);
     WarmupOptions warmup{env.run.warmup_steps, env.run.WarmupSeconds(c.device)};
     warmup.stability = env.run.Stability();
     warmup.synchronize = [&] { ctx->Synchronize(); };
@@ -63,6 +67,8 @@ void TrainEpochBenchmark(benchmark::State& state, const EpochConfig& c, const Ha
                                              ctx->Use(b);
                                              trainer.Step(b.images, b.labels);
                                            }).size());
+    before_warmup->Restore();
+    before_warmup.reset();
     m.warmup->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - warmup_start).count();
     ctx->Synchronize();
     const int64_t skipped_before = trainer.scaler() ? trainer.scaler()->skipped_steps() : 0;
