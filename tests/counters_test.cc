@@ -1,6 +1,7 @@
 // bench/families/counters.h: which counters a benchmark reports on which device, and their values.
 #include "bench/families/counters.h"
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -75,19 +76,32 @@ StepMeasurements Steps(int64_t steps, int64_t batch, double seconds, double forw
   return m;
 }
 
-TEST(CountersTest, DataParallelEpochComparesWithItsNoSyncEpoch) {
-  // 2 epochs of 60000 samples in 4 s (the slowest rank's); the no-sync epoch took 1.5 s.
+TEST(CountersTest, DataParallelEpochComparesWithItsNoSyncEpochs) {
+  // 2 epochs of 60000 samples in 4 s (the slowest rank's: 1.6 and 2.4); their no-sync twins
+  // took 1.2 and 1.8 s, 1.5 on average.
   EpochMeasurements m = Epochs(2, 60000, 4.0);
   EXPECT_EQ(AsMap(EpochCounters(m)).count("scaling_efficiency"), 0u);  // one process: none
-  m.data_parallel = DataParallelMeasurements{/*nosync_seconds=*/1.5, /*rank_min_seconds=*/1.2, /*buckets=*/3};
+  m.data_parallel = DataParallelMeasurements{/*synced_seconds=*/{1.6, 2.4}, /*nosync_seconds=*/{1.2, 1.8},
+                                             /*rank_min_seconds=*/{1.0, 1.4}, /*buckets=*/3};
   const auto c = AsMap(EpochCounters(m));
   EXPECT_DOUBLE_EQ(c.at("samples_per_second"), 30000.0);
   EXPECT_DOUBLE_EQ(c.at("nosync_samples_per_second"), 40000.0);
   EXPECT_DOUBLE_EQ(c.at("scaling_efficiency"), 0.75);
   EXPECT_DOUBLE_EQ(c.at("comm_exposed_pct"), 25.0);
-  EXPECT_DOUBLE_EQ(c.at("rank_max_s"), 1.5);  // the slowest rank is the no-sync epoch's time
+  // Both pairs expose 25%: no spread, though the epochs themselves varied by 50%.
+  EXPECT_NEAR(c.at("comm_exposed_sd_pct"), 0.0, 1e-12);
+  EXPECT_DOUBLE_EQ(c.at("rank_max_s"), 1.5);  // the slowest rank is the no-sync epochs' time
   EXPECT_DOUBLE_EQ(c.at("rank_min_s"), 1.2);
   EXPECT_DOUBLE_EQ(c.at("ddp_buckets"), 3.0);
+  // Pairs exposing 20% and 40%: sd of {20, 40} is 14.14 points.
+  m.data_parallel->nosync_seconds = {1.6 * 0.8, 2.4 * 0.6};
+  EXPECT_NEAR(AsMap(EpochCounters(m)).at("comm_exposed_sd_pct"), std::sqrt(200.0), 1e-9);
+  // One pair: no spread to report.
+  EpochMeasurements one = Epochs(1, 60000, 2.0);
+  one.data_parallel = DataParallelMeasurements{{2.0}, {1.5}, {1.4}, 2};
+  const auto c1 = AsMap(EpochCounters(one));
+  EXPECT_DOUBLE_EQ(c1.at("comm_exposed_pct"), 25.0);
+  EXPECT_EQ(c1.count("comm_exposed_sd_pct"), 0u);
 }
 
 TEST(CountersTest, StepCountersDeriveTflopsFromForwardFlops) {
@@ -147,7 +161,7 @@ EpochMeasurements EverythingMeasured() {
   m.host_peak_rss_bytes = 3 << 20;
   m.forward_flops_per_sample = 1e6;
   m.peak_flops = 1e12;
-  m.data_parallel = DataParallelMeasurements{1.5, 1.4, 2};
+  m.data_parallel = DataParallelMeasurements{{3.0, 3.2}, {1.5, 1.6}, {1.4, 1.5}, 2};
   return m;
 }
 

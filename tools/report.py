@@ -260,6 +260,7 @@ SCALING_COLUMNS = (
     ("nosync_samples_per_second", "No-sync samples/s", ".1f"),
     ("scaling_efficiency", "Scaling efficiency", ".3f"),
     ("comm_exposed_pct", "Comm exposed (%)", ".1f"),
+    ("comm_exposed_sd_pct", "Comm exposed SD (points)", ".1f"),
     ("rank_max_s", "Slowest rank (s)", ".3f"),
     ("rank_min_s", "Fastest rank (s)", ".3f"),
 )
@@ -279,12 +280,17 @@ def split_settings(settings_list: list) -> tuple:
 def scaling_training_section(groups: list) -> str:
     """BM_TrainEpoch by ranks: one row per configuration and world size."""
     varying, shared = split_settings([settings for settings, _ in groups])
-    header = varying + ["Ranks"] + [title for _, title, _ in SCALING_COLUMNS]
+    # The spread needs two epochs per row and a trainbench that reports it: left out where no
+    # row has it (the other columns show "-" for a row without them).
+    columns = [col for col in SCALING_COLUMNS
+               if col[0] != "comm_exposed_sd_pct"
+               or any(bench.counter(col[0]) is not None for _, points in groups for _, bench in points)]
+    header = varying + ["Ranks"] + [title for _, title, _ in columns]
     rows = []
     for settings, points in groups:
         for ranks, bench in points:
             rows.append([settings.get(k, "-") for k in varying] + [str(ranks)]
-                        + [fmt(bench.counter(c), spec) for c, _, spec in SCALING_COLUMNS])
+                        + [fmt(bench.counter(c), spec) for c, _, spec in columns])
     described = ", ".join([labparts.SCALING_FAMILY]
                           + [f"{k}={v}" for k, v in shared.items()])
     return "\n".join([
@@ -293,7 +299,9 @@ def scaling_training_section(groups: list) -> str:
         "Samples/s is the global rate over all ranks; no-sync samples/s the same epoch "
         "without gradient sync; scaling efficiency the samples/s over N times that of the "
         "same ranks without gradient sync (1 is perfect); comm exposed the percent of a step "
-        "that gradient communication added; slowest and fastest rank their mean epoch "
+        "that gradient communication added, and its SD the spread of that share over the "
+        "pairs of a timed epoch and its no-sync twin, in percentage points; slowest and "
+        "fastest rank their mean epoch "
         "time. A world of one (a name without `ranks`) is ranks 1."])
 
 

@@ -1,10 +1,13 @@
 #include "bench/families/counters.h"
 
+#include <numeric>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/find_by_name.h"
 #include "common/json.h"
+#include "common/sample_stats.h"
 
 namespace trainbench {
 namespace {
@@ -51,8 +54,10 @@ constexpr CounterSpec kCounters[] = {
      "data-parallel: samples_per_second over nosync_samples_per_second"},
     {"comm_exposed_pct", "%", Better::kLower, kEpoch,
      "data-parallel: 100 x (1 - scaling_efficiency), the share of the epoch gradient sync added"},
-    {"rank_max_s", "s", Better::kLower, kEpoch, "data-parallel: the slowest rank's epoch without gradient sync"},
-    {"rank_min_s", "s", Better::kLower, kEpoch, "data-parallel: the fastest rank's epoch without gradient sync"},
+    {"comm_exposed_sd_pct", "percentage points", Better::kLower, kEpoch,
+     "data-parallel: the standard deviation of comm_exposed_pct over the synced/no-sync epoch pairs"},
+    {"rank_max_s", "s", Better::kLower, kEpoch, "data-parallel: the slowest rank's epoch without gradient sync (mean)"},
+    {"rank_min_s", "s", Better::kLower, kEpoch, "data-parallel: the fastest rank's epoch without gradient sync (mean)"},
     {"ddp_buckets", "count", Better::kNeither, kEpoch, "data-parallel: gradient buckets after the rebuild"},
     {"algbw_GB_per_s", "10^9 bytes/s", Better::kHigher, "BM_AllReduce", "bytes over all-reduce time"},
     {"busbw_GB_per_s", "10^9 bytes/s", Better::kHigher, "BM_AllReduce", "algbw x 2(N-1)/N, as nccl-tests defines it"},
@@ -136,14 +141,24 @@ CounterList EpochCounters(const EpochMeasurements& m) {
   c.emplace_back("train_loss", m.train_loss);
   c.emplace_back("test_acc", m.test_acc);
   AddWarmupCounters(m.warmup, c);
-  if (const auto& dp = m.data_parallel; dp && dp->nosync_seconds > 0 && m.epochs > 0 && m.timed_seconds > 0) {
+  if (const auto& dp = m.data_parallel; dp && !dp->nosync_seconds.empty() && m.epochs > 0 && m.timed_seconds > 0) {
+    const auto mean = [](const std::vector<double>& v) {
+      return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+    };
+    const double nosync_epoch_s = mean(dp->nosync_seconds);
     const double synced_epoch_s = m.timed_seconds / m.epochs;
-    const double efficiency = dp->nosync_seconds / synced_epoch_s;
-    c.emplace_back("nosync_samples_per_second", static_cast<double>(m.samples_per_epoch) / dp->nosync_seconds);
+    const double efficiency = nosync_epoch_s / synced_epoch_s;
+    c.emplace_back("nosync_samples_per_second", static_cast<double>(m.samples_per_epoch) / nosync_epoch_s);
     c.emplace_back("scaling_efficiency", efficiency);
     c.emplace_back("comm_exposed_pct", 100.0 * (1.0 - efficiency));
-    c.emplace_back("rank_max_s", dp->nosync_seconds);
-    c.emplace_back("rank_min_s", dp->rank_min_seconds);
+    // Each pair's own share, and how far the pairs spread around theirs.
+    std::vector<double> pair_pct;
+    for (size_t i = 0; i < dp->nosync_seconds.size() && i < dp->synced_seconds.size(); ++i) {
+      if (dp->synced_seconds[i] > 0) pair_pct.push_back(100.0 * (1.0 - dp->nosync_seconds[i] / dp->synced_seconds[i]));
+    }
+    if (pair_pct.size() >= 2) c.emplace_back("comm_exposed_sd_pct", Summarize(pair_pct).stddev);
+    c.emplace_back("rank_max_s", nosync_epoch_s);
+    c.emplace_back("rank_min_s", mean(dp->rank_min_seconds));
     c.emplace_back("ddp_buckets", static_cast<double>(dp->buckets));
   }
   return c;

@@ -51,12 +51,15 @@ struct KernelBusy {
 
 // A data-parallel epoch (BM_TrainEpoch/.../ranks:N), measured on every rank and combined.
 struct DataParallelMeasurements {
-  // The no-sync epoch: the same ranks on the same shards with no gradient all-reduce, the
-  // slowest rank's time, in seconds.
-  double nosync_seconds = 0;
-  // The fastest rank in the no-sync epoch, s (the slowest is nosync_seconds): each rank's own
-  // speed there (synced, every rank waits for the slowest at each step).
-  double rank_min_seconds = 0;
+  // Each timed (synced) epoch is followed by its no-sync twin: the same ranks on the same
+  // shards and batches with no gradient all-reduce, from the same weights. Pair i is
+  // synced_seconds[i] (the slowest rank's) and nosync_seconds[i] (the slowest rank's),
+  // in seconds; interleaved, a load that comes and goes weighs on both sides of a pair.
+  std::vector<double> synced_seconds;
+  std::vector<double> nosync_seconds;
+  // The fastest rank in each no-sync epoch, s: each rank's own speed there (synced, every
+  // rank waits for the slowest at each step).
+  std::vector<double> rank_min_seconds;
   // Gradient buckets after the rebuild (GradientSync::buckets).
   int64_t buckets = 0;
 };
@@ -101,8 +104,10 @@ using CounterList = std::vector<std::pair<std::string, double>>;
 // time over the timed epochs': global samples/s over N times what each rank does without
 // gradient sync), comm_exposed_pct (the share of the timed epoch that gradient sync added,
 // 100 x (1 - scaling_efficiency); slightly negative when sync cost nothing measurable and
-// noise favoured the synced epochs), rank_max_s, rank_min_s and ddp_buckets (gradient buckets
-// after the rebuild).
+// noise favoured the synced epochs), comm_exposed_sd_pct (with 2 pairs or more: the standard
+// deviation, in percentage points, of each pair's own comm_exposed_pct), rank_max_s,
+// rank_min_s (means over the no-sync epochs) and ddp_buckets (gradient buckets after the
+// rebuild).
 CounterList EpochCounters(const EpochMeasurements& m);
 
 struct StepMeasurements {

@@ -83,7 +83,7 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
     return;
   }
 
-  // ---- 2. Train with gradient sync; 3. evaluate, then the no-sync epoch.
+  // ---- 2. Train, each synced epoch followed by its no-sync twin; 3. evaluate.
   EpochMeasurements m;
   m.samples_per_epoch = train.count;  // the world's: each rank trains on its shard
   m.forward_flops_per_sample = ForwardFlopsPerSample(c.model);
@@ -115,6 +115,22 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
       m.data_wait_seconds += r.wait_seconds;  // rank 0's, as its memory peaks
       // Every rank has as many batches: the mean of the ranks' means is the world's.
       m.train_loss = SumOverRanks(dist, r.mean_loss) / static_cast<double>(w.size);
+      // Its no-sync twin, untimed for Google Benchmark: the same ranks, shards and batches
+      // without the all-reduce, what sync costs and each rank's own speed (in the synced
+      // epochs every rank waits for the slowest at each step, so their times there say nothing
+      // of stragglers). Right after its synced epoch, so that a load that comes and goes
+      // weighs on both; from the synced weights, put back after it, so that the replicas stay
+      // alike and the next synced epoch trains on as if it had not run.
+      {
+        TrainingSnapshot synced(*trainer);
+        sync.set_enabled(false);
+        const EpochResult nosync = RunEpoch(*trainer, *ctx, train, lo, epoch, /*stop_between_steps=*/false);
+        sync.set_enabled(true);
+        synced.Restore();
+        dp.synced_seconds.push_back(slowest_s);
+        dp.nosync_seconds.push_back(MaxOverRanks(dist, nosync.timed_seconds));
+        dp.rank_min_seconds.push_back(MinOverRanks(dist, nosync.timed_seconds));
+      }
       ++epoch;
       if (!env.run.quiet && rank0) {
         const std::string of =
@@ -142,15 +158,7 @@ void DataParallelEpochBenchmark(benchmark::State& state, const EpochConfig& c, c
     const int64_t end = test.count * (w.rank + 1) / w.size;
     const double correct = SumOverRanks(dist, static_cast<double>(trainer->CountCorrect(test, begin, end)));
     m.test_acc = test.count > 0 ? correct / static_cast<double>(test.count) : 0.0;
-    // The same ranks, shards and steps without the all-reduce: what sync costs, and each
-    // rank's own speed (in the synced epochs every rank waits for the slowest at each step,
-    // so their times there say nothing of stragglers). Untimed for Google Benchmark (after
-    // the timed epochs); the replicas drift apart in it, which is why it comes after test_acc.
     dp.buckets = sync.buckets();
-    sync.set_enabled(false);
-    const EpochResult nosync = RunEpoch(*trainer, *ctx, train, lo, epoch, /*stop_between_steps=*/false);
-    dp.nosync_seconds = MaxOverRanks(dist, nosync.timed_seconds);
-    dp.rank_min_seconds = MinOverRanks(dist, nosync.timed_seconds);
     trainer->set_step_hooks(nullptr);
   };
   if (!w.distributed()) {

@@ -19,12 +19,14 @@ namespace trainbench {
 //     with no collective; the ranks then agree, and if one cannot, all skip the benchmark
 //     with its reason ("rank 1: out of memory ...");
 //  2. GradientSync broadcasts rank 0's parameters and buffers; warm-up and the timed epochs
-//     train with gradient sync; each epoch's time is the slowest rank's; a stop signal on
-//     any rank stops all of them between epochs;
+//     train with gradient sync; each epoch's time is the slowest rank's; each timed epoch is
+//     followed by an untimed twin without gradient sync (DDP's no_sync) on the same shards
+//     and batches, from the same weights (restored after it), which gives
+//     scaling_efficiency, comm_exposed_pct with its spread over the pairs
+//     (comm_exposed_sd_pct), and each rank's own speed (rank_max_s, rank_min_s); a stop
+//     signal on any rank stops all of them between epochs;
 //  3. test_acc: the replicas are all rank 0's (buffers broadcast once more), so each rank
-//     counts its slice of the test set and the counts are added; then one untimed epoch
-//     without gradient sync (DDP's no_sync) on the same shards gives scaling_efficiency,
-//     comm_exposed_pct, and each rank's own speed (rank_max_s, rank_min_s).
+//     counts its slice of the test set and the counts are added.
 // A failure after step 1 (a rank dies, runs out of memory mid-epoch, a collective times out)
 // ends every rank with one line (EndWorld): the ranks cannot finish an epoch without it.
 // In a world of one (the CUDA smoke check, ranks:1) the rendezvous is made by the first such

@@ -273,6 +273,18 @@ def test_scaling_section_only_for_a_run_of_several_ranks(gpu_md, cpu_md):
         < md.index("## Device context")
 
 
+def test_scaling_table_shows_the_spread_of_comm_exposed_when_the_run_has_it(tmp_path):
+    with open(input_path("trainbench_ranks2.json"), encoding="utf-8") as handle:
+        doc = json.load(handle)
+    epochs = [b for b in doc["benchmarks"] if b["name"].startswith("BM_TrainEpoch/")]
+    for i, b in enumerate(epochs):
+        b["comm_exposed_sd_pct"] = 3.25 + i
+    path = write_doc(tmp_path / "sd.json", doc["benchmarks"], doc["context"])
+    text = section(report.build_report(gbench.load_run(path)), report.SCALING_TITLE)
+    assert "| Comm exposed (%) | Comm exposed SD (points) | Slowest rank (s) |" in text
+    for i, b in enumerate(epochs):
+        assert f"| {b['comm_exposed_pct']:.1f} | {3.25 + i:.1f} | {b['rank_max_s']:.3f} |" in text
+
 def test_scaling_training_table_numbers_come_from_the_file():
     md = report.build_report(load("trainbench_ranks2.json"))
     text = section(md, report.SCALING_TITLE)
