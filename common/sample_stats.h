@@ -22,8 +22,9 @@ struct SampleStats {
 };
 [[nodiscard]] SampleStats Summarize(absl::Span<const double> samples);
 
-// nvbench's stdrel criterion: take samples until their noise is at most max_noise_pct with at
-// least min_samples of them, or until max_seconds of timed work, whichever comes first. Off
+// nvbench's stdrel criterion: take at least min_samples samples, then until their noise is at
+// most max_noise_pct or until max_seconds of timed work, whichever comes first (unlike
+// nvbench's timeout, the time limit waits for min_samples: every row has a spread). Off
 // (max_noise_pct == 0) a row takes exactly fixed_samples, as before the criterion existed.
 struct StoppingCriterion {
   double max_noise_pct = 0;  // 0: off
@@ -38,7 +39,7 @@ enum class StopReason { kCount, kNoise, kTime };
 
 // Whether a row that has taken these samples (timed_seconds of timed work in all) stops now,
 // and why. Never before the first sample; off, after every one (kCount); on, never before
-// min_samples unless max_seconds is spent.
+// min_samples (at least 2), whatever the time spent.
 [[nodiscard]] std::optional<StopReason> ShouldStop(const StoppingCriterion& c, absl::Span<const double> samples,
                                                    double timed_seconds);
 
@@ -52,5 +53,9 @@ struct WarmupStability {
   int64_t ceiling_steps = 200;
 };
 [[nodiscard]] bool WarmupSettled(const WarmupStability& w, absl::Span<const double> step_seconds);
+
+// The median of the last count values (all of them when there are fewer; 0 when none); of an
+// even count, the upper middle one.
+[[nodiscard]] double MedianOfLast(absl::Span<const double> values, size_t count);
 
 }  // namespace trainbench

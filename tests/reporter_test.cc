@@ -291,6 +291,8 @@ TEST(ReporterTest, ARowThatTookItsSamplesInOneIterationCountsThemAllAsTimed) {
   sampled.counters["noise_samples"] = 4;
   sampled.counters["noise_met"] = 1;
   EXPECT_DOUBLE_EQ(TimedSeconds(sampled), 6.0);
+  sampled.counters["sample_iterations"] = 10;  // each sample 10 iterations, its time per iteration
+  EXPECT_DOUBLE_EQ(TimedSeconds(sampled), 60.0);
   benchmark::BenchmarkReporter::Run failed = plain;
   failed.error_occurred = true;
   EXPECT_EQ(TimedSeconds(failed), 0.0);

@@ -55,13 +55,18 @@ TEST(SampleStatsTest, OnItStopsAtTheFirstQuietWindowAfterMinSamples) {
   EXPECT_EQ(TakeSamples(c, {1.0, 1.0, 1.0}), std::make_pair(size_t{3}, StopReason::kNoise));
 }
 
-TEST(SampleStatsTest, ANoisyRowStopsOnTimeEvenBeforeMinSamples) {
+TEST(SampleStatsTest, ANoisyRowStopsOnTimeButNotBeforeMinSamples) {
   StoppingCriterion c;
   c.max_noise_pct = 1;
-  c.min_samples = 10;
+  c.min_samples = 3;
   c.max_seconds = 5;
   EXPECT_EQ(TakeSamples(c, {1, 2, 1, 2, 1, 2}), std::make_pair(size_t{4}, StopReason::kTime));  // 6 s of work at 4
-  EXPECT_EQ(TakeSamples(c, {6}), std::make_pair(size_t{1}, StopReason::kTime));
+  // A sample longer than the limit: still 3 of them, the spread of a slow row.
+  EXPECT_EQ(TakeSamples(c, {6, 7, 6, 7}), std::make_pair(size_t{3}, StopReason::kTime));
+  c.min_samples = 10;
+  EXPECT_EQ(TakeSamples(c, std::vector<double>(12, 1.0)), std::make_pair(size_t{10}, StopReason::kNoise));
+  std::vector<double> noisy = {1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2};
+  EXPECT_EQ(TakeSamples(c, noisy), std::make_pair(size_t{10}, StopReason::kTime));
   EXPECT_STREQ(StopReasonName(StopReason::kTime), "time");
 }
 
@@ -85,6 +90,14 @@ TEST(SampleStatsTest, WarmupEndsWhenTheLastWindowIsSteadyAfterTheFloorOrAtTheCei
   EXPECT_EQ(settled_after({1, 1, 1, 1, 1}), 4u);
   // Never steady: the ceiling.
   EXPECT_EQ(settled_after({1, 2, 1, 2, 1, 2, 1, 2, 1, 2}), 8u);
+}
+
+TEST(SampleStatsTest, MedianOfLastLooksOnlyAtTheTail) {
+  const std::vector<double> v = {100, 100, 3, 1, 2};
+  EXPECT_EQ(MedianOfLast(v, 3), 2.0);
+  EXPECT_EQ(MedianOfLast(v, 10), 3.0);  // all five
+  EXPECT_EQ(MedianOfLast(v, 2), 2.0);   // of {1, 2}, the upper
+  EXPECT_EQ(MedianOfLast({}, 5), 0.0);
 }
 
 }  // namespace

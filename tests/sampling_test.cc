@@ -25,10 +25,11 @@ class Capture : public benchmark::BenchmarkReporter {
 // Runs one benchmark named name that takes the samples in sequence (in order, from the
 // first) under criterion c, registered as a family registers it; returns its one run.
 benchmark::BenchmarkReporter::Run RunWith(const std::string& name, const StoppingCriterion& c, int64_t fixed,
-                                          std::vector<double> sequence) {
-  auto* b = benchmark::RegisterBenchmark(name.c_str(), [c, sequence](benchmark::State& state) {
+                                          std::vector<double> sequence, int64_t iterations_per_sample = 1) {
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), [c, sequence, iterations_per_sample](benchmark::State& state) {
     size_t next = 0;
-    const SampleRecord r = TakeSamples(state, c, [&] { return sequence.at(next++); });
+    const SampleRecord r = TakeSamples(
+        state, c, [&] { return sequence.at(next++); }, iterations_per_sample);
     AddNoiseCounters(r, state);
   });
   b->UseManualTime();
@@ -81,6 +82,32 @@ TEST(SamplingTest, ANoisyRowStopsOnTimeSaysSoAndIsFlagged) {
             "BM_X: stopped at --max_seconds=5 with noise 38.5% over 4 samples, above --max_noise=1");
   r.reason = StopReason::kNoise;
   EXPECT_EQ(NoiseLine("BM_X", c, r), "");
+}
+
+TEST(SamplingTest, ASampleOfSeveralIterationsReportsPerIterationAndCountsAllItsTime) {
+  StoppingCriterion c;
+  c.max_noise_pct = 1;
+  c.min_samples = 3;
+  c.max_seconds = 5;
+  // Each sample is 4 iterations: 2 s of work, 0.5 s an iteration; a noisy row stops on time
+  // after 3 samples (6 s of work), not after 10 (5 s of per-iteration values).
+  const auto run = RunWith("SamplingSpans", c, 0, {2.0, 2.4, 2.0, 2.4, 2.0, 2.4, 2.0, 2.4, 2.0, 2.4, 2.0}, 4);
+  EXPECT_EQ(run.counters.at("noise_samples").value, 3.0);
+  EXPECT_EQ(run.counters.at("sample_iterations").value, 4.0);
+  EXPECT_NEAR(run.real_accumulated_time, (0.5 + 0.6 + 0.5) / 3, 1e-9);  // per iteration
+  EXPECT_EQ(run.report_label, "samples_s=0.5,0.6,0.5");
+  // Off, a sample is one iteration whatever the family asked (Google Benchmark counts them).
+  const auto off = RunWith("SamplingOffSpans", StoppingCriterion{}, 2, {1.0, 1.0}, 4);
+  EXPECT_EQ(off.counters.count("sample_iterations"), 0u);
+  EXPECT_NEAR(off.real_accumulated_time, 2.0, 1e-9);
+}
+
+TEST(SamplingTest, IterationsPerSampleReachTheMinimumSampleTime) {
+  EXPECT_EQ(IterationsPerSample(0.003, 0.1), 34);  // a 3 ms CPU step: 102 ms a sample
+  EXPECT_EQ(IterationsPerSample(0.1, 0.1), 1);
+  EXPECT_EQ(IterationsPerSample(1.3, 0.1), 1);  // a step longer than the minimum is a sample
+  EXPECT_EQ(IterationsPerSample(0, 0.1), 1);    // no warm-up time to go on
+  EXPECT_EQ(IterationsPerSample(1e-12, 0.1), 1'000'000);
 }
 
 TEST(SamplingTest, TheLabelKeepsAtMostItsCapOfSamples) {

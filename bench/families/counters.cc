@@ -66,6 +66,9 @@ constexpr CounterSpec kCounters[] = {
     {"noise_samples", "samples", Better::kNeither, kEpochStep, "how many samples noise_pct is computed from"},
     {"noise_met", "0 or 1", Better::kNeither, kEpochStep,
      "with --max_noise: 1 when the row stopped on noise, 0 when it stopped at --max_seconds above the limit"},
+    {"sample_iterations", "iterations", Better::kNeither, "BM_TrainStep",
+     "with --max_noise: iterations each sample spans, so that a short step is timed over a tenth of a second or "
+     "more; samples and real_time stay per iteration"},
     {"warmup_steps", "steps", Better::kNeither, kEpochStep,
      "untimed warm-up steps before the first timed one: the --warmup_steps floor, then until step time settled"},
     {"warmup_s", "s", Better::kNeither, kEpochStep, "the warm-up's host-clock seconds"},

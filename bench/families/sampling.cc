@@ -1,7 +1,7 @@
 #include "bench/families/sampling.h"
 
 #include <algorithm>
-#include <numeric>
+#include <cmath>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -10,12 +10,12 @@
 
 namespace trainbench {
 
-double SampleRecord::total_seconds() const { return std::accumulate(seconds.begin(), seconds.end(), 0.0); }
-
 SampleRecord TakeSamples(benchmark::State& state, const StoppingCriterion& c,
-                         const std::function<double()>& take_sample) {
+                         const std::function<double()>& take_sample, int64_t iterations_per_sample) {
   SampleRecord r;
   r.criterion_on = c.on();
+  r.iterations_per_sample = c.on() ? std::max<int64_t>(iterations_per_sample, 1) : 1;
+  const auto per_sample = static_cast<double>(r.iterations_per_sample);
   for (auto _ : state) {
     if (!c.on()) {
       const double s = take_sample();
@@ -23,17 +23,24 @@ SampleRecord TakeSamples(benchmark::State& state, const StoppingCriterion& c,
       state.SetIterationTime(s);
       continue;
     }
-    double timed = 0;
+    double timed = 0;  // seconds of all the samples' iterations
     std::optional<StopReason> why;
     while (!why) {
-      r.seconds.push_back(take_sample());
-      timed += r.seconds.back();
+      const double s = take_sample();
+      r.seconds.push_back(s / per_sample);
+      timed += s;
       why = ShouldStop(c, r.seconds, timed);
     }
     r.reason = *why;
-    state.SetIterationTime(timed / static_cast<double>(r.seconds.size()));
+    state.SetIterationTime(timed / per_sample / static_cast<double>(r.seconds.size()));
   }
   return r;
+}
+
+int64_t IterationsPerSample(double iteration_seconds, double min_sample_seconds) {
+  constexpr double kMaxIterations = 1e6;
+  if (!(iteration_seconds > 0) || !(min_sample_seconds > 0)) return 1;
+  return static_cast<int64_t>(std::clamp(std::ceil(min_sample_seconds / iteration_seconds), 1.0, kMaxIterations));
 }
 
 int64_t RegisterIterations(const StoppingCriterion& c, int64_t fixed) { return c.on() ? 1 : fixed; }
@@ -43,6 +50,7 @@ void AddNoiseCounters(const SampleRecord& r, benchmark::State& state) {
   state.counters["noise_pct"] = s.noise_pct;
   state.counters["noise_samples"] = static_cast<double>(s.count);
   if (r.criterion_on) state.counters["noise_met"] = r.reason == StopReason::kNoise ? 1.0 : 0.0;
+  if (r.iterations_per_sample > 1) state.counters["sample_iterations"] = static_cast<double>(r.iterations_per_sample);
   state.SetLabel(SamplesLabel(r.seconds));
 }
 

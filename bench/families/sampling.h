@@ -22,23 +22,30 @@
 namespace trainbench {
 
 struct SampleRecord {
-  std::vector<double> seconds;  // each sample's timed seconds, in order
+  std::vector<double> seconds;  // each sample's timed seconds per iteration, in order
   StopReason reason = StopReason::kCount;
   bool criterion_on = false;
-  [[nodiscard]] double total_seconds() const;
+  int64_t iterations_per_sample = 1;  // with the criterion on: iterations each sample spans
 };
 
 // Takes the samples: take_sample runs one and returns its timed seconds. It may throw
 // (Interrupted, out of memory): the samples taken so far are lost with the row, as before.
+// With the criterion on, a sample may span iterations_per_sample iterations (take_sample runs
+// them all): its value is then its seconds per iteration, so that real_time and the samples
+// mean the same as with one, and --max_seconds counts the whole sample's time.
 SampleRecord TakeSamples(benchmark::State& state, const StoppingCriterion& c,
-                         const std::function<double()>& take_sample);
+                         const std::function<double()>& take_sample, int64_t iterations_per_sample = 1);
+
+// How many iterations a sample spans so that it lasts at least min_sample_seconds, from the
+// seconds one iteration took (the warm-up's median): at least 1, at most 1,000,000.
+[[nodiscard]] int64_t IterationsPerSample(double iteration_seconds, double min_sample_seconds);
 
 // The iterations a family registers: 1 with the criterion on, else fixed (0: Google
 // Benchmark's choice).
 [[nodiscard]] int64_t RegisterIterations(const StoppingCriterion& c, int64_t fixed);
 
 // noise_pct, noise_samples always; noise_met (1: the criterion stopped on noise, 0: on time)
-// with the criterion on.
+// with the criterion on, and sample_iterations when a sample spans more than one iteration.
 void AddNoiseCounters(const SampleRecord& r, benchmark::State& state);
 
 // The row's samples in its label, "samples_s=0.512,0.509,0.520" (seconds, 6 significant

@@ -32,6 +32,12 @@ namespace {
 // (at 10 it could be 10% for a host-bound Small step).
 constexpr int kCudaStepsPerIteration = 128;
 
+// With a stopping criterion, a sample spans enough iterations to last at least this long, s:
+// a CPU step of a few ms is at the mercy of one timer tick or one preemption, so 3 one-step
+// samples (21 ms in all for Medium b16) moved a row by 38% between runs where Google
+// Benchmark's half second of steps did not.
+constexpr double kMinSampleSeconds = 0.1;
+
 // Resident batches of batch_size training samples each (the set repeats when it is smaller),
 // augmented once, already on the device.
 std::vector<DeviceBatch> MakeResidentBatches(const ImageSet& train, int64_t batch_size, uint64_t seed,
@@ -91,18 +97,29 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Harn
       warmup_step_s.push_back(since_s(before));
     }
     m.warmup = WarmupTaken{static_cast<int64_t>(warmup_step_s.size()), since_s(warmup_start)};
+    // One iteration's time from the warm-up's settled window (its median step).
+    const int64_t iterations_per_sample =
+        env.run.criterion.on()
+            ? IterationsPerSample(
+                  steps_per_iteration * MedianOfLast(warmup_step_s, static_cast<size_t>(stability.window_steps)),
+                  kMinSampleSeconds)
+            : 1;
     const int64_t skipped_before = trainer.scaler() ? trainer.scaler()->skipped_steps() : 0;
     ctx->ResetPeakMemory();
     std::unique_ptr<IntervalTimer> timer = ctx->NewTimer();
-    samples = TakeSamples(state, env.run.criterion, [&] {
-      timer->Start();
-      for (int i = 0; i < steps_per_iteration; ++i) step();
-      timer->Stop();
-      const double seconds = timer->ElapsedSeconds();
-      m.timed_seconds += seconds;
-      m.steps += steps_per_iteration;
-      return seconds;
-    });
+    const int64_t steps_per_sample = steps_per_iteration * iterations_per_sample;
+    samples = TakeSamples(
+        state, env.run.criterion,
+        [&] {
+          timer->Start();
+          for (int64_t i = 0; i < steps_per_sample; ++i) step();
+          timer->Stop();
+          const double seconds = timer->ElapsedSeconds();
+          m.timed_seconds += seconds;
+          m.steps += steps_per_sample;
+          return seconds;
+        },
+        iterations_per_sample);
     if (auto peaks = ctx->PeakMemory()) m.peak_alloc_bytes = peaks->allocated_bytes;
     if (trainer.scaler()) m.amp_skipped_steps = trainer.scaler()->skipped_steps() - skipped_before;
     // ---- diagnostics: one untimed iteration under the kernel tracer.

@@ -46,8 +46,10 @@ ABSL_FLAG(double, max_noise, 0,
           "iterations of steps) until their relative standard deviation is at most this, with at "
           "least --min_samples, or until --max_seconds of timed work (0: off, --epochs samples; the lab "
           "suite, with no axis flag, has its own, docs/command-line.md).");
-ABSL_FLAG(int32_t, min_samples, 3, "With --max_noise: the fewest samples a row takes before it may stop on noise.");
-ABSL_FLAG(double, max_seconds, 60, "With --max_noise: timed seconds after which a row stops, noisy or not.");
+ABSL_FLAG(int32_t, min_samples, 3,
+          "With --max_noise: the fewest samples a row takes before it may stop, on noise or on time.");
+ABSL_FLAG(double, max_seconds, 60,
+          "With --max_noise: timed seconds after which a row stops, noisy or not, once it has --min_samples.");
 ABSL_FLAG(bool, channels_last, false, "Weights and activations in NHWC (channels_last) memory format.");
 ABSL_FLAG(bool, cudnn_benchmark, false,
           "cuDNN autotunes convolution algorithms per shape (every shape is warmed up first).");

@@ -169,7 +169,10 @@ double TimedSeconds(const benchmark::BenchmarkReporter::Run& run) {
   if (run.error_occurred || run.run_type != benchmark::BenchmarkReporter::Run::RT_Iteration) return 0;
   const auto samples = run.counters.find("noise_samples");
   if (run.counters.count("noise_met") > 0 && samples != run.counters.end() && run.iterations > 0) {
-    return run.real_accumulated_time / static_cast<double>(run.iterations) * samples->second.value;
+    const auto spans = run.counters.find("sample_iterations");
+    const double iterations_per_sample = spans != run.counters.end() ? spans->second.value : 1.0;
+    return run.real_accumulated_time / static_cast<double>(run.iterations) * samples->second.value *
+           iterations_per_sample;
   }
   return run.real_accumulated_time;
 }

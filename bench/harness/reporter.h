@@ -84,8 +84,8 @@ struct SuiteTimes {
   double timed_seconds = 0;
 };
 // The timed seconds a run stands for: its manual time; for a row that took its samples inside
-// one iteration (--max_noise: noise_met is set), the mean times noise_samples. 0 for an
-// errored run or an aggregate.
+// one iteration (--max_noise: noise_met is set), the mean times noise_samples times
+// sample_iterations (1 when absent). 0 for an errored run or an aggregate.
 [[nodiscard]] double TimedSeconds(const benchmark::BenchmarkReporter::Run& run);
 // "suite: 151 s, 40 s timed (27%)".
 [[nodiscard]] std::string SuiteLine(const SuiteTimes& t);

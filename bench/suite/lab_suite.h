@@ -62,9 +62,10 @@ std::string LabPartsJson(const std::vector<LabPart>& parts);
 
 // The lab suite's stopping criterion (common/sample_stats.h), when no axis flag and no
 // --max_noise is given: at least 3 samples a row (a spread to report, and a U-test between two
-// runs that can reach p < 0.1), up to 5% noise, and at most 10 s of timed work a row, so that a
-// noisy row (a CPU step of a few ms varies by 10% and more on a shared machine) costs 10 s
-// and says so rather than running on. A plain run (any axis flag) keeps --epochs.
+// runs that can reach p < 0.1), up to 5% noise, and at most 10 s of timed work a row once it
+// has those 3, so that a noisy row (a CPU step of a few ms varies by 10% and more on a shared
+// machine) costs 10 s and says so rather than running on; a row whose epoch outlasts 10 s (Large
+// on a CPU, 14 s) takes its 3. A plain run (any axis flag) keeps --epochs.
 inline constexpr double kLabMaxNoisePct = 5;
 inline constexpr int64_t kLabMinSamples = 3;
 inline constexpr double kLabMaxSeconds = 10;
