@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include <ATen/ops/full.h>
@@ -59,6 +60,7 @@ void SkipOnRank0(benchmark::State& state, const std::string& name, const WorldCo
 }
 
 bool StartOrSkip(benchmark::State& state, const std::string& name, WorldComm& dist, const DeviceContext* cuda_ctx) {
+  NoteBenchmark(name);
   // (A world of several ranks ends at the first failure on any rank: none gets here lost.)
   if (!dist.world.distributed() && cuda_ctx != nullptr && cuda_ctx->lost_reason()) {
     SkipOnRank0(state, name, dist, *cuda_ctx->lost_reason());
@@ -199,20 +201,86 @@ namespace {
 
 }  // namespace
 
+namespace {
+
+// The failure watch's state, one world a process: the benchmark running (for its line) and
+// whether this rank has begun to end (the watch then has nothing to do).
+struct WatchState {
+  std::mutex mutex;
+  std::string benchmark = "between benchmarks";
+  std::atomic<bool> ending{false};
+};
+WatchState& Watch() {
+  static WatchState* s = new WatchState;  // never destroyed: the watch thread outlives main
+  return *s;
+}
+// Every rank that ends adds 1 here, so that a watch learns of it in one store call.
+std::string EndedCountKey() { return absl::StrCat(kStorePrefix, "ended_count"); }
+
+[[noreturn]] void EndWith(const World& w, c10d::Store* store, std::chrono::milliseconds timeout, bool collective,
+                          const std::string& benchmark, const std::string& reason);
+
+}  // namespace
+
+void NoteBenchmark(const std::string& name) {
+  const std::lock_guard<std::mutex> lock(Watch().mutex);
+  Watch().benchmark = name;
+}
+
+void StartFailureWatch(const WorldComm& dist) {
+  if (!dist.world.distributed() || !dist.groups) return;
+  c10::intrusive_ptr<c10d::Store> store;
+  try {
+    store = dist.groups->store->clone();  // a connection of its own, beside the main thread's
+  } catch (const std::exception&) {
+    return;  // no watch: a rank blocked on a failed one then ends when that one exits
+  }
+  std::thread([w = dist.world, timeout = dist.timeout, store] {
+    for (;;) {
+      std::this_thread::sleep_for(kFailureWatchPeriod);
+      if (Watch().ending) return;
+      int64_t ended = 0;
+      try {
+        const QuietC10Log quiet;
+        ended = store->add(EndedCountKey(), 0);
+      } catch (const std::exception&) {
+        return;  // the store has gone: the run is ending, and the main thread says how
+      }
+      if (ended == 0) continue;
+      // Its own collective may be failing too: leave it the moment to say so itself.
+      std::this_thread::sleep_for(kFailureWatchPeriod);
+      if (Watch().ending.exchange(true)) return;
+      std::string benchmark;
+      {
+        const std::lock_guard<std::mutex> lock(Watch().mutex);
+        benchmark = Watch().benchmark;
+      }
+      EndWith(w, store.get(), timeout, /*collective=*/true, benchmark,
+              "waiting in a collective that a rank which ended will never join");
+    }
+  }).detach();
+}
+
 void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::exception& e) {
+  Watch().ending = true;
+  EndWith(dist.world, dist.groups ? dist.groups->store.get() : nullptr, dist.timeout, IsCollectiveFailure(e), benchmark,
+          Reason(e));
+}
+
+namespace {
+
+void EndWith(const World& w, c10d::Store* store, std::chrono::milliseconds timeout, bool collective,
+             const std::string& benchmark, const std::string& reason) {
   // A store whose host has gone (rank 0 killed) fails each call with a c10d WARNING and a
   // 16-line C++ backtrace before the exception this reads; the one line below says it all.
   const QuietC10Log quiet;
-  const World& w = dist.world;
-  const bool collective = IsCollectiveFailure(e);
-  const std::string reason = Reason(e);
-  c10d::Store* store = dist.groups ? dist.groups->store.get() : nullptr;
   const auto key = [](int r) { return absl::StrCat(kStorePrefix, "failed/", r); };
   constexpr char kOwn[] = "own|";
   bool store_answers = store != nullptr;
   if (store_answers) {
     try {
       store->set(key(w.rank), absl::StrCat(collective ? "collective|" : kOwn, benchmark, ": ", reason));
+      (void)store->add(EndedCountKey(), 1);
     } catch (const std::exception&) {
       store_answers = false;
     }
@@ -220,7 +288,7 @@ void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::ex
   // Rank 0 may serve the store (not under torchrun, whose agent does): it waits longer than
   // the others, so that the store outlives their reading of it.
   const bool serves_store = w.rank == 0 && !w.agent_store;
-  const auto wait_limit = std::min<std::chrono::milliseconds>(std::chrono::seconds(5), dist.timeout);
+  const auto wait_limit = std::min<std::chrono::milliseconds>(std::chrono::seconds(5), timeout);
   const std::chrono::milliseconds extra_wait = serves_store ? std::chrono::seconds(2) : std::chrono::seconds(0);
   // c10d's TCPStore client reads the answer to check() and get() with no timeout: a store host
   // that hangs without closing its sockets (SIGSTOP, a frozen node) held this rank in check()
@@ -301,4 +369,5 @@ void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::ex
   SayAndExit(w, line);
 }
 
+}  // namespace
 }  // namespace trainbench

@@ -125,4 +125,14 @@ std::optional<std::string> FirstRankThatCannot(const WorldComm& dist, const std:
 // the ranks that said nothing (killed, crashed or hung).
 [[noreturn]] void EndWorld(const WorldComm& dist, const std::string& benchmark, const std::exception& e);
 
+// A rank blocked in a collective with a rank that has ended (a broadcast from rank 0 while
+// rank 1 was killed) would not fail until that one exited, and then blame it. The failure
+// watch, a thread on its own store connection, looks every kFailureWatchPeriod at how many
+// ranks have ended (EndWorld counts itself in the store); when one has and this rank has not
+// begun to end, it ends this rank as EndWorld would, naming the running benchmark
+// (NoteBenchmark: StartOrSkip notes each). Rendezvous starts it for a world of several ranks.
+inline constexpr std::chrono::milliseconds kFailureWatchPeriod{250};
+void StartFailureWatch(const WorldComm& dist);
+void NoteBenchmark(const std::string& name);
+
 }  // namespace trainbench

@@ -102,6 +102,7 @@ absl::Status Rendezvous(WorldComm& dist) {
         absl::StrCat("store at ", where, " (rank ", w.rank, " of ", w.size, "): ", Reason(e)));
   }
   dist.groups = std::move(groups);
+  StartFailureWatch(dist);
   return absl::OkStatus();
 }
 

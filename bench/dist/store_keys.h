@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,15 +27,35 @@ bool IsCollectiveFailure(const std::exception& e);
 // c10d logs each failed connection attempt with a C++ backtrace (ERROR and WARNING lines) while
 // it retries; the rendezvous' outcome is one line of ours, so only FATAL is let through while it
 // runs. c10's own log threshold (LibTorch built without glog): 0 INFO .. 3 FATAL.
+// Threads may overlap (the failure watch polls the store beside the main thread): the first
+// quiet raises the threshold, the last one puts it back.
 class QuietC10Log {
  public:
-  QuietC10Log() : saved_(FLAGS_caffe2_log_level) { FLAGS_caffe2_log_level = std::max(saved_, 3); }
-  ~QuietC10Log() { FLAGS_caffe2_log_level = saved_; }
+  QuietC10Log() {
+    const std::lock_guard<std::mutex> lock(state().mutex);
+    if (state().active++ == 0) {
+      state().saved = FLAGS_caffe2_log_level;
+      FLAGS_caffe2_log_level = std::max(state().saved, 3);
+    }
+  }
+  ~QuietC10Log() {
+    const std::lock_guard<std::mutex> lock(state().mutex);
+    if (--state().active == 0) FLAGS_caffe2_log_level = state().saved;
+  }
   QuietC10Log(const QuietC10Log&) = delete;
   QuietC10Log& operator=(const QuietC10Log&) = delete;
 
  private:
-  int saved_;
+  struct State {
+    std::mutex mutex;
+    int active = 0;
+    int saved = 0;
+  };
+  // Never destroyed: a detached thread may still be quiet while the process exits.
+  static State& state() {
+    static State* s = new State;
+    return *s;
+  }
 };
 
 // Waits until the store holds every key, for timeout at most (c10d's Store::wait); false when
