@@ -34,6 +34,8 @@ std::optional<StopReason> ShouldStop(const StoppingCriterion& c, absl::Span<cons
   const auto n = static_cast<int64_t>(samples.size());
   if (n == 0) return std::nullopt;
   if (!c.on()) return StopReason::kCount;
+  // A sample that is not a number compares false with every limit: stop rather than loop on.
+  if (!std::isfinite(samples.back()) || !std::isfinite(timed_seconds)) return StopReason::kTime;
   // min_samples is a floor for the time limit too: a row of 1 sample has no noise to report
   // and gives the U-test nothing (the lab suite's Large epoch, 14 s a sample on the 2-core VM,
   // stopped at 1 at a 10 s limit).

@@ -224,14 +224,17 @@ int64_t Trainer::parameter_count() const { return CountParameters(*model_); }
 
 namespace {
 
-// AdamParamState's copy shares its tensors, which Adam updates in place: a copy of its own.
-std::unique_ptr<torch::optim::OptimizerParamState> DeepCopy(const torch::optim::OptimizerParamState& state) {
+// AdamParamState's copy shares its tensors, which Adam updates in place: a copy of its own,
+// on device (the host for the snapshot, so that the device's memory peaks never see it).
+std::unique_ptr<torch::optim::OptimizerParamState> DeepCopy(const torch::optim::OptimizerParamState& state,
+                                                            at::Device device) {
   const auto& adam = static_cast<const torch::optim::AdamParamState&>(state);
+  const auto copy_of = [device](const at::Tensor& t) { return t.to(device, /*non_blocking=*/false, /*copy=*/true); };
   auto copy = std::make_unique<torch::optim::AdamParamState>();
   copy->step(adam.step());
-  copy->exp_avg(adam.exp_avg().clone());
-  copy->exp_avg_sq(adam.exp_avg_sq().clone());
-  if (adam.max_exp_avg_sq().defined()) copy->max_exp_avg_sq(adam.max_exp_avg_sq().clone());
+  copy->exp_avg(copy_of(adam.exp_avg()));
+  copy->exp_avg_sq(copy_of(adam.exp_avg_sq()));
+  if (adam.max_exp_avg_sq().defined()) copy->max_exp_avg_sq(copy_of(adam.max_exp_avg_sq()));
   return copy;
 }
 
@@ -252,7 +255,7 @@ TrainingSnapshot::TrainingSnapshot(Trainer& trainer) : trainer_(trainer) {
   for (const at::Tensor& t : live_) saved_.push_back(t.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true));
   if (trainer.optimizer_) {
     for (const auto& [key, state] : trainer.optimizer_->state()) {
-      loop_state_.emplace_back(key, DeepCopy(*state));
+      loop_state_.emplace_back(key, DeepCopy(*state, at::kCPU));
     }
   }
 }
@@ -263,8 +266,9 @@ void TrainingSnapshot::Restore() {
   if (trainer_.optimizer_) {
     auto& state = trainer_.optimizer_->state();
     state.clear();  // what the warm-up's steps created goes; what existed before comes back
+    const at::Device device = trainer_.model_->parameters().front().device();
     for (const auto& [key, saved] : loop_state_) {
-      state[key] = DeepCopy(*saved);
+      state[key] = DeepCopy(*saved, device);
     }
   }
 }

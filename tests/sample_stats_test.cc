@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <vector>
 
 namespace trainbench {
@@ -90,6 +92,16 @@ TEST(SampleStatsTest, WarmupEndsWhenTheLastWindowIsSteadyAfterTheFloorOrAtTheCei
   EXPECT_EQ(settled_after({1, 1, 1, 1, 1}), 4u);
   // Never steady: the ceiling.
   EXPECT_EQ(settled_after({1, 2, 1, 2, 1, 2, 1, 2, 1, 2}), 8u);
+}
+
+TEST(SampleStatsTest, ASampleThatIsNotANumberStopsTheRow) {
+  StoppingCriterion c;
+  c.max_noise_pct = 1;
+  c.min_samples = 3;
+  c.max_seconds = 5;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(TakeSamples(c, {1, nan, 1, 1, 1, 1, 1, 1, 1}), std::make_pair(size_t{2}, StopReason::kTime));
+  EXPECT_EQ(ShouldStop(c, {1, 1, 2}, std::numeric_limits<double>::infinity()), StopReason::kTime);
 }
 
 TEST(SampleStatsTest, MedianOfLastLooksOnlyAtTheTail) {

@@ -50,6 +50,12 @@ TEST(SamplingTest, OffEachIterationIsASampleAndTheRowHasItsNoise) {
   EXPECT_EQ(run.report_label, "samples_s=1,1.1,0.9");
 }
 
+TEST(SamplingTest, ARowOfOneSampleHasNoNoiseRatherThanZero) {
+  const auto run = RunWith("SamplingOne", StoppingCriterion{}, 1, {1.0});
+  EXPECT_EQ(run.counters.at("noise_samples").value, 1.0);
+  EXPECT_EQ(run.counters.count("noise_pct"), 0u);
+}
+
 TEST(SamplingTest, OnOneIterationTakesSamplesUntilQuietAndItsTimeIsTheirMean) {
   StoppingCriterion c;
   c.max_noise_pct = 2;

@@ -179,7 +179,8 @@ TEST(AllReduceTest, OpsPerSpanFillTheTargetSpanWithinBounds) {
   EXPECT_EQ(AllReduceOpsPerSpan(0.0), kAllReduceMaxOpsPerSpan);
   EXPECT_EQ(AllReduceOpsPerSpan(-1.0), kAllReduceMaxOpsPerSpan);
   EXPECT_EQ(AllReduceOpsPerSpan(std::numeric_limits<double>::quiet_NaN()), kAllReduceMaxOpsPerSpan);
-  EXPECT_EQ(AllReduceOpsPerSpan(std::numeric_limits<double>::infinity()), kAllReduceMaxOpsPerSpan);
+  EXPECT_EQ(AllReduceOpsPerSpan(std::numeric_limits<double>::infinity()), 1);
+  EXPECT_EQ(AllReduceOpsPerSpan(std::numeric_limits<double>::quiet_NaN()), kAllReduceMaxOpsPerSpan);
   // Every estimate gives a span of at least the target, unless the cap holds it shorter.
   for (const double op_s : {1e-6, 7e-6, 13e-6, 99e-6, 1.7e-3, 9.9e-3}) {
     const int64_t ops = AllReduceOpsPerSpan(op_s);

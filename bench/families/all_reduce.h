@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -56,8 +57,10 @@ inline constexpr int64_t kAllReduceWarmupOps = 5;
 
 // All-reduces per timed span for an op estimated at op_s seconds (the warm-up's, slowest
 // rank): ceil(kAllReduceSpanTarget_s / op_s) within [1, kAllReduceMaxOpsPerSpan]; the most for
-// an estimate that is 0, negative or not finite (an event pair that measured nothing).
+// an estimate that is 0, negative or NaN (an event pair that measured nothing), 1 for +inf
+// (an op slower than anything: one a span).
 inline int64_t AllReduceOpsPerSpan(double op_s) {
+  if (op_s == std::numeric_limits<double>::infinity()) return 1;
   if (!(op_s > 0) || !std::isfinite(op_s)) return kAllReduceMaxOpsPerSpan;
   const double ops = std::ceil(kAllReduceSpanTarget_s / op_s);
   if (ops >= static_cast<double>(kAllReduceMaxOpsPerSpan)) return kAllReduceMaxOpsPerSpan;

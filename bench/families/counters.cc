@@ -62,7 +62,8 @@ constexpr CounterSpec kCounters[] = {
     {"algbw_GB_per_s", "10^9 bytes/s", Better::kHigher, "BM_AllReduce", "bytes over all-reduce time"},
     {"busbw_GB_per_s", "10^9 bytes/s", Better::kHigher, "BM_AllReduce", "algbw x 2(N-1)/N, as nccl-tests defines it"},
     {"noise_pct", "%", Better::kLower, kEpochStep,
-     "relative standard deviation of the row's samples (epochs; BM_TrainStep: iterations), 100 x stddev / mean"},
+     "relative standard deviation of the row's samples (epochs; BM_TrainStep: iterations, or sample_iterations "
+     "of them), 100 x stddev / mean; absent with one sample"},
     {"noise_samples", "samples", Better::kNeither, kEpochStep, "how many samples noise_pct is computed from"},
     {"noise_met", "0 or 1", Better::kNeither, kEpochStep,
      "with --max_noise: 1 when the row stopped on noise, 0 when it stopped at --max_seconds above the limit"},

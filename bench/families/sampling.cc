@@ -47,7 +47,7 @@ int64_t RegisterIterations(const StoppingCriterion& c, int64_t fixed) { return c
 
 void AddNoiseCounters(const SampleRecord& r, benchmark::State& state) {
   const SampleStats s = Summarize(r.seconds);
-  state.counters["noise_pct"] = s.noise_pct;
+  if (s.count >= 2) state.counters["noise_pct"] = s.noise_pct;  // one sample has no spread, not a 0
   state.counters["noise_samples"] = static_cast<double>(s.count);
   if (r.criterion_on) state.counters["noise_met"] = r.reason == StopReason::kNoise ? 1.0 : 0.0;
   if (r.iterations_per_sample > 1) state.counters["sample_iterations"] = static_cast<double>(r.iterations_per_sample);

@@ -44,7 +44,7 @@ SampleRecord TakeSamples(benchmark::State& state, const StoppingCriterion& c,
 // Benchmark's choice).
 [[nodiscard]] int64_t RegisterIterations(const StoppingCriterion& c, int64_t fixed);
 
-// noise_pct, noise_samples always; noise_met (1: the criterion stopped on noise, 0: on time)
+// noise_samples always, noise_pct from 2 samples on; noise_met (1: the criterion stopped on noise, 0: on time)
 // with the criterion on, and sample_iterations when a sample spans more than one iteration.
 void AddNoiseCounters(const SampleRecord& r, benchmark::State& state);
 

@@ -61,13 +61,14 @@ std::vector<AxisValues> PartPoints(const LabPart& part);
 std::string LabPartsJson(const std::vector<LabPart>& parts);
 
 // The lab suite's stopping criterion (common/sample_stats.h), when no axis flag and no
-// --max_noise is given: at least 3 samples a row (a spread to report, and a U-test between two
-// runs that can reach p < 0.1), up to 5% noise, and at most 10 s of timed work a row once it
-// has those 3, so that a noisy row (a CPU step of a few ms varies by 10% and more on a shared
-// machine) costs 10 s and says so rather than running on; a row whose epoch outlasts 10 s (Large
-// on a CPU, 14 s) takes its 3. A plain run (any axis flag) keeps --epochs.
+// --max_noise is given: at least 4 samples a row (a spread to report, and a U-test between two
+// runs that can reach p < 0.05: 4 against 4 can reach 0.029, 3 against 3 no lower than 0.1, so
+// tools/compare.py gave no p-value at 3), up to 5% noise, and at most 10 s of timed work a row
+// once it has those 4, so that a noisy row (a CPU step of a few ms varies by 10% and more on a
+// shared machine) costs 10 s and says so rather than running on; a row whose epoch outlasts
+// 10 s (Large on a CPU, 14 s) takes its 4. A plain run (any axis flag) keeps --epochs.
 inline constexpr double kLabMaxNoisePct = 5;
-inline constexpr int64_t kLabMinSamples = 3;
+inline constexpr int64_t kLabMinSamples = 4;
 inline constexpr double kLabMaxSeconds = 10;
 [[nodiscard]] inline StoppingCriterion LabSuiteCriterion() {
   return StoppingCriterion{kLabMaxNoisePct, kLabMinSamples, kLabMaxSeconds};
