@@ -22,7 +22,7 @@ UPDATE = os.environ.get("TRAINBENCH_UPDATE_GOLDEN") == "1"
 # transfer size each way: the rows whose counter sets differ. The fp16 step is left out: half
 # precision emulated on the CPU takes 30 s a row (its counters are fp32's plus amp_skipped_steps,
 # which the fp16 epoch rows cover).
-COUNTER_RUN = ["--dataset=synthetic", "--samples=128", "--epochs=1", "--warmup_steps=1", "--warmup_seconds=0",
+COUNTER_RUN = ["--dataset=synthetic", "--samples=128", "--epochs=2", "--warmup_steps=1", "--warmup_seconds=0",
                "--quiet", "--model=Small", "--batch=64", "--workers=0", "--precision=fp32,fp16",
                "--device=cpu,cuda", "--graph=0,1", "--benchmark_min_time=0.01",
                "--benchmark_filter=^BM_TrainEpoch|^BM_TrainStep/.*fp32|^BM_DataLoader|bytes:65536/"]

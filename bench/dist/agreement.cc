@@ -276,15 +276,6 @@ void EndWith(const World& w, c10d::Store* store, std::chrono::milliseconds timeo
   const QuietC10Log quiet;
   const auto key = [](int r) { return absl::StrCat(kStorePrefix, "failed/", r); };
   constexpr char kOwn[] = "own|";
-  bool store_answers = store != nullptr;
-  if (store_answers) {
-    try {
-      store->set(key(w.rank), absl::StrCat(collective ? "collective|" : kOwn, benchmark, ": ", reason));
-      (void)store->add(EndedCountKey(), 1);
-    } catch (const std::exception&) {
-      store_answers = false;
-    }
-  }
   // Rank 0 may serve the store (not under torchrun, whose agent does): it waits longer than
   // the others, so that the store outlives their reading of it.
   const bool serves_store = w.rank == 0 && !w.agent_store;
@@ -292,8 +283,9 @@ void EndWith(const World& w, c10d::Store* store, std::chrono::milliseconds timeo
   const std::chrono::milliseconds extra_wait = serves_store ? std::chrono::seconds(2) : std::chrono::seconds(0);
   // c10d's TCPStore client reads the answer to check() and get() with no timeout: a store host
   // that hangs without closing its sockets (SIGSTOP, a frozen node) held this rank in check()
-  // for ever. This guard ends the rank with the line it would say without the store's answers,
-  // 1 s after the wait below would have ended.
+  // for ever, and add() waits for its answer the same way. This guard ends the rank with the
+  // line it would say without the store's answers, 1 s after the wait below would have ended;
+  // it starts before the first store call here, since any of them can be the one that hangs.
   {
     const std::string store_gone = !serves_store && w.rank != 0 && !w.agent_store
                                        ? "rank 0 stopped answering (it serves the store: killed, crashed or hung)"
@@ -306,6 +298,15 @@ void EndWith(const World& w, c10d::Store* store, std::chrono::milliseconds timeo
       std::this_thread::sleep_until(guard_deadline);
       SayAndExit(w, fallback);
     }).detach();
+  }
+  bool store_answers = store != nullptr;
+  if (store_answers) {
+    try {
+      store->set(key(w.rank), absl::StrCat(collective ? "collective|" : kOwn, benchmark, ": ", reason));
+      (void)store->add(EndedCountKey(), 1);
+    } catch (const std::exception&) {
+      store_answers = false;
+    }
   }
   std::string line;
   if (!collective) {
