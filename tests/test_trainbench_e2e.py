@@ -372,3 +372,35 @@ def test_lab_parts_context_declares_the_listed_default_suite(cpu_run):
             for family in part["families"]:
                 name = family + "".join(f"/{k}:{v}" for k, v in axes.items())
                 assert name in listed, (part["key"], name)
+
+
+def label_samples(row):
+    """The per-epoch seconds a row lists in its label (samples_s=a,b,...)."""
+    (field,) = [f for f in row["label"].split() if f.startswith("samples_s=")]
+    return [float(v) for v in field.split("=", 1)[1].split(",")]
+
+
+def test_the_stopping_criterion_stops_on_noise_or_on_time_and_says_which(tmp_path):
+    """--max_noise on a real run: a lenient limit is met after --min_samples epochs; a limit no
+    CPU epoch reaches stops at --max_seconds, prints the stopped-at line and records
+    noise_met=0. Either way the row's time is the mean of the samples in its label."""
+    base = ["--dataset=synthetic", "--samples=256", "--warmup_steps=2", "--model=Small", "--batch=64",
+            "--workers=0", "--device=cpu", "--benchmark_filter=BM_TrainEpoch"]
+    met_out, flagged_out = tmp_path / "met.json", tmp_path / "flagged.json"
+    met = run(base + ["--max_noise=100", "--min_samples=3", "--max_seconds=60"], met_out)
+    flagged = run(base + ["--max_noise=0.01", "--min_samples=3", "--max_seconds=0.2"], flagged_out)
+    for proc, out, noise_met in ((met, met_out, 1), (flagged, flagged_out, 0)):
+        doc = load(out)
+        (row,) = doc["benchmarks"]
+        assert row["name"].endswith("/iterations:1/manual_time"), row["name"]
+        samples = label_samples(row)
+        assert row["noise_met"] == noise_met
+        assert row["noise_samples"] == len(samples) >= 3
+        assert row["real_time"] == pytest.approx(sum(samples) / len(samples), rel=1e-4)  # label: 6 digits
+        assert row["noise_pct"] > 0
+        assert "max_noise" in doc["context"]["stopping_criterion"]
+    # 100% is met at the floor; 0.01% is not, and the floor still holds over the time limit.
+    assert load(met_out)["benchmarks"][0]["noise_samples"] == 3
+    stopped = [l for l in flagged.stderr.splitlines() if "stopped at --max_seconds=0.2" in l]
+    assert len(stopped) == 1 and "above --max_noise=0.01" in stopped[0], flagged.stderr[-2000:]
+    assert not any("stopped at" in l for l in met.stderr.splitlines())
