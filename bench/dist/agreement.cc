@@ -281,11 +281,14 @@ void EndWith(const World& w, c10d::Store* store, std::chrono::milliseconds timeo
   const bool serves_store = w.rank == 0 && !w.agent_store;
   const auto wait_limit = std::min<std::chrono::milliseconds>(std::chrono::seconds(5), timeout);
   const std::chrono::milliseconds extra_wait = serves_store ? std::chrono::seconds(2) : std::chrono::seconds(0);
+  // The guard and the waits below count from one start, so the guard stays 1 s behind them
+  // however long the store takes to answer.
+  const auto start = std::chrono::steady_clock::now();
   // c10d's TCPStore client reads the answer to check() and get() with no timeout: a store host
   // that hangs without closing its sockets (SIGSTOP, a frozen node) held this rank in check()
-  // for ever, and add() waits for its answer the same way. This guard ends the rank with the
-  // line it would say without the store's answers, 1 s after the wait below would have ended;
-  // it starts before the first store call here, since any of them can be the one that hangs.
+  // for ever, and add() below waits for its answer the same way. This guard ends the rank with
+  // the line it would say without the store's answers, 1 s after the wait below would have
+  // ended; it starts before the first store call here.
   {
     const std::string store_gone = !serves_store && w.rank != 0 && !w.agent_store
                                        ? "rank 0 stopped answering (it serves the store: killed, crashed or hung)"
@@ -293,7 +296,7 @@ void EndWith(const World& w, c10d::Store* store, std::chrono::milliseconds timeo
     const std::string fallback =
         collective ? absl::StrCat(benchmark, ": ", store_gone, "; here: ", reason)
                    : absl::StrCat(benchmark, ": ", reason, " (the other ranks stop at their next collective)");
-    const auto guard_deadline = std::chrono::steady_clock::now() + wait_limit + extra_wait + std::chrono::seconds(1);
+    const auto guard_deadline = start + wait_limit + extra_wait + std::chrono::seconds(1);
     std::thread([w, fallback, guard_deadline] {
       std::this_thread::sleep_until(guard_deadline);
       SayAndExit(w, fallback);
@@ -301,9 +304,19 @@ void EndWith(const World& w, c10d::Store* store, std::chrono::milliseconds timeo
   }
   bool store_answers = store != nullptr;
   if (store_answers) {
+    // The main thread (EndWorld) and the failure watch may both end this rank at once: it is
+    // counted once, and its own failure is not overwritten by the watch's "waiting" word.
+    static std::mutex word_mutex;
+    static bool counted = false;
+    static bool said_own = false;
+    const std::lock_guard<std::mutex> lock(word_mutex);
     try {
-      store->set(key(w.rank), absl::StrCat(collective ? "collective|" : kOwn, benchmark, ": ", reason));
-      (void)store->add(EndedCountKey(), 1);
+      if (!(collective && said_own)) {
+        store->set(key(w.rank), absl::StrCat(collective ? "collective|" : kOwn, benchmark, ": ", reason));
+        said_own = said_own || !collective;
+      }
+      if (!counted) (void)store->add(EndedCountKey(), 1);
+      counted = true;
     } catch (const std::exception&) {
       store_answers = false;
     }
@@ -315,13 +328,16 @@ void EndWith(const World& w, c10d::Store* store, std::chrono::milliseconds timeo
       // Until every other rank has said it saw the failure (or the wait is over).
       std::vector<std::string> others;
       for (int r = 1; r < w.size; ++r) others.push_back(key(r));
-      (void)AwaitKeys(*store, others, wait_limit);
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(start + wait_limit - std::chrono::steady_clock::now());
+      // At least 1 ms: c10d reads a zero timeout as none.
+      (void)AwaitKeys(*store, others, std::max(left, std::chrono::milliseconds(1)));
     }
   } else {
     // Who caused it: a rank that failed on its own says so in the store (above); the ranks it
     // left waiting see their collectives fail and say that; a rank killed says nothing.
     std::map<int, std::string> words;
-    const auto deadline = std::chrono::steady_clock::now() + wait_limit + extra_wait;
+    const auto deadline = start + wait_limit + extra_wait;
     const auto has_own = [&] {
       return std::any_of(words.begin(), words.end(), [&](const auto& kv) { return absl::StartsWith(kv.second, kOwn); });
     };
