@@ -45,12 +45,15 @@ enum class StopReason { kCount, kNoise, kTime };
 
 // Warm-up by stability: done once at least floor_steps have run and the last window_steps
 // step times are within tolerance_pct of their median (each one), or at ceiling_steps
-// whatever they look like.
+// whatever they look like. These defaults are the run's (RunOptions::Stability sets only the
+// floor, from --warmup_steps): 5 and 10% because a CPU step on the development VM varies by a
+// few % once warm, while the first steps (allocator, lazily loaded kernels, cuDNN plans) take
+// 2-40x a warm one; 100 steps bound a row whose steps never settle.
 struct WarmupStability {
   int64_t floor_steps = 5;
   int64_t window_steps = 5;
   double tolerance_pct = 10;
-  int64_t ceiling_steps = 200;
+  int64_t ceiling_steps = 100;
 };
 [[nodiscard]] bool WarmupSettled(const WarmupStability& w, absl::Span<const double> step_seconds);
 

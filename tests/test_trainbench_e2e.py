@@ -404,3 +404,16 @@ def test_the_stopping_criterion_stops_on_noise_or_on_time_and_says_which(tmp_pat
     stopped = [l for l in flagged.stderr.splitlines() if "stopped at --max_seconds=0.2" in l]
     assert len(stopped) == 1 and "above --max_noise=0.01" in stopped[0], flagged.stderr[-2000:]
     assert not any("stopped at" in l for l in met.stderr.splitlines())
+
+
+def test_warmup_steps_0_with_no_warmup_seconds_is_no_warm_up_in_every_family(tmp_path):
+    """--warmup_steps=0 (and no --warmup_seconds) measures cold in the epoch and the step family
+    alike; the step family used to warm up until its steps settled anyway."""
+    out = tmp_path / "cold.json"
+    run(["--dataset=synthetic", "--samples=128", "--model=Small", "--batch=64", "--workers=0", "--device=cpu",
+         "--warmup_steps=0", "--warmup_seconds=0", "--epochs=1", "--benchmark_min_time=0.01",
+         "--benchmark_filter=^BM_TrainEpoch|^BM_TrainStep"], out)
+    rows = {b["name"].split("/")[0]: b for b in load(out)["benchmarks"]}
+    assert sorted(rows) == ["BM_TrainEpoch", "BM_TrainStep"]
+    for family, row in rows.items():
+        assert row["warmup_steps"] == 0, (family, row["warmup_steps"])

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "bench/harness/flag_checks.h"
+#include "common/sample_stats.h"
 
 // Google Benchmark's own flags (1.7.1), exported by libbenchmark but not declared in its header.
 namespace benchmark {
@@ -35,10 +36,14 @@ ABSL_FLAG(int64_t, samples, 0,
           "Training images per epoch, the first N of 60000 (0: all 60000 with a GPU, 2048 on "
           "a CPU-only machine).");
 ABSL_FLAG(uint64_t, seed, 0, "Seed for model init, shuffling, augmentation and synthetic data.");
+// The help repeats WarmupStability's defaults (a flag's help is a literal): kept equal here.
+static_assert(trainbench::WarmupStability{}.window_steps == 5 && trainbench::WarmupStability{}.tolerance_pct == 10 &&
+                  trainbench::WarmupStability{}.ceiling_steps == 100,
+              "--warmup_steps' help states the window, tolerance and ceiling of common/sample_stats.h");
 ABSL_FLAG(int32_t, warmup_steps, 5,
           "Untimed optimizer steps before the first timed one, at least; then on until step time has "
           "settled (the last 5 within 10% of their median, at most 100 steps), and the epoch's smaller "
-          "last batch.");
+          "last batch. 0, with no --warmup_seconds: no warm-up.");
 ABSL_FLAG(double, warmup_seconds, -1, "Warm-up lasts at least this many seconds too.");
 ABSL_FLAG(int32_t, epochs, 2, "Timed epochs per BM_TrainEpoch benchmark.");
 ABSL_FLAG(double, max_noise, 0,

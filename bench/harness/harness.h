@@ -40,13 +40,14 @@ struct RunOptions {
   // criterion on (bench/families/sampling.h).
   StoppingCriterion criterion;
 
-  // Warm-up by stability after the --warmup_steps floor: the last 5 steps within 10% of their
-  // median, or 100 steps. 5 and 10%: a CPU step on the development VM varies by a few % once
-  // warm, while the first steps (allocator, lazily loaded kernels, cuDNN plans) take 2-40x a
-  // warm one.
+  // Warm-up by stability after the --warmup_steps floor, with WarmupStability's window,
+  // tolerance and ceiling (common/sample_stats.h says why those); a floor above the ceiling
+  // raises it.
   [[nodiscard]] WarmupStability Stability() const {
-    return WarmupStability{warmup_steps, /*window_steps=*/5, /*tolerance_pct=*/10,
-                           /*ceiling_steps=*/std::max<int64_t>(warmup_steps, 100)};
+    WarmupStability s;
+    s.floor_steps = warmup_steps;
+    s.ceiling_steps = std::max<int64_t>(warmup_steps, s.ceiling_steps);
+    return s;
   }
 
   static constexpr double kCudaWarmupSeconds = 0.5;
