@@ -24,7 +24,7 @@ UPDATE = os.environ.get("TRAINBENCH_UPDATE_GOLDEN") == "1"
 # which the fp16 epoch rows cover).
 COUNTER_RUN = ["--dataset=synthetic", "--samples=128", "--epochs=2", "--warmup_steps=1", "--warmup_seconds=0",
                "--quiet", "--model=Small", "--batch=64", "--workers=0", "--precision=fp32,fp16",
-               "--device=cpu,cuda", "--graph=0,1", "--benchmark_min_time=0.01",
+               "--device=cpu,cuda", "--graph=0,1", "--benchmark_min_time=0.05",
                "--benchmark_filter=^BM_TrainEpoch|^BM_TrainStep/.*fp32|^BM_DataLoader|bytes:65536/"]
 
 
