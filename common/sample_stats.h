@@ -56,6 +56,9 @@ struct WarmupStability {
   int64_t ceiling_steps = 100;
 };
 [[nodiscard]] bool WarmupSettled(const WarmupStability& w, absl::Span<const double> step_seconds);
+// Whether there is a warm-up at all: no floor of steps and no floor of seconds is none (a cold
+// measurement), in every family.
+[[nodiscard]] inline bool WarmsUp(int64_t min_steps, double min_seconds) { return min_steps > 0 || min_seconds > 0; }
 
 // The median of the last count values (all of them when there are fewer; 0 when none); of an
 // even count, the upper middle one.

@@ -89,8 +89,7 @@ void TrainStepBenchmark(benchmark::State& state, const StepConfig& c, const Harn
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
     std::vector<double> warmup_step_s;
-    // --warmup_steps=0 with no warm-up seconds measures cold, as the epoch family does.
-    const bool warm_up = env.run.warmup_steps > 0 || warmup_seconds > 0;
+    const bool warm_up = WarmsUp(env.run.warmup_steps, warmup_seconds);
     while (warm_up && (static_cast<int>(warmup_step_s.size()) < env.run.warmup_steps ||
                        since_s(warmup_start) < warmup_seconds || !WarmupSettled(stability, warmup_step_s))) {
       const auto before = std::chrono::steady_clock::now();
