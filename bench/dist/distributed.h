@@ -1,6 +1,7 @@
 // A world of more than one process (bench/dist/world.h) as c10d sees it: the rendezvous through
 // c10d's TCPStore and a ProcessGroupGloo over it (bench/dist/rendezvous.cc), the ranks'
-// agreements (bench/dist/agreement.cc) and data-parallel gradient sync
+// agreements (bench/dist/agreement.cc), how a world ends (bench/dist/world_end.cc) and
+// data-parallel gradient sync
 // (bench/dist/gradient_sync.h). BM_AllReduce is bench/families/all_reduce.h.
 //
 // c10d and Gloo stay out of this header (ProcessGroupGloo.hpp needs Debian's Gloo headers and
